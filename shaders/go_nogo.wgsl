@@ -1,0 +1,38 @@
+// go_nogo: basal-ganglia gate decided on the device (SPEC §3.7). One workgroup per sequence.
+// ctrl[b] = [depth, go, done, unused].
+struct Params { batch: u32, outputs: u32, max_depth: u32, _p0: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(1) @binding(0) var<storage, read> y_bg: array<f32>;
+@group(1) @binding(1) var<storage, read_write> ctrl: array<u32>;
+
+var<workgroup> red: array<f32, 256>;
+
+fn reduce_sum(lid: u32, x: f32) -> f32 {
+    red[lid] = x;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) { red[lid] += red[lid + s]; }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let b = wid.x + wid.y * nwg.x;
+    if (b >= p.batch) { return; }
+    var s = 0.0;
+    for (var i = lid; i < p.outputs; i += 256u) { s += y_bg[b * p.outputs + i]; }
+    let m = reduce_sum(lid, s) / f32(p.outputs);
+    if (lid == 0u) {
+        var depth = ctrl[b * 4u] + 1u;
+        let go = m > 0.5 || depth >= p.max_depth;
+        if (go) { depth = 0u; }
+        ctrl[b * 4u] = depth;
+        ctrl[b * 4u + 1u] = select(0u, 1u, go);
+    }
+}

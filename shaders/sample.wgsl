@@ -1,0 +1,286 @@
+// sample: chooses the token at position pos+1 of sequence b (SPEC §4). One workgroup per sequence.
+// greedy: argmax (ties to the lower id). Otherwise: x = logits / T, w = exp(x - max x);
+// top-k keeps the k largest x (ties to the lower id) via an exact 4-pass radix select;
+// top-p keeps, of those, the smallest highest-w set whose mass reaches p (ties by id) via a
+// binary search on w's bit pattern; then u = Philox4x32-10(seed; b, pos+1) picks the token by
+// the inverse CDF over the kept tokens in id order.
+struct Params {
+    batch: u32, vocab: u32, tstride: u32, pos: u32,
+    greedy: u32, top_k: u32, top_p: f32, inv_temperature: f32,
+    seed_lo: u32, seed_hi: u32, eos: u32, pad: u32,
+    max_new: u32, _p0: u32, _p1: u32, _p2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(1) @binding(0) var<storage, read> logits: array<f32>;
+@group(1) @binding(1) var<storage, read> lens: array<u32>;
+@group(1) @binding(2) var<storage, read_write> tokens: array<u32>;
+@group(1) @binding(3) var<storage, read_write> ctrl: array<u32>;
+
+const NONE: u32 = 0xffffffffu;
+
+var<workgroup> red: array<f32, 256>;
+var<workgroup> rkey: array<u32, 256>;
+var<workgroup> rid: array<u32, 256>;
+var<workgroup> hist: array<atomic<u32>, 256>;
+var<workgroup> scan: array<f32, 256>;
+var<workgroup> shared_u: array<u32, 2>;
+var<workgroup> found: atomic<u32>;
+var<workgroup> last_kept: atomic<u32>;
+var<workgroup> done_flag: u32;
+
+fn okey(x: f32) -> u32 {
+    let b = bitcast<u32>(x);
+    return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+fn reduce_sum(lid: u32, x: f32) -> f32 {
+    red[lid] = x;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) { red[lid] += red[lid + s]; }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+// Inclusive prefix sum over the workgroup (Hillis-Steele).
+fn scan_incl(lid: u32, x: f32) -> f32 {
+    scan[lid] = x;
+    workgroupBarrier();
+    for (var s = 1u; s < 256u; s <<= 1u) {
+        var t = scan[lid];
+        if (lid >= s) { t += scan[lid - s]; }
+        workgroupBarrier();
+        scan[lid] = t;
+        workgroupBarrier();
+    }
+    return scan[lid];
+}
+
+fn argmax(lid: u32, row: u32) -> u32 {
+    var bk = 0u;
+    var bi = NONE;
+    for (var i = lid; i < p.vocab; i += 256u) {
+        let k = okey(logits[row + i]);
+        if (bi == NONE || k > bk) { bk = k; bi = i; }
+    }
+    rkey[lid] = bk;
+    rid[lid] = bi;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            let ok = rkey[lid + s];
+            let oi = rid[lid + s];
+            if (oi != NONE && (rid[lid] == NONE || ok > rkey[lid] || (ok == rkey[lid] && oi < rid[lid]))) {
+                rkey[lid] = ok;
+                rid[lid] = oi;
+            }
+        }
+        workgroupBarrier();
+    }
+    let r = rid[0];
+    workgroupBarrier();
+    return r;
+}
+
+// 32 x 32 -> 64-bit product as (hi, lo) without 64-bit integers.
+fn mulhilo(a: u32, b: u32) -> vec2<u32> {
+    let al = a & 0xffffu; let ah = a >> 16u;
+    let bl = b & 0xffffu; let bh = b >> 16u;
+    let ll = al * bl; let hl = ah * bl; let lh = al * bh; let hh = ah * bh;
+    let cross = (ll >> 16u) + (hl & 0xffffu) + lh;
+    return vec2<u32>(hh + (hl >> 16u) + (cross >> 16u), a * b);
+}
+
+fn philox(c_in: vec4<u32>, k_in: vec2<u32>) -> vec4<u32> {
+    var c = c_in;
+    var k = k_in;
+    for (var r = 0u; r < 10u; r++) {
+        if (r > 0u) { k = k + vec2<u32>(0x9E3779B9u, 0xBB67AE85u); }
+        let p0 = mulhilo(0xD2511F53u, c.x);
+        let p1 = mulhilo(0xCD9E8D57u, c.z);
+        c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
+    }
+    return c;
+}
+
+// The j-th (1-based) id in id order whose flag is set, or NONE.
+fn nth_flagged(lid: u32, row: u32, n: u32, kind: u32, key: u32, tk: u32, ck: u32) -> u32 {
+    var seen = 0u;
+    atomicStore(&found, NONE);
+    workgroupBarrier();
+    for (var base = 0u; base < p.vocab; base += 256u) {
+        let i = base + lid;
+        var flag = 0.0;
+        if (i < p.vocab) {
+            let x = logits[row + i] * p.inv_temperature;
+            if (kind == 0u) {
+                flag = select(0.0, 1.0, okey(x) == key);
+            } else {
+                let kept = topk_kept(okey(x), i, tk, ck);
+                flag = select(0.0, 1.0, kept && bitcast<u32>(exp(x - bitcast<f32>(shared_u[0]))) == key);
+            }
+        }
+        let incl = u32(scan_incl(lid, flag));
+        if (flag > 0.0 && seen + incl == n) { atomicMin(&found, i); }
+        seen += u32(workgroupUniformLoad(&scan[255]));
+        workgroupBarrier();
+    }
+    return atomicLoad(&found);
+}
+
+fn topk_kept(key: u32, i: u32, tk: u32, ck: u32) -> bool {
+    return key > tk || (key == tk && i <= ck);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let b = wid.x + wid.y * nwg.x;
+    if (b >= p.batch) { return; }
+    let row = b * p.vocab;
+    let best = argmax(lid, row);
+    var choice = best;
+    if (p.greedy == 0u) {
+        let mx = logits[row + best] * p.inv_temperature;
+        if (lid == 0u) { shared_u[0] = bitcast<u32>(mx); }
+        workgroupBarrier();
+
+        // Top-k threshold key tk and the last kept id ck among keys equal to tk.
+        var tk = 0u;
+        var ck = NONE;
+        if (p.top_k > 0u && p.top_k < p.vocab) {
+            var prefix = 0u;
+            var mask = 0u;
+            var remaining = p.top_k;
+            var equal = 0u;
+            for (var pass_i = 0u; pass_i < 4u; pass_i++) {
+                let shift = 24u - 8u * pass_i;
+                atomicStore(&hist[lid], 0u);
+                workgroupBarrier();
+                for (var i = lid; i < p.vocab; i += 256u) {
+                    let key = okey(logits[row + i] * p.inv_temperature);
+                    if ((key & mask) == prefix) { atomicAdd(&hist[(key >> shift) & 255u], 1u); }
+                }
+                workgroupBarrier();
+                if (lid == 0u) {
+                    var above = 0u;
+                    var d = 255u;
+                    loop {
+                        let h = atomicLoad(&hist[d]);
+                        if (above + h >= remaining || d == 0u) {
+                            rid[0] = d;
+                            rid[1] = remaining - above;
+                            rid[2] = h;
+                            break;
+                        }
+                        above += h;
+                        d -= 1u;
+                    }
+                }
+                let digit = workgroupUniformLoad(&rid[0]);
+                remaining = workgroupUniformLoad(&rid[1]);
+                equal = workgroupUniformLoad(&rid[2]);
+                workgroupBarrier();
+                prefix |= digit << shift;
+                mask |= 255u << shift;
+            }
+            tk = prefix;
+            ck = p.vocab;
+            if (equal != remaining) {
+                ck = nth_flagged(lid, row, remaining, 0u, tk, 0u, 0u);
+            }
+        }
+
+        // Mass of the top-k set (the whole vocabulary without top-k).
+        var s = 0.0;
+        for (var i = lid; i < p.vocab; i += 256u) {
+            let x = logits[row + i] * p.inv_temperature;
+            if (topk_kept(okey(x), i, tk, ck)) { s += exp(x - mx); }
+        }
+        let wk = reduce_sum(lid, s);
+
+        // Top-p: largest weight bit pattern tp with mass(w >= tp) >= p * wk; cp cuts the ties.
+        var tp = 0u;
+        var cp = NONE;
+        if (p.top_p < 1.0) {
+            let goal = p.top_p * wk;
+            var lo = 0u;
+            var hi = 0x3f800001u;
+            for (var it = 0u; it < 31u; it++) {
+                let mid = lo + (hi - lo) / 2u;
+                var m = 0.0;
+                for (var i = lid; i < p.vocab; i += 256u) {
+                    let x = logits[row + i] * p.inv_temperature;
+                    let w = exp(x - mx);
+                    if (topk_kept(okey(x), i, tk, ck) && bitcast<u32>(w) >= mid) { m += w; }
+                }
+                let mass = reduce_sum(lid, m);
+                if (hi - lo > 1u) {
+                    if (mass >= goal) { lo = mid; } else { hi = mid; }
+                }
+            }
+            tp = lo;
+            var g = 0.0;
+            for (var i = lid; i < p.vocab; i += 256u) {
+                let x = logits[row + i] * p.inv_temperature;
+                let w = exp(x - mx);
+                if (topk_kept(okey(x), i, tk, ck) && bitcast<u32>(w) > tp) { g += w; }
+            }
+            let above = reduce_sum(lid, g);
+            // Ties at tp are taken in id order until the mass reaches the goal.
+            let need = u32(max(ceil((goal - above) / bitcast<f32>(tp)), 1.0));
+            cp = nth_flagged(lid, row, need, 1u, tp, tk, ck);
+        }
+
+        // Inverse CDF over the kept tokens in id order.
+        let r = philox(vec4<u32>(b, p.pos + 1u, 0u, 0u), vec2<u32>(p.seed_lo, p.seed_hi));
+        let u = f32(r.x >> 8u) * (1.0 / 16777216.0);
+        var tot = 0.0;
+        for (var i = lid; i < p.vocab; i += 256u) {
+            let x = logits[row + i] * p.inv_temperature;
+            let w = exp(x - mx);
+            let wb = bitcast<u32>(w);
+            if (topk_kept(okey(x), i, tk, ck) && (wb > tp || (wb == tp && i <= cp))) { tot += w; }
+        }
+        let goal_mass = u * reduce_sum(lid, tot);
+        atomicStore(&found, NONE);
+        atomicStore(&last_kept, 0u);
+        workgroupBarrier();
+        var run = 0.0;
+        for (var base = 0u; base < p.vocab; base += 256u) {
+            let i = base + lid;
+            var w = 0.0;
+            if (i < p.vocab) {
+                let x = logits[row + i] * p.inv_temperature;
+                let wi = exp(x - mx);
+                let wb = bitcast<u32>(wi);
+                if (topk_kept(okey(x), i, tk, ck) && (wb > tp || (wb == tp && i <= cp))) {
+                    w = wi;
+                    atomicMax(&last_kept, i);
+                }
+            }
+            let incl = scan_incl(lid, w);
+            if (w > 0.0 && run + incl > goal_mass) { atomicMin(&found, i); }
+            run += workgroupUniformLoad(&scan[255]);
+            workgroupBarrier();
+        }
+        choice = atomicLoad(&found);
+        if (choice == NONE) { choice = atomicLoad(&last_kept); }
+    }
+
+    let next = p.pos + 1u;
+    let plen = lens[b];
+    if (lid == 0u && next < p.tstride && next >= plen && next < plen + p.max_new) {
+        let o = b * p.tstride + next;
+        if (ctrl[b * 4u + 2u] != 0u) {
+            tokens[o] = p.pad;
+        } else {
+            tokens[o] = choice;
+            if (choice == p.eos) { ctrl[b * 4u + 2u] = 1u; }
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! The CPU reference backend: the test oracle. Plain loops, f64 accumulation for sums, clarity
+//! over speed. Each `fn` below is the specification of the shader and kernel of the same name.
+
+use super::*;
+use crate::config::NUM_MODULES;
+use crate::error::NeuroError;
+use crate::sampling::{argmax, choose_token, uniform, SamplingRule};
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn mean(x: &[f32]) -> f64 {
+    x.iter().map(|&v| v as f64).sum::<f64>() / x.len() as f64
+}
+
+pub fn fill(p: &FillParams, out: &mut [u32]) {
+    out[..p.len as usize].fill(p.value);
+}
+
+pub fn embed_gate(p: &EmbedGateParams, tokens: &[u32], emb: &[f32], prev: &mut [f32], j: &mut [f32]) {
+    let e = p.embed as usize;
+    for b in 0..p.batch as usize {
+        let tok = tokens[b * p.tstride as usize + p.pos as usize] as usize;
+        let u = &emb[tok * e..(tok + 1) * e];
+        let m = mean(u);
+        let var = u.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / e as f64;
+        let std = var.sqrt();
+        let snr = if std < 1e-6 { 0.0 } else { m.abs() / std };
+        let pass_through = snr > p.tau_att as f64;
+        for i in 0..e {
+            let delta = u[i] - prev[b * e + i];
+            let gated = if delta.abs() > p.tau_att { delta } else { 0.0 };
+            j[b * e + i] = if pass_through { u[i] } else { gated };
+            prev[b * e + i] = u[i];
+        }
+    }
+}
+
+pub fn conn_gain(p: &ConnGainParams, y_src: &[f32], gains: &[f32], fast: &mut [f32], geff: &mut [f32]) {
+    let o = p.o_src as usize;
+    for b in 0..p.batch as usize {
+        let act = mean(&y_src[b * o..(b + 1) * o]) as f32;
+        let slot = b * p.n_conn as usize + p.conn as usize;
+        let f = (p.fast_decay * fast[slot] + p.fast_rate * act.abs()).min(p.fast_cap);
+        fast[slot] = f;
+        let mut g = gains[p.conn as usize] + f;
+        if p.inhibitory != 0 {
+            g = -g.abs();
+        }
+        let drive = (act * g).abs();
+        if drive < p.gate_threshold {
+            g = g * drive / p.gate_threshold;
+        }
+        geff[slot] = g;
+    }
+}
+
+pub fn project(p: &ProjectParams, p_idx: &[u32], p_val: &[f32], y_src: &[f32], geff: &[f32], j: &mut [f32]) {
+    let (rows, fan, o) = (p.rows as usize, p.fanout as usize, p.o_src as usize);
+    for b in 0..p.batch as usize {
+        let g = geff[b * p.n_conn as usize + p.conn as usize];
+        for i in 0..rows {
+            let s: f64 = (0..fan).map(|k| p_val[i * fan + k] as f64 * y_src[b * o + p_idx[i * fan + k] as usize] as f64).sum();
+            let val = g * s as f32;
+            let out = &mut j[b * rows + i];
+            *out = if p.accumulate != 0 { *out + val } else { val };
+        }
+    }
+}
+
+/// Inputs of `lif_kwta`, in binding order.
+pub struct LifInputs<'a> {
+    pub j: &'a [f32],
+    pub w_idx: &'a [u32],
+    pub w_val: &'a [f32],
+    pub theta: &'a [f32],
+    pub neuromod: &'a [f32],
+    pub ctrl: &'a [u32],
+}
+
+/// State written by `lif_kwta`, in binding order.
+pub struct LifState<'a> {
+    pub v: &'a mut [f32],
+    pub a: &'a mut [f32],
+    pub e: &'a mut [f32],
+    pub spk: &'a mut [u32],
+    pub y: &'a mut [f32],
+    pub counts: &'a mut [u32],
+}
+
+/// The neuromodulated input gain of a module for one sequence (SPEC §3.4).
+pub fn input_gain(p: &LifParams, neuromod: &[f32], ctrl: &[u32], b: usize) -> f32 {
+    let nm = (b * NUM_MODULES + p.module as usize) * 2;
+    let (da, ht) = (neuromod[nm], neuromod[nm + 1]);
+    let go = p.use_go != 0 && ctrl[b * CTRL_WORDS + 1] != 0;
+    let bias = if go { p.go_bias } else { 0.0 };
+    let inh = p.inhibition * (1.0 - bias);
+    p.excitability * (1.0 + da * p.s_da) * (1.0 + 0.5 * ht * p.s_5ht) * (1.0 - inh)
+}
+
+/// The membrane candidate `v*` before threshold and kWTA (SPEC §3.5–6).
+pub fn lif_kwta(p: &LifParams, x: LifInputs, s: LifState) {
+    let (n, fan, batch) = (p.n as usize, p.fanout as usize, p.batch as usize);
+    let (inputs, outputs) = (p.inputs as usize, p.outputs as usize);
+    let read = p.read_half as usize;
+    let write = 1 - read;
+    let mut vstar = vec![0f32; COLUMN];
+    for b in 0..batch {
+        let gain = input_gain(p, x.neuromod, x.ctrl, b);
+        let prev_spk = &s.spk[(read * batch + b) * n..(read * batch + b + 1) * n];
+        let mut fired = vec![0u32; n];
+        for col in 0..n / COLUMN {
+            let base = col * COLUMN;
+            for t in 0..COLUMN {
+                let i = base + t;
+                let cur = if i < inputs { x.j[b * inputs + i] * gain } else { 0.0 };
+                let rec: f64 = (0..fan)
+                    .filter(|&f| prev_spk[x.w_idx[i * fan + f] as usize] != 0)
+                    .map(|f| x.w_val[i * fan + f] as f64)
+                    .sum();
+                let si = b * n + i;
+                let vs = p.v_rest + p.alpha * (s.v[si] - p.v_rest) + cur + rec as f32 - s.a[si];
+                vstar[t] = vs.max(p.v_min);
+            }
+            for t in 0..COLUMN {
+                let i = base + t;
+                let si = b * n + i;
+                let candidate = |u: usize| vstar[u] > x.theta[base + u];
+                let spike = candidate(t) && {
+                    let rank = (0..COLUMN)
+                        .filter(|&u| candidate(u) && (vstar[u] > vstar[t] || (vstar[u] == vstar[t] && u < t)))
+                        .count();
+                    rank < p.k as usize
+                };
+                s.a[si] *= p.beta;
+                if spike {
+                    s.v[si] = p.v_reset;
+                    s.a[si] += p.delta_a;
+                } else if candidate(t) {
+                    s.v[si] = x.theta[i];
+                } else {
+                    s.v[si] = vstar[t];
+                }
+                if i < outputs {
+                    s.y[b * outputs + i] = sigmoid(0.1 * ((vstar[t] - p.v_rest).max(0.0) - 10.0));
+                }
+                let sp = spike as u32;
+                s.e[si] = p.trace_lambda * s.e[si] + sp as f32;
+                fired[i] = sp;
+            }
+        }
+        s.spk[(write * batch + b) * n..(write * batch + b + 1) * n].copy_from_slice(&fired);
+        s.counts[b * NUM_MODULES + p.module as usize] += fired.iter().sum::<u32>();
+    }
+}
+
+pub fn go_nogo(p: &GoNogoParams, y_bg: &[f32], ctrl: &mut [u32]) {
+    let o = p.outputs as usize;
+    for b in 0..p.batch as usize {
+        let m = mean(&y_bg[b * o..(b + 1) * o]) as f32;
+        let c = &mut ctrl[b * CTRL_WORDS..(b + 1) * CTRL_WORDS];
+        c[0] += 1;
+        let go = m > 0.5 || c[0] >= p.max_depth;
+        if go {
+            c[0] = 0;
+        }
+        c[1] = go as u32;
+    }
+}
+
+pub fn context_update(p: &ContextParams, y_thal: &[f32], y_pfc: &[f32], context: &mut [f32], hidden: &mut [f32], neuromod: &mut [f32]) {
+    let (ot, op) = (p.o_thal as usize, p.o_pfc as usize);
+    for b in 0..p.batch as usize {
+        for i in 0..ot {
+            let y = y_thal[b * ot + i];
+            let c = &mut context[b * ot + i];
+            *c = if p.first != 0 { y } else { p.ctx_decay * *c + (1.0 - p.ctx_decay) * y };
+        }
+        for i in 0..op {
+            let h = &mut hidden[b * op + i];
+            *h = p.hidden_decay * *h + (1.0 - p.hidden_decay) * y_pfc[b * op + i];
+        }
+        for m in 0..NUM_MODULES {
+            let nm = (b * NUM_MODULES + m) * 2;
+            neuromod[nm] *= p.da_decay;
+            neuromod[nm + 1] *= p.ht_decay;
+        }
+    }
+}
+
+pub fn logits(p: &LogitsParams, dec_w: &[f32], dec_b: &[f32], y: &[f32], out: &mut [f32]) {
+    let (v, d) = (p.vocab as usize, p.width as usize);
+    for b in 0..p.batch as usize {
+        let yb = &y[b * d..(b + 1) * d];
+        for r in 0..v {
+            let s: f64 = dec_w[r * d..(r + 1) * d].iter().zip(yb).map(|(&w, &x)| w as f64 * x as f64).sum();
+            out[b * v + r] = dec_b[r] + s as f32;
+        }
+    }
+}
+
+pub fn sample(p: &SampleParams, logits: &[f32], lens: &[u32], tokens: &mut [u32], ctrl: &mut [u32]) {
+    let (v, ts) = (p.vocab as usize, p.tstride as usize);
+    let next = p.pos as usize + 1;
+    let seed = p.seed_lo as u64 | (p.seed_hi as u64) << 32;
+    let rule = SamplingRule { greedy: p.greedy != 0, temperature: 1.0 / p.inv_temperature, top_k: p.top_k, top_p: p.top_p };
+    for b in 0..p.batch as usize {
+        let plen = lens[b] as usize;
+        if next >= ts || next < plen || next >= plen + p.max_new as usize {
+            continue;
+        }
+        let done = &mut ctrl[b * CTRL_WORDS + 2];
+        if *done != 0 {
+            tokens[b * ts + next] = p.pad;
+            continue;
+        }
+        let id = choose_token(&logits[b * v..(b + 1) * v], rule, uniform(seed, b as u32, next as u32));
+        tokens[b * ts + next] = id;
+        if id == p.eos {
+            *done = 1;
+        }
+    }
+}
+
+pub fn loss_accum(p: &LossParams, logits: &[f32], tokens: &[u32], lens: &[u32], acc: &mut [f32]) {
+    let (v, ts) = (p.vocab as usize, p.tstride as usize);
+    let next = p.pos as usize + 1;
+    for b in 0..p.batch as usize {
+        if next >= lens[b] as usize {
+            continue;
+        }
+        let row = &logits[b * v..(b + 1) * v];
+        let target = tokens[b * ts + next] as usize;
+        let best = argmax(row);
+        let max = row[best] as f64;
+        let lse = max + row.iter().map(|&l| (l as f64 - max).exp()).sum::<f64>().ln();
+        let a = &mut acc[b * ACC_WORDS..(b + 1) * ACC_WORDS];
+        a[0] += (lse - row[target] as f64) as f32;
+        a[1] += (best == target) as u32 as f32;
+        a[2] += 1.0;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// The reference backend. Ops are recorded and run in order at `submit`.
+#[derive(Default)]
+pub struct CpuBackend {
+    bufs: Vec<Option<Vec<u32>>>,
+    recording: Option<Vec<Op>>,
+    stats: BackendStats,
+}
+
+fn f(x: &[u32]) -> &[f32] {
+    bytemuck::cast_slice(x)
+}
+fn fm(x: &mut [u32]) -> &mut [f32] {
+    bytemuck::cast_slice_mut(x)
+}
+
+impl CpuBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn buf(&self, b: Buf) -> &[u32] {
+        self.bufs[b.0 as usize].as_deref().expect("use of a freed buffer")
+    }
+
+    fn take<const N: usize>(&mut self, ids: [Buf; N]) -> [Vec<u32>; N] {
+        ids.map(|b| self.bufs[b.0 as usize].take().expect("buffer bound twice as writable"))
+    }
+
+    fn restore<const N: usize>(&mut self, ids: [Buf; N], data: [Vec<u32>; N]) {
+        for (b, d) in ids.into_iter().zip(data) {
+            self.bufs[b.0 as usize] = Some(d);
+        }
+    }
+
+    fn run(&mut self, op: &Op) {
+        let b = &op.bufs;
+        match op.kind {
+            OpKind::Fill => {
+                let [mut out] = self.take([b[0]]);
+                fill(&op.params(), &mut out);
+                self.restore([b[0]], [out]);
+            }
+            OpKind::EmbedGate => {
+                let [mut prev, mut j] = self.take([b[2], b[3]]);
+                embed_gate(&op.params(), self.buf(b[0]), f(self.buf(b[1])), fm(&mut prev), fm(&mut j));
+                self.restore([b[2], b[3]], [prev, j]);
+            }
+            OpKind::ConnGain => {
+                let [mut fast, mut geff] = self.take([b[2], b[3]]);
+                conn_gain(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), fm(&mut fast), fm(&mut geff));
+                self.restore([b[2], b[3]], [fast, geff]);
+            }
+            OpKind::Project => {
+                let [mut j] = self.take([b[4]]);
+                let (i, v, y, g) = (self.buf(b[0]), f(self.buf(b[1])), f(self.buf(b[2])), f(self.buf(b[3])));
+                project(&op.params(), i, v, y, g, fm(&mut j));
+                self.restore([b[4]], [j]);
+            }
+            OpKind::LifKwta => {
+                let ids = [b[6], b[7], b[8], b[9], b[10], b[11]];
+                let [mut v, mut a, mut e, mut spk, mut y, mut counts] = self.take(ids);
+                let inputs = LifInputs {
+                    j: f(self.buf(b[0])),
+                    w_idx: self.buf(b[1]),
+                    w_val: f(self.buf(b[2])),
+                    theta: f(self.buf(b[3])),
+                    neuromod: f(self.buf(b[4])),
+                    ctrl: self.buf(b[5]),
+                };
+                let state = LifState { v: fm(&mut v), a: fm(&mut a), e: fm(&mut e), spk: &mut spk, y: fm(&mut y), counts: &mut counts };
+                lif_kwta(&op.params(), inputs, state);
+                self.restore(ids, [v, a, e, spk, y, counts]);
+            }
+            OpKind::GoNogo => {
+                let [mut ctrl] = self.take([b[1]]);
+                go_nogo(&op.params(), f(self.buf(b[0])), &mut ctrl);
+                self.restore([b[1]], [ctrl]);
+            }
+            OpKind::ContextUpdate => {
+                let ids = [b[2], b[3], b[4]];
+                let [mut c, mut h, mut nm] = self.take(ids);
+                context_update(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), fm(&mut c), fm(&mut h), fm(&mut nm));
+                self.restore(ids, [c, h, nm]);
+            }
+            OpKind::Logits => {
+                let [mut out] = self.take([b[3]]);
+                logits(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), f(self.buf(b[2])), fm(&mut out));
+                self.restore([b[3]], [out]);
+            }
+            OpKind::Sample => {
+                let ids = [b[2], b[3]];
+                let [mut tokens, mut ctrl] = self.take(ids);
+                sample(&op.params(), f(self.buf(b[0])), self.buf(b[1]), &mut tokens, &mut ctrl);
+                self.restore(ids, [tokens, ctrl]);
+            }
+            OpKind::LossAccum => {
+                let [mut acc] = self.take([b[3]]);
+                loss_accum(&op.params(), f(self.buf(b[0])), self.buf(b[1]), self.buf(b[2]), fm(&mut acc));
+                self.restore([b[3]], [acc]);
+            }
+        }
+    }
+}
+
+impl Backend for CpuBackend {
+    fn info(&self) -> DeviceInfo {
+        DeviceInfo {
+            backend: "cpu",
+            device: "CPU reference (f64 accumulation)".into(),
+            max_buffer_bytes: u64::MAX,
+            max_binding_bytes: u64::MAX,
+            memory_bytes: None,
+        }
+    }
+
+    fn alloc(&mut self, words: usize) -> Result<Buf> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(words)
+            .map_err(|_| NeuroError::DoesNotFit(format!("cannot allocate {} bytes of host memory", words * 4)))?;
+        // Poison: a NaN pattern, so anything read before it is written shows up.
+        v.resize(words, 0x7fc0_dead);
+        self.bufs.push(Some(v));
+        Ok(Buf(self.bufs.len() as u32 - 1))
+    }
+
+    fn free(&mut self, buf: Buf) {
+        self.bufs[buf.0 as usize] = None;
+    }
+
+    fn len(&self, buf: Buf) -> usize {
+        self.buf(buf).len()
+    }
+
+    fn upload(&mut self, buf: Buf, offset: usize, data: &[u32]) -> Result<()> {
+        if self.recording.is_some() {
+            return Err(NeuroError::Usage("upload while a call is being recorded".into()));
+        }
+        let dst = self.bufs[buf.0 as usize].as_mut().expect("use of a freed buffer");
+        dst[offset..offset + data.len()].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        if self.recording.is_some() {
+            return Err(NeuroError::Usage("begin while a call is already being recorded".into()));
+        }
+        self.recording = Some(Vec::new());
+        Ok(())
+    }
+
+    fn enqueue(&mut self, op: Op) -> Result<()> {
+        let rec = self.recording.as_mut().ok_or_else(|| NeuroError::Usage("enqueue outside begin/submit".into()))?;
+        rec.push(op);
+        Ok(())
+    }
+
+    fn submit(&mut self, reads: &[Buf]) -> Result<Vec<Vec<u32>>> {
+        let ops = self.recording.take().ok_or_else(|| NeuroError::Usage("submit without begin".into()))?;
+        for op in &ops {
+            self.run(op);
+        }
+        self.stats.calls += 1;
+        self.stats.host_syncs += 1;
+        self.stats.dispatches += ops.len() as u64;
+        self.stats.last_call_syncs = 1;
+        self.stats.last_call_dispatches = ops.len() as u64;
+        Ok(reads.iter().map(|&b| self.buf(b).to_vec()).collect())
+    }
+
+    fn download(&mut self, buf: Buf) -> Result<Vec<u32>> {
+        self.stats.host_syncs += 1;
+        Ok(self.buf(buf).to_vec())
+    }
+
+    fn stats(&self) -> BackendStats {
+        self.stats
+    }
+}

@@ -1,0 +1,436 @@
+//! The portable GPU backend: WGSL compute shaders on wgpu (Vulkan, Metal, DX12, GL).
+//!
+//! Every pipeline is built once at start-up. A call is recorded as a list of dispatches; `submit`
+//! writes all their parameter structs into one uniform buffer (bound with dynamic offsets),
+//! encodes them into a single compute pass, appends one copy into one staging buffer, submits,
+//! and maps that buffer: exactly one host synchronisation per call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::error::NeuroError;
+
+/// Bytes reserved for one op's parameter struct in the uniform buffer (largest struct: 96 bytes).
+const PARAM_BINDING_BYTES: u64 = 128;
+/// Largest workgroup count in one grid dimension (the WebGPU default limit).
+const MAX_GROUPS_PER_DIM: u32 = 65535;
+
+fn err(message: impl Into<String>) -> NeuroError {
+    NeuroError::Backend { backend: "wgpu", message: message.into() }
+}
+
+/// WGSL source of an op, embedded at build time.
+pub fn shader_source(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::Fill => include_str!("../../../shaders/fill.wgsl"),
+        OpKind::EmbedGate => include_str!("../../../shaders/embed_gate.wgsl"),
+        OpKind::ConnGain => include_str!("../../../shaders/conn_gain.wgsl"),
+        OpKind::Project => include_str!("../../../shaders/project.wgsl"),
+        OpKind::LifKwta => include_str!("../../../shaders/lif_kwta.wgsl"),
+        OpKind::GoNogo => include_str!("../../../shaders/go_nogo.wgsl"),
+        OpKind::ContextUpdate => include_str!("../../../shaders/context_update.wgsl"),
+        OpKind::Logits => include_str!("../../../shaders/logits.wgsl"),
+        OpKind::Sample => include_str!("../../../shaders/sample.wgsl"),
+        OpKind::LossAccum => include_str!("../../../shaders/loss_accum.wgsl"),
+    }
+}
+
+/// Splits a linear workgroup count into a 2-D grid within the per-dimension limit.
+/// Shaders rebuild the linear index as `wid.x + wid.y * nwg.x` and drop the overhang.
+pub fn grid(groups: u32) -> (u32, u32) {
+    let x = groups.clamp(1, MAX_GROUPS_PER_DIM);
+    (x, groups.div_ceil(x).max(1))
+}
+
+struct Pipeline {
+    pipeline: ::wgpu::ComputePipeline,
+    layout: ::wgpu::BindGroupLayout,
+}
+
+struct Recorded {
+    kind: OpKind,
+    groups: u32,
+    bind_group: Arc<::wgpu::BindGroup>,
+    param_offset: u32,
+}
+
+pub struct WgpuBackend {
+    device: ::wgpu::Device,
+    queue: ::wgpu::Queue,
+    adapter: ::wgpu::AdapterInfo,
+    limits: ::wgpu::Limits,
+    param_stride: u64,
+    pipelines: HashMap<OpKind, Pipeline>,
+    uniform_layout: ::wgpu::BindGroupLayout,
+    /// The parameter buffer and its bind group, grown when a call needs more.
+    uniform: Option<(::wgpu::Buffer, ::wgpu::BindGroup)>,
+    staging: Option<::wgpu::Buffer>,
+    bufs: Vec<Option<(::wgpu::Buffer, usize)>>,
+    bind_groups: HashMap<(OpKind, Vec<Buf>), Arc<::wgpu::BindGroup>>,
+    recording: Option<(Vec<Recorded>, Vec<u8>)>,
+    uncaptured: Arc<Mutex<Option<String>>>,
+    stats: BackendStats,
+}
+
+/// Picks the adapter: `WGPU_ADAPTER_NAME` (substring) if set, else the best kind of device.
+fn choose_adapter(instance: &::wgpu::Instance, backends: ::wgpu::Backends) -> Result<::wgpu::Adapter> {
+    let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    if adapters.is_empty() {
+        return Err(NeuroError::Unavailable(
+            "wgpu found no GPU adapter. On Linux without a GPU install Mesa's software Vulkan driver \
+             (`apt-get install mesa-vulkan-drivers`), or use --backend cpu"
+                .into(),
+        ));
+    }
+    let names: Vec<String> = adapters.iter().map(|a| format!("{} ({:?})", a.get_info().name, a.get_info().backend)).collect();
+    if let Ok(want) = std::env::var("WGPU_ADAPTER_NAME") {
+        let want = want.to_lowercase();
+        return adapters
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&want))
+            .ok_or_else(|| NeuroError::Unavailable(format!("WGPU_ADAPTER_NAME={want} matches none of: {}", names.join(", "))));
+    }
+    let score = |a: &::wgpu::Adapter| {
+        let i = a.get_info();
+        let kind = match i.device_type {
+            ::wgpu::DeviceType::DiscreteGpu => 4,
+            ::wgpu::DeviceType::IntegratedGpu => 3,
+            ::wgpu::DeviceType::VirtualGpu => 2,
+            ::wgpu::DeviceType::Cpu => 1,
+            ::wgpu::DeviceType::Other => 0,
+        };
+        // GL lacks the storage-buffer counts the fused ops need; prefer the modern APIs.
+        let api = (i.backend != ::wgpu::Backend::Gl) as i32;
+        api * 10 + kind
+    };
+    Ok(adapters.into_iter().max_by_key(score).expect("non-empty"))
+}
+
+impl WgpuBackend {
+    pub fn new() -> Result<WgpuBackend> {
+        // Vulkan, Metal, DX12 by default (GL lacks what the fused ops need); WGPU_BACKEND overrides.
+        let mut desc = ::wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = ::wgpu::Backends::PRIMARY;
+        let desc = desc.with_env();
+        let backends = desc.backends;
+        let instance = ::wgpu::Instance::new(desc);
+        let adapter = choose_adapter(&instance, backends)?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let needed = OpKind::ALL.iter().map(|k| k.access().len() as u32).max().unwrap_or(0);
+        if limits.max_storage_buffers_per_shader_stage < needed {
+            return Err(NeuroError::DoesNotFit(format!(
+                "adapter {} allows {} storage buffers per shader stage; the fused ops need {needed}",
+                info.name, limits.max_storage_buffers_per_shader_stage
+            )));
+        }
+        let (device, queue) = pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
+            label: Some("neurogen"),
+            required_features: ::wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| err(format!("could not open {}: {e}", info.name)))?;
+        let uncaptured = Arc::new(Mutex::new(None));
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: ::wgpu::Error| {
+            log::error!("wgpu: {e}");
+            sink.lock().expect("poisoned").get_or_insert_with(|| e.to_string());
+        }));
+
+        let uniform_layout = device.create_bind_group_layout(&::wgpu::BindGroupLayoutDescriptor {
+            label: Some("params"),
+            entries: &[::wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: ::wgpu::ShaderStages::COMPUTE,
+                ty: ::wgpu::BindingType::Buffer {
+                    ty: ::wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: ::wgpu::BufferSize::new(PARAM_BINDING_BYTES),
+                },
+                count: None,
+            }],
+        });
+        let param_stride = (limits.min_uniform_buffer_offset_alignment as u64).max(PARAM_BINDING_BYTES);
+        let mut be = WgpuBackend {
+            device,
+            queue,
+            adapter: info,
+            limits,
+            param_stride,
+            pipelines: HashMap::new(),
+            uniform_layout,
+            uniform: None,
+            staging: None,
+            bufs: Vec::new(),
+            bind_groups: HashMap::new(),
+            recording: None,
+            uncaptured,
+            stats: BackendStats::default(),
+        };
+        for kind in OpKind::ALL {
+            let p = be.build_pipeline(kind)?;
+            be.pipelines.insert(kind, p);
+        }
+        Ok(be)
+    }
+
+    fn build_pipeline(&self, kind: OpKind) -> Result<Pipeline> {
+        let scope = self.device.push_error_scope(::wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(::wgpu::ShaderModuleDescriptor {
+            label: Some(kind.name()),
+            source: ::wgpu::ShaderSource::Wgsl(shader_source(kind).into()),
+        });
+        let entries: Vec<_> = kind
+            .access()
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ::wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: ::wgpu::ShaderStages::COMPUTE,
+                ty: ::wgpu::BindingType::Buffer {
+                    ty: ::wgpu::BufferBindingType::Storage { read_only: *a == Access::Read },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let layout = self.device.create_bind_group_layout(&::wgpu::BindGroupLayoutDescriptor { label: Some(kind.name()), entries: &entries });
+        let pl = self.device.create_pipeline_layout(&::wgpu::PipelineLayoutDescriptor {
+            label: Some(kind.name()),
+            bind_group_layouts: &[Some(&self.uniform_layout), Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = self.device.create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
+            label: Some(kind.name()),
+            layout: Some(&pl),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(err(format!("shader {}.wgsl failed to build: {e}", kind.name())));
+        }
+        Ok(Pipeline { pipeline, layout })
+    }
+
+    fn raw(&self, b: Buf) -> &::wgpu::Buffer {
+        &self.bufs[b.0 as usize].as_ref().expect("use of a freed buffer").0
+    }
+
+    fn take_uncaptured(&self) -> Result<()> {
+        match self.uncaptured.lock().expect("poisoned").take() {
+            Some(e) => Err(err(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Copies `reads` into one staging buffer after `enc`'s work, submits, waits once.
+    fn finish(&mut self, mut enc: ::wgpu::CommandEncoder, reads: &[Buf]) -> Result<Vec<Vec<u32>>> {
+        let sizes: Vec<u64> = reads.iter().map(|&b| self.bufs[b.0 as usize].as_ref().expect("freed").1 as u64 * 4).collect();
+        let total: u64 = sizes.iter().sum::<u64>().max(4);
+        if self.staging.as_ref().is_none_or(|s| s.size() < total) {
+            self.staging = Some(self.device.create_buffer(&::wgpu::BufferDescriptor {
+                label: Some("staging"),
+                size: total.next_power_of_two(),
+                usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        let staging = self.staging.as_ref().expect("just made");
+        let mut off = 0;
+        for (&b, &size) in reads.iter().zip(&sizes) {
+            enc.copy_buffer_to_buffer(self.raw(b), 0, staging, off, size);
+            off += size;
+        }
+        self.queue.submit([enc.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(::wgpu::MapMode::Read, 0..total, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device.poll(::wgpu::PollType::wait_indefinitely()).map_err(|e| err(format!("device poll failed: {e}")))?;
+        self.stats.host_syncs += 1;
+        rx.recv().map_err(|_| err("map callback never ran"))?.map_err(|e| err(format!("read-back failed: {e}")))?;
+        let out = {
+            let view = staging.get_mapped_range(0..total).map_err(|e| err(format!("mapping failed: {e}")))?;
+            let words: &[u32] = bytemuck::cast_slice(&view);
+            let mut at = 0;
+            sizes
+                .iter()
+                .map(|&s| {
+                    let n = (s / 4) as usize;
+                    let v = words[at..at + n].to_vec();
+                    at += n;
+                    v
+                })
+                .collect()
+        };
+        staging.unmap();
+        self.take_uncaptured()?;
+        Ok(out)
+    }
+
+    fn bind_group(&mut self, op: &Op) -> Arc<::wgpu::BindGroup> {
+        let key = (op.kind, op.bufs.clone());
+        if let Some(bg) = self.bind_groups.get(&key) {
+            return bg.clone();
+        }
+        let entries: Vec<_> = op
+            .bufs
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| ::wgpu::BindGroupEntry { binding: i as u32, resource: self.raw(b).as_entire_binding() })
+            .collect();
+        let bg = Arc::new(self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
+            label: Some(op.kind.name()),
+            layout: &self.pipelines[&op.kind].layout,
+            entries: &entries,
+        }));
+        self.bind_groups.insert(key, bg.clone());
+        bg
+    }
+}
+
+impl Backend for WgpuBackend {
+    fn info(&self) -> DeviceInfo {
+        DeviceInfo {
+            backend: "wgpu",
+            device: format!("{} ({:?}, {:?})", self.adapter.name, self.adapter.backend, self.adapter.device_type),
+            max_buffer_bytes: self.limits.max_buffer_size,
+            max_binding_bytes: self.limits.max_storage_buffer_binding_size,
+            memory_bytes: None,
+        }
+    }
+
+    fn alloc(&mut self, words: usize) -> Result<Buf> {
+        let bytes = (words.max(1) * 4) as u64;
+        let limit = self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size);
+        if bytes > limit {
+            return Err(NeuroError::DoesNotFit(format!(
+                "a {bytes}-byte buffer exceeds the adapter's limit of {limit} bytes ({})",
+                self.adapter.name
+            )));
+        }
+        let scope = self.device.push_error_scope(::wgpu::ErrorFilter::OutOfMemory);
+        let buf = self.device.create_buffer(&::wgpu::BufferDescriptor {
+            label: None,
+            size: bytes,
+            usage: ::wgpu::BufferUsages::STORAGE | ::wgpu::BufferUsages::COPY_SRC | ::wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(NeuroError::DoesNotFit(format!("out of device memory allocating {bytes} bytes: {e}")));
+        }
+        self.bufs.push(Some((buf, words)));
+        Ok(Buf(self.bufs.len() as u32 - 1))
+    }
+
+    fn free(&mut self, buf: Buf) {
+        if let Some((b, _)) = self.bufs[buf.0 as usize].take() {
+            b.destroy();
+        }
+        self.bind_groups.retain(|(_, bufs), _| !bufs.contains(&buf));
+    }
+
+    fn len(&self, buf: Buf) -> usize {
+        self.bufs[buf.0 as usize].as_ref().expect("use of a freed buffer").1
+    }
+
+    fn upload(&mut self, buf: Buf, offset: usize, data: &[u32]) -> Result<()> {
+        if self.recording.is_some() {
+            return Err(NeuroError::Usage("upload while a call is being recorded".into()));
+        }
+        if offset + data.len() > self.len(buf) {
+            return Err(NeuroError::Usage("upload past the end of a buffer".into()));
+        }
+        if !data.is_empty() {
+            self.queue.write_buffer(self.raw(buf), offset as u64 * 4, bytemuck::cast_slice(data));
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        if self.recording.is_some() {
+            return Err(NeuroError::Usage("begin while a call is already being recorded".into()));
+        }
+        self.recording = Some((Vec::new(), Vec::new()));
+        Ok(())
+    }
+
+    fn enqueue(&mut self, op: Op) -> Result<()> {
+        if self.recording.is_none() {
+            return Err(NeuroError::Usage("enqueue outside begin/submit".into()));
+        }
+        let bind_group = self.bind_group(&op);
+        let stride = self.param_stride as usize;
+        let (list, params) = self.recording.as_mut().expect("checked");
+        let param_offset = params.len() as u32;
+        params.extend_from_slice(bytemuck::cast_slice(&op.params));
+        params.resize(params.len().next_multiple_of(stride), 0);
+        list.push(Recorded { kind: op.kind, groups: op.groups, bind_group, param_offset });
+        Ok(())
+    }
+
+    fn submit(&mut self, reads: &[Buf]) -> Result<Vec<Vec<u32>>> {
+        let (list, params) = self.recording.take().ok_or_else(|| NeuroError::Usage("submit without begin".into()))?;
+        let need = (params.len() as u64).max(self.param_stride);
+        if self.uniform.as_ref().is_none_or(|(u, _)| u.size() < need) {
+            let buf = self.device.create_buffer(&::wgpu::BufferDescriptor {
+                label: Some("op params"),
+                size: need.next_power_of_two(),
+                usage: ::wgpu::BufferUsages::UNIFORM | ::wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let bg = self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
+                label: Some("op params"),
+                layout: &self.uniform_layout,
+                entries: &[::wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: ::wgpu::BindingResource::Buffer(::wgpu::BufferBinding {
+                        buffer: &buf,
+                        offset: 0,
+                        size: ::wgpu::BufferSize::new(PARAM_BINDING_BYTES),
+                    }),
+                }],
+            });
+            self.uniform = Some((buf, bg));
+        }
+        let (ubuf, ubg) = self.uniform.as_ref().expect("just made");
+        if !params.is_empty() {
+            self.queue.write_buffer(ubuf, 0, &params);
+        }
+        let mut enc = self.device.create_command_encoder(&::wgpu::CommandEncoderDescriptor { label: Some("call") });
+        {
+            let mut pass = enc.begin_compute_pass(&::wgpu::ComputePassDescriptor { label: Some("call"), timestamp_writes: None });
+            for r in &list {
+                pass.set_pipeline(&self.pipelines[&r.kind].pipeline);
+                pass.set_bind_group(0, ubg, &[r.param_offset]);
+                pass.set_bind_group(1, &*r.bind_group, &[]);
+                let (x, y) = grid(r.groups);
+                pass.dispatch_workgroups(x, y, 1);
+            }
+        }
+        self.stats.calls += 1;
+        self.stats.dispatches += list.len() as u64;
+        self.stats.last_call_dispatches = list.len() as u64;
+        let before = self.stats.host_syncs;
+        let out = self.finish(enc, reads)?;
+        self.stats.last_call_syncs = self.stats.host_syncs - before;
+        Ok(out)
+    }
+
+    fn download(&mut self, buf: Buf) -> Result<Vec<u32>> {
+        if self.recording.is_some() {
+            return Err(NeuroError::Usage("download while a call is being recorded".into()));
+        }
+        let enc = self.device.create_command_encoder(&::wgpu::CommandEncoderDescriptor { label: Some("download") });
+        Ok(self.finish(enc, &[buf])?.pop().expect("one read"))
+    }
+
+    fn stats(&self) -> BackendStats {
+        self.stats
+    }
+}

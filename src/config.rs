@@ -1,0 +1,416 @@
+//! Model configuration: presets (SPEC §1), module and connection constants (SPEC §3),
+//! LIF and initialisation constants. Everything tunable lives here, in one place.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NeuroError, Result};
+
+/// Neurons per kWTA column (SPEC §1). Also the workgroup / block size of every kernel.
+pub const COLUMN: usize = 256;
+/// Number of spiking modules.
+pub const NUM_MODULES: usize = 6;
+
+/// The six modules, in update order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ModuleId {
+    Thalamus = 0,
+    Wernicke = 1,
+    Hippocampus = 2,
+    Pfc = 3,
+    BasalGanglia = 4,
+    Broca = 5,
+}
+
+impl ModuleId {
+    pub const ALL: [ModuleId; NUM_MODULES] = [
+        ModuleId::Thalamus,
+        ModuleId::Wernicke,
+        ModuleId::Hippocampus,
+        ModuleId::Pfc,
+        ModuleId::BasalGanglia,
+        ModuleId::Broca,
+    ];
+    pub fn name(self) -> &'static str {
+        ["Thalamus", "Wernicke", "Hippocampus", "PFC", "BasalGanglia", "Broca"][self as usize]
+    }
+}
+
+/// Where a connection reads its activity from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Source {
+    /// A module's readout `y` (this tick's if already updated, else last tick's).
+    Module(ModuleId),
+    /// `pfc_hidden[O_PFC]`, updated at the end of each tick.
+    PfcHidden,
+    /// `wm_context[O_Thalamus]`, updated at the end of each tick.
+    Context,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModuleConfig {
+    pub id: ModuleId,
+    /// Neurons (multiple of [`COLUMN`]).
+    pub n: usize,
+    /// Input neurons `0..inputs` receive the module's input current.
+    pub inputs: usize,
+    /// Output neurons `0..outputs` form the readout `y`.
+    pub outputs: usize,
+    /// Recurrent fanout: presynaptic partners per neuron.
+    pub fanout: usize,
+    /// kWTA winners per column.
+    pub k: usize,
+    pub excitability: f32,
+    pub s_da: f32,
+    pub s_5ht: f32,
+    pub inhibition: f32,
+    /// Thalamic attention threshold τ_att (used by the Thalamus gate).
+    pub tau_att: f32,
+    /// Three-factor plasticity rate η_m (SPEC §5.4).
+    pub plasticity_rate: f32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionConfig {
+    pub source: Source,
+    pub target: ModuleId,
+    pub gain: f32,
+    pub inhibitory: bool,
+    pub gate_threshold: f32,
+    pub hebbian_rate: f32,
+}
+
+/// LIF-A neuron constants (SPEC §3.6).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LifConfig {
+    pub alpha: f32,
+    pub beta: f32,
+    pub delta_a: f32,
+    pub v_rest: f32,
+    pub v_reset: f32,
+    pub v_min: f32,
+    pub trace_lambda: f32,
+    pub theta0: f32,
+}
+
+impl Default for LifConfig {
+    fn default() -> Self {
+        LifConfig {
+            alpha: 0.95,
+            beta: 0.90,
+            delta_a: 0.5,
+            v_rest: -65.0,
+            v_reset: -65.0,
+            v_min: -90.0,
+            trace_lambda: 0.9,
+            theta0: -55.0,
+        }
+    }
+}
+
+/// Initialisation constants (SPEC §2, tuned per SPEC §3 "Input magnitudes").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InitConfig {
+    /// Embedding rows have L2 norm `input_gain_per_sqrt_e · √E`.
+    pub input_gain_per_sqrt_e: f32,
+    /// Recurrent weights ~ N(R/F, (spread·R/F)²), clipped to [−1, 1].
+    pub recurrent_strength: f32,
+    pub recurrent_spread: f32,
+    /// Projection fanout and weight scale: weights ~ N(0, scale²/fanout).
+    pub projection_fanout: usize,
+    pub projection_scale: f32,
+    /// Target standard deviation of the initial logits.
+    pub logit_std: f32,
+    /// Typical RMS of a Broca readout element, used to size the decoder.
+    pub typical_readout_rms: f32,
+    pub decoder_bias_std: f32,
+}
+
+impl Default for InitConfig {
+    fn default() -> Self {
+        InitConfig {
+            input_gain_per_sqrt_e: 16.0,
+            recurrent_strength: 16.0,
+            recurrent_spread: 0.5,
+            projection_fanout: 16,
+            projection_scale: 10.0,
+            logit_std: 2.5,
+            typical_readout_rms: 0.35,
+            decoder_bias_std: 0.01,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub preset: String,
+    /// Vocabulary size V (set by the tokenizer).
+    pub vocab: usize,
+    /// Embedding width E (= Thalamus inputs).
+    pub embed: usize,
+    pub modules: Vec<ModuleConfig>,
+    /// In the order their currents are summed (grouped by target in update order).
+    pub connections: Vec<ConnectionConfig>,
+    pub lif: LifConfig,
+    pub init: InitConfig,
+    pub ticks_per_token: usize,
+    /// Basal-ganglia pipeline depth that forces a "go".
+    pub max_depth: u32,
+    /// Broca's inhibition bias on a "go" tick.
+    pub go_bias: f32,
+    pub bos: u32,
+    pub eos: u32,
+    pub pad: u32,
+}
+
+/// Byte-level vocabulary: 256 bytes plus BOS, EOS, PAD.
+pub const BYTE_VOCAB: usize = 259;
+pub const BYTE_BOS: u32 = 256;
+pub const BYTE_EOS: u32 = 257;
+pub const BYTE_PAD: u32 = 258;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum Preset {
+    Tiny,
+    Small,
+    Seed,
+}
+
+/// Module constants (excitability, s_DA, s_5HT, inhibition, τ_att, η_m) from SPEC §3.4/§5.4.
+const MODULE_CONSTANTS: [(f32, f32, f32, f32, f32, f32); NUM_MODULES] = [
+    (1.3, 0.3, 0.5, 0.10, 0.20, 1e-4),
+    (1.4, 0.4, 0.3, 0.05, 0.15, 1e-3),
+    (1.4, 0.6, 0.2, 0.10, 0.10, 2e-3),
+    (1.2, 0.5, 0.6, 0.10, 0.15, 1e-3),
+    (1.2, 1.0, 0.3, 0.15, 0.15, 1e-3),
+    (1.0, 0.5, 0.4, 0.10, 0.20, 1e-3),
+];
+
+/// N/I/O/F per module and E, per preset (SPEC §1).
+fn preset_shapes(p: Preset) -> (usize, [[usize; 4]; NUM_MODULES]) {
+    match p {
+        Preset::Tiny => (
+            64,
+            [[512, 64, 128, 16], [1024, 256, 256, 16], [512, 128, 128, 16], [1024, 256, 256, 16], [256, 64, 64, 16], [1024, 256, 256, 16]],
+        ),
+        Preset::Small => (
+            512,
+            [
+                [4096, 512, 1024, 32],
+                [16384, 2048, 2048, 64],
+                [8192, 1024, 1024, 64],
+                [16384, 2048, 2048, 64],
+                [4096, 512, 512, 64],
+                [16384, 2048, 2048, 64],
+            ],
+        ),
+        Preset::Seed => (
+            1536,
+            [
+                [30720, 1536, 2048, 64],
+                [307200, 10240, 10240, 96],
+                [153600, 8192, 8192, 96],
+                [307200, 10240, 10240, 128],
+                [76800, 4096, 4096, 96],
+                [307200, 12288, 12288, 96],
+            ],
+        ),
+    }
+}
+
+/// The eleven connections of SPEC §3.3, grouped by target in module update order.
+fn default_connections() -> Vec<ConnectionConfig> {
+    use ModuleId::*;
+    use Source::*;
+    let c = |source, target, gain, inhibitory, gate_threshold, hebbian_rate| ConnectionConfig {
+        source,
+        target,
+        gain,
+        inhibitory,
+        gate_threshold,
+        hebbian_rate,
+    };
+    vec![
+        c(Module(Pfc), Thalamus, 0.6, true, 0.10, 0.02),
+        c(Module(Thalamus), Wernicke, 1.0, false, 0.10, 0.02),
+        c(Module(Pfc), Wernicke, 0.5, false, 0.10, 0.02),
+        c(Module(Wernicke), Hippocampus, 0.9, false, 0.05, 0.05),
+        c(Module(Wernicke), Pfc, 0.8, false, 0.05, 0.03),
+        c(Module(Hippocampus), Pfc, 0.7, false, 0.10, 0.04),
+        c(PfcHidden, Pfc, 0.7, false, 0.05, 0.01),
+        c(Context, Pfc, 0.5, false, 0.05, 0.01),
+        c(Module(Pfc), BasalGanglia, 1.0, false, 0.05, 0.03),
+        c(Module(BasalGanglia), Broca, 0.5, false, 0.20, 0.02),
+        c(Module(Pfc), Broca, 0.8, false, 0.10, 0.03),
+    ]
+}
+
+impl ModelConfig {
+    pub fn preset(p: Preset) -> ModelConfig {
+        let (embed, shapes) = preset_shapes(p);
+        let modules = ModuleId::ALL
+            .iter()
+            .zip(shapes.iter().zip(MODULE_CONSTANTS.iter()))
+            .map(|(&id, (s, c))| ModuleConfig {
+                id,
+                n: s[0],
+                inputs: s[1],
+                outputs: s[2],
+                fanout: s[3],
+                k: 50,
+                excitability: c.0,
+                s_da: c.1,
+                s_5ht: c.2,
+                inhibition: c.3,
+                tau_att: c.4,
+                plasticity_rate: c.5,
+            })
+            .collect();
+        ModelConfig {
+            preset: format!("{p:?}").to_lowercase(),
+            vocab: BYTE_VOCAB,
+            embed,
+            modules,
+            connections: default_connections(),
+            lif: LifConfig::default(),
+            init: InitConfig::default(),
+            ticks_per_token: 1,
+            max_depth: 8,
+            go_bias: 0.8,
+            bos: BYTE_BOS,
+            eos: BYTE_EOS,
+            pad: BYTE_PAD,
+        }
+    }
+
+    pub fn module(&self, id: ModuleId) -> &ModuleConfig {
+        &self.modules[id as usize]
+    }
+
+    /// Decoder width D = O_Broca.
+    pub fn decoder_width(&self) -> usize {
+        self.module(ModuleId::Broca).outputs
+    }
+
+    /// Width of a connection source's activity vector.
+    pub fn source_width(&self, s: Source) -> usize {
+        match s {
+            Source::Module(m) => self.module(m).outputs,
+            Source::PfcHidden => self.module(ModuleId::Pfc).outputs,
+            Source::Context => self.module(ModuleId::Thalamus).outputs,
+        }
+    }
+
+    /// Checks every structural invariant the kernels rely on.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(NeuroError::Config(m));
+        if self.modules.len() != NUM_MODULES {
+            return bad(format!("expected {NUM_MODULES} modules, got {}", self.modules.len()));
+        }
+        if self.vocab < 2 || self.vocab > (1 << 24) {
+            return bad(format!("vocab {} out of range 2..=2^24", self.vocab));
+        }
+        for (i, m) in self.modules.iter().enumerate() {
+            let name = m.id.name();
+            if m.id as usize != i {
+                return bad(format!("module {name} is out of update order"));
+            }
+            if m.n == 0 || m.n % COLUMN != 0 {
+                return bad(format!("{name}: N = {} is not a positive multiple of {COLUMN}", m.n));
+            }
+            if m.inputs == 0 || m.inputs > m.n || m.outputs == 0 || m.outputs > m.n {
+                return bad(format!("{name}: inputs/outputs must be in 1..=N"));
+            }
+            if m.fanout == 0 || m.fanout >= m.n {
+                return bad(format!("{name}: fanout {} must be in 1..N", m.fanout));
+            }
+            if m.k > COLUMN {
+                return bad(format!("{name}: k = {} exceeds the column size", m.k));
+            }
+        }
+        if self.module(ModuleId::Thalamus).inputs != self.embed {
+            return bad("Thalamus inputs must equal the embedding width E".into());
+        }
+        for c in &self.connections {
+            if self.init.projection_fanout > self.source_width(c.source) {
+                return bad(format!("projection fanout exceeds the width of {:?}", c.source));
+            }
+        }
+        for t in [self.bos, self.eos, self.pad] {
+            if t as usize >= self.vocab {
+                return bad(format!("special token {t} is outside the vocabulary"));
+            }
+        }
+        if self.ticks_per_token == 0 {
+            return bad("ticks_per_token must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Total neurons over all modules.
+    pub fn neurons(&self) -> usize {
+        self.modules.iter().map(|m| m.n).sum()
+    }
+
+    /// Recurrent synapses over all modules.
+    pub fn synapses(&self) -> usize {
+        self.modules.iter().map(|m| m.n * m.fanout).sum()
+    }
+
+    /// Learnable and fixed parameters, in 32-bit words (indices included).
+    pub fn parameter_words(&self) -> usize {
+        let d = self.decoder_width();
+        let emb = self.vocab * self.embed;
+        let rec: usize = self.modules.iter().map(|m| 2 * m.n * m.fanout + m.n).sum();
+        let proj: usize =
+            self.connections.iter().map(|c| 2 * self.module(c.target).inputs * self.init.projection_fanout).sum();
+        emb + rec + proj + self.connections.len() + self.vocab * d + self.vocab
+    }
+
+    /// Per-sequence state in 32-bit words (with the per-tick scratch it needs).
+    pub fn state_words_per_sequence(&self) -> usize {
+        let m: usize = self.modules.iter().map(|m| 5 * m.n + m.outputs + m.inputs).sum();
+        m + self.embed
+            + self.module(ModuleId::Thalamus).outputs
+            + self.module(ModuleId::Pfc).outputs
+            + 2 * self.connections.len()
+            + 2 * NUM_MODULES
+            + self.vocab
+            + 16
+    }
+
+    /// Device memory estimate in bytes for a batch of `batch` sequences.
+    pub fn memory_bytes(&self, batch: usize) -> u64 {
+        4 * (self.parameter_words() as u64 + batch as u64 * self.state_words_per_sequence() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid() {
+        for p in [Preset::Tiny, Preset::Small, Preset::Seed] {
+            ModelConfig::preset(p).validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn seed_preset_matches_the_original_size() {
+        let c = ModelConfig::preset(Preset::Seed);
+        assert_eq!(c.neurons(), 1_182_720);
+        let syn = c.synapses();
+        assert!((115_000_000..125_000_000).contains(&syn), "{syn}");
+        assert_eq!(c.decoder_width(), 12288);
+    }
+
+    #[test]
+    fn validation_rejects_bad_shapes() {
+        let mut c = ModelConfig::preset(Preset::Tiny);
+        c.modules[2].n = 300;
+        assert!(c.validate().is_err());
+        let mut c = ModelConfig::preset(Preset::Tiny);
+        c.modules[0].inputs = 32;
+        assert!(c.validate().is_err());
+    }
+}

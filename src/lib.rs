@@ -1,0 +1,40 @@
+//! NeuroGen: a GPU engine that runs a bio-inspired spiking language model.
+//!
+//! A call (`generate`, `evaluate`, `forward`) is recorded as one op sequence, submitted once and
+//! read back once; see [`orchestrator::Engine`] and the [`backend::Backend`] trait.
+
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod orchestrator;
+pub mod sampling;
+pub mod text;
+
+pub use backend::{Backend, BackendStats};
+pub use config::{ModelConfig, ModuleId, Preset};
+pub use error::{NeuroError, Result};
+pub use orchestrator::{CallStats, Engine, EvalOutput, GenerateOptions, GenerateOutput};
+pub use sampling::SamplingRule;
+
+/// Which implementation of the backend trait to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum BackendKind {
+    Cpu,
+    Wgpu,
+    Cuda,
+}
+
+/// Creates a backend, or says clearly why it cannot.
+pub fn create_backend(kind: BackendKind) -> Result<Box<dyn Backend>> {
+    match kind {
+        BackendKind::Cpu => Ok(Box::new(backend::cpu::CpuBackend::new())),
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => Ok(Box::new(backend::wgpu::WgpuBackend::new()?)),
+        #[cfg(not(feature = "wgpu"))]
+        BackendKind::Wgpu => Err(NeuroError::Unavailable("this build has no wgpu backend (enable the `wgpu` feature)".into())),
+        BackendKind::Cuda => Err(NeuroError::Unavailable(
+            "the CUDA backend is not implemented yet in this version of neurogen; use --backend wgpu (Vulkan works on NVIDIA GPUs) or --backend cpu".into(),
+        )),
+    }
+}

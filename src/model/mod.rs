@@ -1,0 +1,323 @@
+//! Parameters and state: host-side initialisation (backend-agnostic) and their device layout.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
+
+use crate::backend::{Backend, Buf, ACC_WORDS, CTRL_WORDS};
+use crate::config::{ModelConfig, ModuleId, NUM_MODULES};
+use crate::error::Result;
+
+/// A fixed-fanout sparse matrix: row `i` reads columns `idx[i·F..(i+1)·F]` (sorted, distinct).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FixedFanout {
+    pub rows: usize,
+    pub fanout: usize,
+    pub idx: Vec<u32>,
+    pub val: Vec<f32>,
+}
+
+/// All parameters, on the host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostParams {
+    pub emb: Vec<f32>,
+    pub recurrent: Vec<FixedFanout>,
+    pub theta: Vec<Vec<f32>>,
+    pub projections: Vec<FixedFanout>,
+    pub gains: Vec<f32>,
+    pub dec_w: Vec<f32>,
+    pub dec_b: Vec<f32>,
+}
+
+/// Rows generated from one RNG stream; streams are keyed by (seed, tensor, block), so
+/// initialisation is identical whatever the number of threads.
+const ROWS_PER_STREAM: usize = 1024;
+
+fn rng_for(seed: u64, tensor: u64, block: u64) -> ChaCha8Rng {
+    let mut r = ChaCha8Rng::seed_from_u64(seed ^ tensor.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    r.set_stream(block);
+    r
+}
+
+/// Draws `fanout` distinct sorted indices in `0..cols`, never `exclude`.
+fn distinct_indices(rng: &mut ChaCha8Rng, cols: usize, fanout: usize, exclude: Option<usize>, out: &mut Vec<u32>) {
+    let avail = cols - exclude.is_some() as usize;
+    assert!(fanout <= avail);
+    out.clear();
+    while out.len() < fanout {
+        while out.len() < fanout {
+            let mut j = rng.random_range(0..avail);
+            if let Some(x) = exclude {
+                if j >= x {
+                    j += 1;
+                }
+            }
+            out.push(j as u32);
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
+/// Fills a fixed-fanout matrix: distinct columns per row, weights drawn by `weight`.
+fn fixed_fanout(
+    seed: u64,
+    tensor: u64,
+    rows: usize,
+    cols: usize,
+    fanout: usize,
+    no_self: bool,
+    weight: impl Fn(&mut ChaCha8Rng) -> f32 + Sync,
+) -> FixedFanout {
+    let mut idx = vec![0u32; rows * fanout];
+    let mut val = vec![0f32; rows * fanout];
+    idx.par_chunks_mut(ROWS_PER_STREAM * fanout)
+        .zip(val.par_chunks_mut(ROWS_PER_STREAM * fanout))
+        .enumerate()
+        .for_each(|(block, (ic, vc))| {
+            let mut rng = rng_for(seed, tensor, block as u64);
+            let mut row = Vec::with_capacity(fanout);
+            for (r, (ir, vr)) in ic.chunks_mut(fanout).zip(vc.chunks_mut(fanout)).enumerate() {
+                let i = block * ROWS_PER_STREAM + r;
+                distinct_indices(&mut rng, cols, fanout, no_self.then_some(i), &mut row);
+                ir.copy_from_slice(&row);
+                for w in vr.iter_mut() {
+                    *w = weight(&mut rng);
+                }
+            }
+        });
+    FixedFanout { rows, fanout, idx, val }
+}
+
+/// A dense matrix of normal samples, generated in parallel blocks of rows.
+fn normal_rows(seed: u64, tensor: u64, rows: usize, cols: usize, std: f32) -> Vec<f32> {
+    let normal = Normal::new(0.0f32, std).expect("finite std");
+    let mut out = vec![0f32; rows * cols];
+    out.par_chunks_mut(ROWS_PER_STREAM * cols).enumerate().for_each(|(block, chunk)| {
+        let mut rng = rng_for(seed, tensor, block as u64);
+        for x in chunk.iter_mut() {
+            *x = normal.sample(&mut rng);
+        }
+    });
+    out
+}
+
+impl HostParams {
+    /// Seeded initialisation per SPEC §2 with the magnitudes of `cfg.init`.
+    pub fn init(cfg: &ModelConfig, seed: u64) -> HostParams {
+        let ini = &cfg.init;
+        let (v, e, d) = (cfg.vocab, cfg.embed, cfg.decoder_width());
+
+        let mut emb = normal_rows(seed, 1, v, e, 1.0);
+        let norm_goal = ini.input_gain_per_sqrt_e * (e as f32).sqrt();
+        for row in emb.chunks_mut(e) {
+            let n = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            row.iter_mut().for_each(|x| *x *= norm_goal / n);
+        }
+
+        let recurrent = cfg
+            .modules
+            .iter()
+            .enumerate()
+            .map(|(m, mc)| {
+                let mean = ini.recurrent_strength / mc.fanout as f32;
+                let w = Normal::new(mean, ini.recurrent_spread * mean).expect("finite");
+                fixed_fanout(seed, 10 + m as u64, mc.n, mc.n, mc.fanout, true, |r| w.sample(r).clamp(-1.0, 1.0))
+            })
+            .collect();
+        let theta = cfg.modules.iter().map(|m| vec![cfg.lif.theta0; m.n]).collect();
+
+        let fan = ini.projection_fanout;
+        let pw = Normal::new(0.0f32, ini.projection_scale / (fan as f32).sqrt()).expect("finite");
+        let projections = cfg
+            .connections
+            .iter()
+            .enumerate()
+            .map(|(c, cc)| {
+                let rows = cfg.module(cc.target).inputs;
+                fixed_fanout(seed, 100 + c as u64, rows, cfg.source_width(cc.source), fan, false, |r| pw.sample(r))
+            })
+            .collect();
+        let gains = cfg.connections.iter().map(|c| c.gain).collect();
+
+        let dec_std = ini.logit_std / (ini.typical_readout_rms * (d as f32).sqrt());
+        let dec_w = normal_rows(seed, 2, v, d, dec_std);
+        let dec_b = normal_rows(seed, 3, v, 1, ini.decoder_bias_std);
+        HostParams { emb, recurrent, theta, projections, gains, dec_w, dec_b }
+    }
+}
+
+fn words(x: &[f32]) -> &[u32] {
+    bytemuck::cast_slice(x)
+}
+
+/// Uploads a host tensor into a fresh device buffer.
+fn upload_new(be: &mut dyn Backend, data: &[u32]) -> Result<Buf> {
+    let b = be.alloc(data.len())?;
+    be.upload(b, 0, data)?;
+    Ok(b)
+}
+
+/// Per-module parameter buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleParamBufs {
+    pub w_idx: Buf,
+    pub w_val: Buf,
+    pub theta: Buf,
+}
+
+/// Per-connection projection buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct ProjectionBufs {
+    pub idx: Buf,
+    pub val: Buf,
+}
+
+/// Parameters on the device, shared by every sequence of a batch.
+#[derive(Clone, Debug)]
+pub struct ParamBufs {
+    pub emb: Buf,
+    pub modules: Vec<ModuleParamBufs>,
+    pub projections: Vec<ProjectionBufs>,
+    pub gains: Buf,
+    pub dec_w: Buf,
+    pub dec_b: Buf,
+}
+
+impl ParamBufs {
+    pub fn upload(be: &mut dyn Backend, p: &HostParams) -> Result<ParamBufs> {
+        let modules = p
+            .recurrent
+            .iter()
+            .zip(&p.theta)
+            .map(|(w, th)| {
+                Ok(ModuleParamBufs {
+                    w_idx: upload_new(be, &w.idx)?,
+                    w_val: upload_new(be, words(&w.val))?,
+                    theta: upload_new(be, words(th))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let projections = p
+            .projections
+            .iter()
+            .map(|pr| Ok(ProjectionBufs { idx: upload_new(be, &pr.idx)?, val: upload_new(be, words(&pr.val))? }))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ParamBufs {
+            emb: upload_new(be, words(&p.emb))?,
+            modules,
+            projections,
+            gains: upload_new(be, words(&p.gains))?,
+            dec_w: upload_new(be, words(&p.dec_w))?,
+            dec_b: upload_new(be, words(&p.dec_b))?,
+        })
+    }
+}
+
+/// Per-module state buffers, each `[batch][…]`; spikes are `[2][batch][N]` (ping-pong halves).
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleStateBufs {
+    pub v: Buf,
+    pub a: Buf,
+    pub e: Buf,
+    pub spk: Buf,
+    pub y: Buf,
+    /// Input current scratch `[batch][I]`.
+    pub j: Buf,
+}
+
+/// Per-sequence state for `batch` slots, plus per-call scratch.
+#[derive(Clone, Debug)]
+pub struct StateBufs {
+    pub batch: usize,
+    pub modules: Vec<ModuleStateBufs>,
+    /// DA and 5HT per (sequence, module): `[batch][6][2]`.
+    pub neuromod: Buf,
+    /// Fast weights and effective gains per (sequence, connection).
+    pub fast: Buf,
+    pub geff: Buf,
+    pub prev: Buf,
+    pub context: Buf,
+    pub pfc_hidden: Buf,
+    /// `[batch][CTRL_WORDS]`: depth, go, done.
+    pub ctrl: Buf,
+    /// Spike counts per (sequence, module) since the call began.
+    pub counts: Buf,
+    /// `[batch][V]` logits of the current position.
+    pub logits: Buf,
+    /// `[batch][ACC_WORDS]` loss accumulators.
+    pub acc: Buf,
+    /// Per-sequence lengths (prompt lengths for generate, sequence lengths for evaluate).
+    pub lens: Buf,
+}
+
+impl StateBufs {
+    pub fn alloc(be: &mut dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<StateBufs> {
+        let modules = cfg
+            .modules
+            .iter()
+            .map(|m| {
+                Ok(ModuleStateBufs {
+                    v: be.alloc(batch * m.n)?,
+                    a: be.alloc(batch * m.n)?,
+                    e: be.alloc(batch * m.n)?,
+                    spk: be.alloc(2 * batch * m.n)?,
+                    y: be.alloc(batch * m.outputs)?,
+                    j: be.alloc(batch * m.inputs)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let nc = cfg.connections.len();
+        Ok(StateBufs {
+            batch,
+            modules,
+            neuromod: be.alloc(batch * NUM_MODULES * 2)?,
+            fast: be.alloc(batch * nc)?,
+            geff: be.alloc(batch * nc)?,
+            prev: be.alloc(batch * cfg.embed)?,
+            context: be.alloc(batch * cfg.module(ModuleId::Thalamus).outputs)?,
+            pfc_hidden: be.alloc(batch * cfg.module(ModuleId::Pfc).outputs)?,
+            ctrl: be.alloc(batch * CTRL_WORDS)?,
+            counts: be.alloc(batch * NUM_MODULES)?,
+            logits: be.alloc(batch * cfg.vocab)?,
+            acc: be.alloc(batch * ACC_WORDS)?,
+            lens: be.alloc(batch)?,
+        })
+    }
+
+    pub fn free(&self, be: &mut dyn Backend) {
+        for m in &self.modules {
+            for b in [m.v, m.a, m.e, m.spk, m.y, m.j] {
+                be.free(b);
+            }
+        }
+        for b in [self.neuromod, self.fast, self.geff, self.prev, self.context, self.pfc_hidden, self.ctrl, self.counts, self.logits, self.acc, self.lens] {
+            be.free(b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Preset;
+
+    #[test]
+    fn init_is_seeded_and_well_formed() {
+        let cfg = ModelConfig::preset(Preset::Tiny);
+        let a = HostParams::init(&cfg, 7);
+        assert_eq!(a, HostParams::init(&cfg, 7));
+        assert_ne!(a.dec_w, HostParams::init(&cfg, 8).dec_w);
+        for (m, w) in cfg.modules.iter().zip(&a.recurrent) {
+            for (i, row) in w.idx.chunks(w.fanout).enumerate() {
+                assert!(row.windows(2).all(|p| p[0] < p[1]), "indices sorted and distinct");
+                assert!(row.iter().all(|&j| (j as usize) < m.n && j as usize != i), "in range, no self-synapse");
+            }
+            assert!(w.val.iter().all(|x| x.abs() <= 1.0));
+        }
+        let e = cfg.embed as f32;
+        let n0 = a.emb[..cfg.embed].iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((n0 - 16.0 * e.sqrt()).abs() < 1e-2 * n0);
+    }
+}

@@ -1,0 +1,492 @@
+//! Turns a call (`generate`, `evaluate`, `forward`) into the recorded op sequence, identical for
+//! every backend. Nothing here waits for the device except the one `submit` at the end of a call.
+
+use std::time::Instant;
+
+use crate::backend::*;
+use crate::config::{ModelConfig, ModuleId, Source, NUM_MODULES};
+use crate::error::{invalid, NeuroError, Result};
+use crate::model::{HostParams, ParamBufs, StateBufs};
+use crate::sampling::SamplingRule;
+
+/// Spec constants of §3.3 and §3.8–9 that are not per-module.
+const FAST_DECAY: f32 = 0.95;
+const FAST_RATE: f32 = 0.1;
+const FAST_CAP: f32 = 0.5;
+const CONTEXT_DECAY: f32 = 0.9;
+const HIDDEN_DECAY: f32 = 0.7;
+const DA_DECAY: f32 = 0.95;
+const HT_DECAY: f32 = 0.98;
+
+/// How `generate` continues a prompt.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GenerateOptions {
+    pub max_new: usize,
+    pub rule: SamplingRule,
+    pub seed: u64,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            max_new: 64,
+            rule: SamplingRule { greedy: false, temperature: 1.0, top_k: 0, top_p: 1.0 },
+            seed: 0,
+        }
+    }
+}
+
+/// What every call reports (SPEC §7).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CallStats {
+    pub seconds: f64,
+    pub host_syncs: u64,
+    pub dispatches: u64,
+    pub ticks: u64,
+    /// Mean spike rate per module over the call's ticks and sequences, in update order.
+    pub spike_rates: [f64; NUM_MODULES],
+}
+
+#[derive(Clone, Debug)]
+pub struct GenerateOutput {
+    /// Per sequence: the generated ids, up to and including EOS.
+    pub tokens: Vec<Vec<u32>>,
+    pub stats: CallStats,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EvalOutput {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub perplexity: f64,
+    pub positions: u64,
+    pub stats: CallStats,
+}
+
+/// The engine: one model on one backend, with state for a batch of sequence slots.
+pub struct Engine {
+    be: Box<dyn Backend>,
+    cfg: ModelConfig,
+    params: ParamBufs,
+    state: Option<StateBufs>,
+    /// `[batch][capacity]` token ids of the current call.
+    tokens: Option<(Buf, usize)>,
+    /// Ticks since the last reset (spike ping-pong parity and the context's first tick).
+    tick: u64,
+}
+
+impl Engine {
+    /// Builds a model with seeded random parameters.
+    pub fn new(be: Box<dyn Backend>, cfg: ModelConfig, seed: u64) -> Result<Engine> {
+        cfg.validate()?;
+        check_fits(&*be, &cfg, 1)?;
+        let params = HostParams::init(&cfg, seed);
+        Engine::with_params(be, cfg, &params)
+    }
+
+    pub fn with_params(mut be: Box<dyn Backend>, cfg: ModelConfig, params: &HostParams) -> Result<Engine> {
+        cfg.validate()?;
+        check_fits(&*be, &cfg, 1)?;
+        let params = ParamBufs::upload(&mut *be, params)?;
+        Ok(Engine { be, cfg, params, state: None, tokens: None, tick: 0 })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.be
+    }
+    pub fn backend_mut(&mut self) -> &mut dyn Backend {
+        &mut *self.be
+    }
+    pub fn state(&self) -> Option<&StateBufs> {
+        self.state.as_ref()
+    }
+    /// Ticks run since the last reset.
+    pub fn ticks(&self) -> u64 {
+        self.tick
+    }
+
+    /// Continues each prompt by up to `max_new` sampled tokens, starting from rest. One submission.
+    pub fn generate(&mut self, prompts: &[Vec<u32>], opts: &GenerateOptions) -> Result<GenerateOutput> {
+        self.check_batch(prompts, 1)?;
+        let r = opts.rule;
+        if !r.greedy && !(r.temperature.is_finite() && r.temperature > 0.0) {
+            return invalid(format!("temperature must be a positive number, got {}", r.temperature));
+        }
+        if !(r.top_p > 0.0 && r.top_p <= 1.0) {
+            return invalid(format!("top-p must be in (0, 1], got {}", r.top_p));
+        }
+        let batch = prompts.len();
+        let max_prompt = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        let min_prompt = prompts.iter().map(Vec::len).min().unwrap_or(0);
+        let total = max_prompt + opts.max_new;
+        let (tokens, st) = self.prepare(prompts, total)?;
+        let lens: Vec<u32> = prompts.iter().map(|p| p.len() as u32).collect();
+        self.be.upload(st.lens, 0, &lens)?;
+
+        let start = Instant::now();
+        self.be.begin()?;
+        self.record_reset(&st)?;
+        let v = self.cfg.vocab as u32;
+        for pos in 0..total.saturating_sub(1) {
+            self.record_token(&st, tokens, total, pos)?;
+            if pos + 1 < min_prompt {
+                continue; // every sequence is still reading its prompt: nothing to decode
+            }
+            self.record_logits(&st)?;
+            let p = SampleParams {
+                batch: batch as u32,
+                vocab: v,
+                tstride: total as u32,
+                pos: pos as u32,
+                greedy: r.greedy as u32,
+                top_k: r.top_k.min(v),
+                top_p: r.top_p,
+                inv_temperature: if r.greedy { 1.0 } else { 1.0 / r.temperature },
+                seed_lo: opts.seed as u32,
+                seed_hi: (opts.seed >> 32) as u32,
+                eos: self.cfg.eos,
+                pad: self.cfg.pad,
+                max_new: opts.max_new as u32,
+                _pad: [0; 3],
+            };
+            self.be.enqueue(Op::sample(p, st.logits, st.lens, tokens, st.ctrl))?;
+        }
+        let out = self.be.submit(&[tokens, st.counts])?;
+        let stats = self.call_stats(start, &out[1], batch);
+        let tokens = prompts
+            .iter()
+            .enumerate()
+            .map(|(b, p)| {
+                let row = &out[0][b * total + p.len()..b * total + p.len() + opts.max_new];
+                let end = row.iter().position(|&t| t == self.cfg.eos).map_or(row.len(), |i| i + 1);
+                row[..end].to_vec()
+            })
+            .collect();
+        Ok(GenerateOutput { tokens, stats })
+    }
+
+    /// Loss, accuracy and perplexity of next-token prediction over every position, starting
+    /// from rest, with no learning. Sequences may differ in length. One submission.
+    pub fn evaluate(&mut self, seqs: &[Vec<u32>]) -> Result<EvalOutput> {
+        self.check_batch(seqs, 2)?;
+        let batch = seqs.len();
+        let total = seqs.iter().map(Vec::len).max().unwrap_or(0);
+        let (tokens, st) = self.prepare(seqs, total)?;
+        let lens: Vec<u32> = seqs.iter().map(|s| s.len() as u32).collect();
+        self.be.upload(st.lens, 0, &lens)?;
+
+        let start = Instant::now();
+        self.be.begin()?;
+        self.record_reset(&st)?;
+        self.be.enqueue(Op::fill(st.acc, batch * ACC_WORDS, 0))?;
+        for pos in 0..total - 1 {
+            self.record_token(&st, tokens, total, pos)?;
+            self.record_logits(&st)?;
+            let p = LossParams { batch: batch as u32, vocab: self.cfg.vocab as u32, tstride: total as u32, pos: pos as u32 };
+            self.be.enqueue(Op::loss_accum(p, st.logits, tokens, st.lens, st.acc))?;
+        }
+        let out = self.be.submit(&[st.acc, st.counts])?;
+        let stats = self.call_stats(start, &out[1], batch);
+        let acc: &[f32] = bytemuck::cast_slice(&out[0]);
+        let sum = |k: usize| (0..batch).map(|b| acc[b * ACC_WORDS + k] as f64).sum::<f64>();
+        let (nll, correct, count) = (sum(0), sum(1), sum(2));
+        let loss = nll / count;
+        Ok(EvalOutput { loss, accuracy: correct / count, perplexity: loss.exp(), positions: count as u64, stats })
+    }
+
+    /// Clears the state of `batch` sequence slots to rest (one submission).
+    pub fn reset(&mut self, batch: usize) -> Result<()> {
+        let st = self.ensure_state(batch)?;
+        self.be.begin()?;
+        self.record_reset(&st)?;
+        self.be.submit(&[])?;
+        Ok(())
+    }
+
+    /// Runs the cognitive steps of equal-length token sequences from the current state, without
+    /// decoding (one submission). Returns the call's statistics.
+    pub fn forward(&mut self, seqs: &[Vec<u32>]) -> Result<CallStats> {
+        self.check_batch(seqs, 1)?;
+        let len = seqs[0].len();
+        if seqs.iter().any(|s| s.len() != len) {
+            return invalid("forward takes sequences of equal length");
+        }
+        if self.state.as_ref().map(|s| s.batch) != Some(seqs.len()) {
+            return invalid("forward needs a reset to this batch size first");
+        }
+        let (tokens, st) = self.prepare(seqs, len)?;
+        let start = Instant::now();
+        self.be.begin()?;
+        self.be.enqueue(Op::fill(st.counts, st.batch * NUM_MODULES, 0))?;
+        for pos in 0..len {
+            self.record_token(&st, tokens, len, pos)?;
+        }
+        let out = self.be.submit(&[st.counts])?;
+        Ok(self.call_stats(start, &out[0], seqs.len()))
+    }
+
+    // ---- validation -------------------------------------------------------------------------
+
+    /// Rejects empty batches, short sequences and out-of-range ids before any work.
+    fn check_batch(&self, seqs: &[Vec<u32>], min_len: usize) -> Result<()> {
+        if seqs.is_empty() {
+            return invalid("a call needs at least one sequence");
+        }
+        for (b, s) in seqs.iter().enumerate() {
+            if s.len() < min_len {
+                return invalid(format!("sequence {b} has {} tokens; at least {min_len} needed", s.len()));
+            }
+            if let Some((i, &t)) = s.iter().enumerate().find(|(_, &t)| t as usize >= self.cfg.vocab) {
+                return invalid(format!("sequence {b}, position {i}: token id {t} is outside the vocabulary (V = {})", self.cfg.vocab));
+            }
+        }
+        Ok(())
+    }
+
+    // ---- buffers ----------------------------------------------------------------------------
+
+    fn ensure_state(&mut self, batch: usize) -> Result<StateBufs> {
+        if let Some(st) = &self.state {
+            if st.batch == batch {
+                return Ok(st.clone());
+            }
+        }
+        check_fits(&*self.be, &self.cfg, batch)?;
+        if let Some(old) = self.state.take() {
+            old.free(&mut *self.be);
+        }
+        let st = StateBufs::alloc(&mut *self.be, &self.cfg, batch)?;
+        self.state = Some(st.clone());
+        self.tick = 0;
+        Ok(st)
+    }
+
+    /// Allocates state and the token buffer, and uploads the token ids (padded) before recording.
+    fn prepare(&mut self, seqs: &[Vec<u32>], stride: usize) -> Result<(Buf, StateBufs)> {
+        let batch = seqs.len();
+        let st = self.ensure_state(batch)?;
+        let need = batch * stride;
+        let buf = match self.tokens {
+            Some((b, cap)) if cap >= need => b,
+            other => {
+                if let Some((b, _)) = other {
+                    self.be.free(b);
+                }
+                let b = self.be.alloc(need)?;
+                self.tokens = Some((b, need));
+                b
+            }
+        };
+        let mut flat = vec![self.cfg.pad; need];
+        for (b, s) in seqs.iter().enumerate() {
+            flat[b * stride..b * stride + s.len()].copy_from_slice(s);
+        }
+        self.be.upload(buf, 0, &flat)?;
+        Ok((buf, st))
+    }
+
+    // ---- recording ----------------------------------------------------------------------------
+
+    fn record_reset(&mut self, st: &StateBufs) -> Result<()> {
+        let b = st.batch;
+        let rest = self.cfg.lif.v_rest.to_bits();
+        for (m, ms) in self.cfg.modules.iter().zip(&st.modules) {
+            self.be.enqueue(Op::fill(ms.v, b * m.n, rest))?;
+            for (buf, len) in [(ms.a, b * m.n), (ms.e, b * m.n), (ms.spk, 2 * b * m.n), (ms.y, b * m.outputs), (ms.j, b * m.inputs)] {
+                self.be.enqueue(Op::fill(buf, len, 0))?;
+            }
+        }
+        let nc = self.cfg.connections.len();
+        let o_thal = self.cfg.module(ModuleId::Thalamus).outputs;
+        let o_pfc = self.cfg.module(ModuleId::Pfc).outputs;
+        for (buf, len) in [
+            (st.neuromod, b * NUM_MODULES * 2),
+            (st.fast, b * nc),
+            (st.geff, b * nc),
+            (st.prev, b * self.cfg.embed),
+            (st.context, b * o_thal),
+            (st.pfc_hidden, b * o_pfc),
+            (st.ctrl, b * CTRL_WORDS),
+            (st.counts, b * NUM_MODULES),
+        ] {
+            self.be.enqueue(Op::fill(buf, len, 0))?;
+        }
+        self.tick = 0;
+        Ok(())
+    }
+
+    fn source_buf(&self, st: &StateBufs, s: Source) -> Buf {
+        match s {
+            Source::Module(m) => st.modules[m as usize].y,
+            Source::PfcHidden => st.pfc_hidden,
+            Source::Context => st.context,
+        }
+    }
+
+    /// `ticks_per_token` cognitive steps with the token at `pos` held.
+    fn record_token(&mut self, st: &StateBufs, tokens: Buf, tstride: usize, pos: usize) -> Result<()> {
+        for _ in 0..self.cfg.ticks_per_token {
+            self.record_tick(st, tokens, tstride, pos)?;
+        }
+        Ok(())
+    }
+
+    /// One cognitive step of SPEC §3 for every sequence of the batch.
+    fn record_tick(&mut self, st: &StateBufs, tokens: Buf, tstride: usize, pos: usize) -> Result<()> {
+        let cfg = &self.cfg;
+        let batch = st.batch as u32;
+        let nc = cfg.connections.len() as u32;
+        let read_half = (self.tick % 2) as u32;
+        let mut ops = Vec::with_capacity(32);
+        for mc in &cfg.modules {
+            let m = mc.id;
+            let ms = st.modules[m as usize];
+            let mut overwrite = true;
+            if m == ModuleId::Thalamus {
+                let p = EmbedGateParams { batch, embed: cfg.embed as u32, tstride: tstride as u32, pos: pos as u32, tau_att: mc.tau_att, _pad: [0; 3] };
+                ops.push(Op::embed_gate(p, tokens, self.params.emb, st.prev, ms.j));
+                overwrite = false;
+            }
+            for (c, cc) in cfg.connections.iter().enumerate().filter(|(_, cc)| cc.target == m) {
+                let y_src = self.source_buf(st, cc.source);
+                let o_src = cfg.source_width(cc.source) as u32;
+                let gp = ConnGainParams {
+                    batch,
+                    o_src,
+                    conn: c as u32,
+                    n_conn: nc,
+                    inhibitory: cc.inhibitory as u32,
+                    gate_threshold: cc.gate_threshold,
+                    fast_decay: FAST_DECAY,
+                    fast_rate: FAST_RATE,
+                    fast_cap: FAST_CAP,
+                    _pad: [0; 3],
+                };
+                ops.push(Op::conn_gain(gp, y_src, self.params.gains, st.fast, st.geff));
+                let pp = ProjectParams {
+                    batch,
+                    rows: mc.inputs as u32,
+                    fanout: cfg.init.projection_fanout as u32,
+                    o_src,
+                    conn: c as u32,
+                    n_conn: nc,
+                    accumulate: !overwrite as u32,
+                    _pad: 0,
+                };
+                let pr = self.params.projections[c];
+                ops.push(Op::project(pp, pr.idx, pr.val, y_src, st.geff, ms.j));
+                overwrite = false;
+            }
+            if m == ModuleId::Broca {
+                let bg = cfg.module(ModuleId::BasalGanglia);
+                let p = GoNogoParams { batch, outputs: bg.outputs as u32, max_depth: cfg.max_depth, _pad: 0 };
+                ops.push(Op::go_nogo(p, st.modules[ModuleId::BasalGanglia as usize].y, st.ctrl));
+            }
+            let l = &cfg.lif;
+            let p = LifParams {
+                batch,
+                n: mc.n as u32,
+                inputs: mc.inputs as u32,
+                outputs: mc.outputs as u32,
+                fanout: mc.fanout as u32,
+                k: mc.k as u32,
+                read_half,
+                module: m as u32,
+                use_go: (m == ModuleId::Broca) as u32,
+                excitability: mc.excitability,
+                s_da: mc.s_da,
+                s_5ht: mc.s_5ht,
+                inhibition: mc.inhibition,
+                go_bias: cfg.go_bias,
+                alpha: l.alpha,
+                beta: l.beta,
+                delta_a: l.delta_a,
+                v_rest: l.v_rest,
+                v_reset: l.v_reset,
+                v_min: l.v_min,
+                trace_lambda: l.trace_lambda,
+                _pad: [0; 3],
+            };
+            let mp = self.params.modules[m as usize];
+            ops.push(Op::lif_kwta(p, [ms.j, mp.w_idx, mp.w_val, mp.theta, st.neuromod, st.ctrl], [ms.v, ms.a, ms.e, ms.spk, ms.y, st.counts]));
+        }
+        let p = ContextParams {
+            batch,
+            o_thal: cfg.module(ModuleId::Thalamus).outputs as u32,
+            o_pfc: cfg.module(ModuleId::Pfc).outputs as u32,
+            first: (self.tick == 0) as u32,
+            ctx_decay: CONTEXT_DECAY,
+            hidden_decay: HIDDEN_DECAY,
+            da_decay: DA_DECAY,
+            ht_decay: HT_DECAY,
+        };
+        let (yt, yp) = (st.modules[ModuleId::Thalamus as usize].y, st.modules[ModuleId::Pfc as usize].y);
+        ops.push(Op::context_update(p, yt, yp, st.context, st.pfc_hidden, st.neuromod));
+        for op in ops {
+            self.be.enqueue(op)?;
+        }
+        self.tick += 1;
+        Ok(())
+    }
+
+    fn record_logits(&mut self, st: &StateBufs) -> Result<()> {
+        let p = LogitsParams { batch: st.batch as u32, vocab: self.cfg.vocab as u32, width: self.cfg.decoder_width() as u32, _pad: 0 };
+        let y = st.modules[ModuleId::Broca as usize].y;
+        self.be.enqueue(Op::logits(p, self.params.dec_w, self.params.dec_b, y, st.logits))
+    }
+
+    fn call_stats(&self, start: Instant, counts: &[u32], batch: usize) -> CallStats {
+        let s = self.be.stats();
+        let ticks = self.tick;
+        let mut spike_rates = [0.0; NUM_MODULES];
+        for (m, mc) in self.cfg.modules.iter().enumerate() {
+            let total: u64 = (0..batch).map(|b| counts[b * NUM_MODULES + m] as u64).sum();
+            spike_rates[m] = total as f64 / (mc.n as f64 * ticks.max(1) as f64 * batch as f64);
+        }
+        CallStats { seconds: start.elapsed().as_secs_f64(), host_syncs: s.last_call_syncs, dispatches: s.last_call_dispatches, ticks, spike_rates }
+    }
+}
+
+/// Refuses a model whose buffers exceed the device's limits, with the estimate and what fits.
+pub fn check_fits(be: &dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<()> {
+    let info = be.info();
+    let d = cfg.decoder_width();
+    let largest_param = [cfg.vocab * d, cfg.vocab * cfg.embed]
+        .into_iter()
+        .chain(cfg.modules.iter().map(|m| m.n * m.fanout))
+        .max()
+        .unwrap_or(0) as u64
+        * 4;
+    let largest_state = cfg.modules.iter().map(|m| 2 * batch * m.n).chain([batch * cfg.vocab]).max().unwrap_or(0) as u64 * 4;
+    let largest = largest_param.max(largest_state);
+    let limit = info.max_binding_bytes.min(info.max_buffer_bytes);
+    let total = cfg.memory_bytes(batch);
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    if largest > limit {
+        return Err(NeuroError::DoesNotFit(format!(
+            "preset {} with batch {batch} needs a {:.2} GiB buffer, but {} on {} allows at most {:.2} GiB per buffer (model estimate {:.2} GiB in all)",
+            cfg.preset,
+            gib(largest),
+            info.backend,
+            info.device,
+            gib(limit),
+            gib(total)
+        )));
+    }
+    if let Some(mem) = info.memory_bytes {
+        if total > mem {
+            let per_seq = 4 * cfg.state_words_per_sequence() as u64;
+            let fit = mem.saturating_sub(4 * cfg.parameter_words() as u64) / per_seq.max(1);
+            return Err(NeuroError::DoesNotFit(format!(
+                "preset {} with batch {batch} needs about {:.2} GiB, the device has {:.2} GiB; at most {fit} sequences would fit",
+                cfg.preset,
+                gib(total),
+                gib(mem)
+            )));
+        }
+    }
+    Ok(())
+}
