@@ -100,6 +100,9 @@ impl Engine {
     pub fn backend_mut(&mut self) -> &mut dyn Backend {
         &mut *self.be
     }
+    pub fn params(&self) -> &ParamBufs {
+        &self.params
+    }
     pub fn state(&self) -> Option<&StateBufs> {
         self.state.as_ref()
     }
@@ -465,17 +468,6 @@ pub fn check_fits(be: &dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<(
     let limit = info.max_binding_bytes.min(info.max_buffer_bytes);
     let total = cfg.memory_bytes(batch);
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-    if largest > limit {
-        return Err(NeuroError::DoesNotFit(format!(
-            "preset {} with batch {batch} needs a {:.2} GiB buffer, but {} on {} allows at most {:.2} GiB per buffer (model estimate {:.2} GiB in all)",
-            cfg.preset,
-            gib(largest),
-            info.backend,
-            info.device,
-            gib(limit),
-            gib(total)
-        )));
-    }
     if let Some(mem) = info.memory_bytes {
         if total > mem {
             let per_seq = 4 * cfg.state_words_per_sequence() as u64;
@@ -487,6 +479,17 @@ pub fn check_fits(be: &dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<(
                 gib(mem)
             )));
         }
+    }
+    if largest > limit {
+        return Err(NeuroError::DoesNotFit(format!(
+            "preset {} with batch {batch} needs a {:.2} GiB buffer, but {} on {} allows at most {:.2} GiB per buffer (model estimate {:.2} GiB in all)",
+            cfg.preset,
+            gib(largest),
+            info.backend,
+            info.device,
+            gib(limit),
+            gib(total)
+        )));
     }
     Ok(())
 }

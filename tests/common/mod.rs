@@ -1,0 +1,80 @@
+//! Shared test helpers: the backends under test, poisoning, tolerant comparison.
+#![allow(dead_code)]
+
+use neurogen::backend::cpu::CpuBackend;
+use neurogen::backend::{Backend, Buf, Op};
+use neurogen::{create_backend, BackendKind};
+
+/// The poison written into pure outputs before a run: a NaN, so an unwritten element fails.
+pub const POISON: u32 = 0x7fc0_dead;
+
+/// `NEUROGEN_GPU=1` (set on the GPU machine) turns a missing GPU backend into a failure.
+pub fn gpu_required() -> bool {
+    std::env::var("NEUROGEN_GPU").is_ok_and(|v| v == "1")
+}
+
+/// Every GPU backend this build has and this machine can open. Missing ones are reported on
+/// stderr (and fail the test when `NEUROGEN_GPU=1`).
+pub fn gpu_backends() -> Vec<(BackendKind, Box<dyn Backend>)> {
+    let mut out = Vec::new();
+    for kind in [BackendKind::Wgpu, BackendKind::Cuda] {
+        match create_backend(kind) {
+            Ok(be) => out.push((kind, be)),
+            Err(e) => {
+                // CUDA is required on the GPU machine once its backend exists.
+                let must = gpu_required() && (kind == BackendKind::Wgpu || !e.to_string().contains("not implemented"));
+                assert!(!must, "{kind:?} backend unavailable with NEUROGEN_GPU=1: {e}");
+                eprintln!("note: skipping the {kind:?} backend: {e}");
+            }
+        }
+    }
+    out
+}
+
+pub fn cpu() -> Box<dyn Backend> {
+    Box::new(CpuBackend::new())
+}
+
+/// Uploads `data` into fresh buffers, runs `op` (whose bufs index into `data`) as one call and
+/// returns every buffer's contents afterwards.
+pub fn run_op(be: &mut dyn Backend, op: &Op, data: &[Vec<u32>]) -> Vec<Vec<u32>> {
+    let bufs: Vec<Buf> = data
+        .iter()
+        .map(|d| {
+            let b = be.alloc(d.len()).unwrap();
+            be.upload(b, 0, d).unwrap();
+            b
+        })
+        .collect();
+    let mut op = op.clone();
+    op.bufs = op.bufs.iter().map(|b| bufs[b.0 as usize]).collect();
+    be.begin().unwrap();
+    be.enqueue(op).unwrap();
+    let out = be.submit(&bufs).unwrap();
+    assert_eq!(be.stats().last_call_syncs, 1, "one host sync per call");
+    for b in bufs {
+        be.free(b);
+    }
+    out
+}
+
+/// `|got − want| ≤ atol + rtol·|want|` elementwise; NaN or Inf never passes.
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let mut bad = Vec::new();
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let ok = g.is_finite() && w.is_finite() && (g - w).abs() <= atol + rtol * w.abs();
+        if !ok {
+            bad.push(format!("[{i}] got {g} want {w}"));
+        }
+    }
+    assert!(bad.is_empty(), "{what}: {} of {} differ: {}", bad.len(), got.len(), bad.iter().take(8).cloned().collect::<Vec<_>>().join(", "));
+}
+
+pub fn as_f32(x: &[u32]) -> &[f32] {
+    bytemuck::cast_slice(x)
+}
+
+pub fn f32_words(x: &[f32]) -> Vec<u32> {
+    bytemuck::cast_slice(x).to_vec()
+}
