@@ -14,9 +14,9 @@ struct Cli {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "wgpu", global = true)]
     backend: BackendKind,
-    /// Model size (SPEC §1).
-    #[arg(long, value_enum, default_value = "tiny", global = true)]
-    preset: Preset,
+    /// Model size (SPEC §1) [default: tiny; small for the main job].
+    #[arg(long, value_enum, global = true)]
+    preset: Option<Preset>,
     /// Seed of the model's initialisation and of sampling.
     #[arg(long, default_value_t = 0, global = true)]
     seed: u64,
@@ -90,7 +90,8 @@ enum Command {
 }
 
 fn config(cli: &Cli) -> ModelConfig {
-    let mut cfg = ModelConfig::preset(cli.preset);
+    let preset = cli.preset.unwrap_or(if cli.command.is_none() { Preset::Small } else { Preset::Tiny });
+    let mut cfg = ModelConfig::preset(preset);
     if let Some(v) = cli.vocab {
         cfg.vocab = v;
     }
@@ -261,8 +262,7 @@ fn bench(cli: &Cli, batch: usize, tokens: usize, repeat: usize, as_json: bool) -
 
 /// The embedded default: build a small model, generate from a built-in prompt, print throughput.
 fn main_job(cli: &Cli) -> Result<()> {
-    let mut cfg = ModelConfig::preset(if cli.preset == Preset::Tiny { Preset::Small } else { cli.preset });
-    cfg.ticks_per_token = cli.ticks_per_token;
+    let cfg = config(cli);
     eprintln!("building the `{}` model on {:?}…", cfg.preset, cli.backend);
     let mut eng = Engine::new(create_backend(cli.backend)?, cfg, cli.seed)?;
     let prompt = "The brain learns language by";

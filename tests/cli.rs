@@ -1,0 +1,101 @@
+//! The command-line contract, end to end on `tiny`.
+
+use std::process::Command;
+
+fn neurogen(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_neurogen")).args(args).output().expect("runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn json_line(stdout: &str) -> serde_json::Value {
+    let line = stdout.lines().next().expect("one JSON line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+#[test]
+fn generate_json() {
+    for strategy in ["greedy", "temperature", "top-k", "top-p", "top-k-top-p"] {
+        let (ok, out, err) = neurogen(&["--backend", "cpu", "--seed", "3", "generate", "--prompt", "Hi", "--max-new", "6", "--strategy", strategy, "--json"]);
+        assert!(ok, "{err}");
+        let v = json_line(&out);
+        let tokens = v["tokens"].as_array().expect("tokens");
+        assert!(!tokens.is_empty() && tokens.len() <= 6, "{v}");
+        assert!(tokens.iter().all(|t| t.as_u64().unwrap() < 259));
+        assert!(v["text"].is_string());
+        assert_eq!(v["host_syncs"], 1);
+    }
+}
+
+#[test]
+fn same_seed_same_text() {
+    let args = ["--backend", "cpu", "--seed", "9", "generate", "--prompt", "abc", "--max-new", "12", "--json"];
+    assert_eq!(json_line(&neurogen(&args).1)["tokens"], json_line(&neurogen(&args).1)["tokens"]);
+}
+
+#[test]
+fn bench_json_has_the_contract_fields() {
+    let (ok, out, err) = neurogen(&["--backend", "cpu", "bench", "--batch", "2", "--tokens", "8", "--repeat", "1", "--json"]);
+    assert!(ok, "{err}");
+    let v = json_line(&out);
+    for key in ["backend", "device", "preset", "batch", "tokens", "seconds", "tokens_per_s", "host_syncs_per_call", "dispatches_per_call"] {
+        assert!(!v[key].is_null(), "missing {key} in {v}");
+    }
+    assert_eq!(v["host_syncs_per_call"], 1);
+    assert_eq!(v["batch"], 2);
+    assert!(v["tokens_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn info_json() {
+    let (ok, out, err) = neurogen(&["--backend", "cpu", "--preset", "seed", "--vocab", "32000", "info", "--json"]);
+    assert!(ok, "{err}");
+    let v = json_line(&out);
+    assert_eq!(v["preset"], "seed");
+    assert_eq!(v["neurons"], 1_182_720);
+    assert!(v["memory_estimate_bytes_b1"].as_u64().unwrap() > 2_000_000_000);
+}
+
+#[test]
+fn evaluate_a_file() {
+    let dir = std::env::temp_dir().join(format!("neurogen-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("text.txt");
+    std::fs::write(&path, "the quick brown fox\njumps over the lazy dog\n\n").unwrap();
+    let (ok, out, err) = neurogen(&["--backend", "cpu", "evaluate", "--data", path.to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    let v = json_line(&out);
+    assert_eq!(v["positions"], 19 + 23); // BOS + bytes, minus the last of each line
+    assert!(v["loss"].as_f64().unwrap() > 0.0 && v["perplexity"].as_f64().unwrap() > 1.0);
+    let (ok, _, err) = neurogen(&["--backend", "cpu", "evaluate", "--data", "/nonexistent/x.txt"]);
+    assert!(!ok && err.contains("/nonexistent/x.txt"), "{err}");
+}
+
+#[test]
+fn main_job_runs_on_a_preset() {
+    let (ok, out, err) = neurogen(&["--backend", "cpu", "--preset", "tiny"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("tokens/s") && out.contains("1 host synchronisation"), "{out}");
+}
+
+#[test]
+fn cuda_is_reported_clearly_when_unavailable() {
+    let (ok, _, err) = neurogen(&["--backend", "cuda", "generate", "--prompt", "x"]);
+    if !ok {
+        assert!(err.to_lowercase().contains("cuda"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused_without_a_panic() {
+    for args in [
+        vec!["--backend", "cpu", "generate", "--prompt", "x", "--strategy", "temperature", "--temperature", "0"],
+        vec!["--backend", "cpu", "generate", "--prompt", "x", "--strategy", "top-p", "--top-p", "2"],
+        vec!["--backend", "cpu", "bench", "--batch", "0"],
+        vec!["--backend", "cpu", "--vocab", "1", "info"],
+    ] {
+        let (ok, _, err) = neurogen(&args);
+        assert!(!ok, "{args:?} must fail");
+        assert!(err.starts_with("error:") && !err.contains("panicked"), "{args:?}: {err}");
+    }
+}
