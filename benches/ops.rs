@@ -55,23 +55,89 @@ fn ops(c: &mut Criterion) {
     let (batch, n, fanout, inputs, outputs) = (4u32, 16384u32, 64u32, 2048u32, 2048u32);
     let lif_bytes = (n * fanout * 8 + batch * n * 24) as u64;
     time_op(c, "lif_kwta small/Wernicke b4", lif_bytes, &|be| {
-        let p = LifParams { batch, n, inputs, outputs, fanout, k: 50, excitability: 1.0, alpha: 0.95, beta: 0.9, v_rest: -65.0, v_reset: -65.0, v_min: -90.0, trace_lambda: 0.9, ..Default::default() };
+        let p = LifParams {
+            batch,
+            n,
+            inputs,
+            outputs,
+            fanout,
+            k: 50,
+            excitability: 1.0,
+            alpha: 0.95,
+            beta: 0.9,
+            v_rest: -65.0,
+            v_reset: -65.0,
+            v_min: -90.0,
+            trace_lambda: 0.9,
+            ..Default::default()
+        };
         let idx: Vec<u32> = (0..n * fanout).map(|i| (i * 7919) % n).collect();
         let w_idx = be.alloc(idx.len()).unwrap();
         be.upload(w_idx, 0, &idx).unwrap();
-        let ins = [zeroed(be, (batch * inputs) as usize), w_idx, zeroed(be, (n * fanout) as usize), zeroed(be, n as usize), zeroed(be, batch as usize * 12), zeroed(be, batch as usize * 4)];
-        let st = [zeroed(be, (batch * n) as usize), zeroed(be, (batch * n) as usize), zeroed(be, (batch * n) as usize), zeroed(be, (2 * batch * n) as usize), zeroed(be, (batch * outputs) as usize), zeroed(be, batch as usize * 6)];
+        let ins = [
+            zeroed(be, (batch * inputs) as usize),
+            w_idx,
+            zeroed(be, (n * fanout) as usize),
+            zeroed(be, n as usize),
+            zeroed(be, batch as usize * 12),
+            zeroed(be, batch as usize * 4),
+        ];
+        let st = [
+            zeroed(be, (batch * n) as usize),
+            zeroed(be, (batch * n) as usize),
+            zeroed(be, (batch * n) as usize),
+            zeroed(be, (2 * batch * n) as usize),
+            zeroed(be, (batch * outputs) as usize),
+            zeroed(be, batch as usize * 6),
+        ];
         Op::lif_kwta(p, ins, st)
     });
     let (vocab, width) = (32000u32, 1024u32); // fits lavapipe's 128 MiB binding limit
-    time_op(c, "logits V32000 D1024 b4", (vocab * width * 4) as u64, &|be| {
-        let p = LogitsParams { batch, vocab, width, _pad: 0 };
-        Op::logits(p, zeroed(be, (vocab * width) as usize), zeroed(be, vocab as usize), zeroed(be, (batch * width) as usize), zeroed(be, (batch * vocab) as usize))
-    });
-    time_op(c, "sample V32000 top-k+top-p b4", (batch * vocab * 4) as u64, &|be| {
-        let p = SampleParams { batch, vocab, tstride: 4, pos: 0, top_k: 40, top_p: 0.9, inv_temperature: 1.25, max_new: 4, ..Default::default() };
-        Op::sample(p, zeroed(be, (batch * vocab) as usize), zeroed(be, batch as usize), zeroed(be, batch as usize * 4), zeroed(be, batch as usize * 4))
-    });
+    time_op(
+        c,
+        "logits V32000 D1024 b4",
+        (vocab * width * 4) as u64,
+        &|be| {
+            let p = LogitsParams {
+                batch,
+                vocab,
+                width,
+                _pad: 0,
+            };
+            Op::logits(
+                p,
+                zeroed(be, (vocab * width) as usize),
+                zeroed(be, vocab as usize),
+                zeroed(be, (batch * width) as usize),
+                zeroed(be, (batch * vocab) as usize),
+            )
+        },
+    );
+    time_op(
+        c,
+        "sample V32000 top-k+top-p b4",
+        (batch * vocab * 4) as u64,
+        &|be| {
+            let p = SampleParams {
+                batch,
+                vocab,
+                tstride: 4,
+                pos: 0,
+                top_k: 40,
+                top_p: 0.9,
+                inv_temperature: 1.25,
+                max_new: 4,
+                ..Default::default()
+            };
+            Op::sample(
+                p,
+                zeroed(be, (batch * vocab) as usize),
+                zeroed(be, batch as usize),
+                zeroed(be, batch as usize * 4),
+                zeroed(be, batch as usize * 4),
+            )
+        },
+    );
 }
 
 fn whole_call(c: &mut Criterion) {
@@ -80,7 +146,10 @@ fn whole_call(c: &mut Criterion) {
     g.throughput(Throughput::Elements(64));
     for (kind, be) in backends() {
         let mut eng = Engine::new(be, ModelConfig::preset(Preset::Tiny), 0).unwrap();
-        let opts = GenerateOptions { max_new: 64, ..Default::default() };
+        let opts = GenerateOptions {
+            max_new: 64,
+            ..Default::default()
+        };
         g.bench_function(BenchmarkId::from_parameter(format!("{kind:?}")), |bn| {
             bn.iter(|| {
                 let out = eng.generate(&[vec![256]], &opts).unwrap();

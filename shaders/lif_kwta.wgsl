@@ -53,7 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let prev = (p.read_half * p.batch + b) * p.n;
     var rec = 0.0;
     for (var f = 0u; f < p.fanout; f++) {
-        let syn = i * p.fanout + f;
+        let syn = f * p.n + i; // slot-major: a warp reads contiguous words
         if (spk[prev + w_idx[syn]] != 0u) { rec += w_val[syn]; }
     }
     let vs = max(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + rec - a[si]);

@@ -18,9 +18,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let i = (g % chunks) * 256u + lid;
     if (b >= p.batch || i >= p.rows) { return; }
     var s = 0.0;
-    let row = i * p.fanout;
     for (var k = 0u; k < p.fanout; k++) {
-        s += p_val[row + k] * y_src[b * p.o_src + p_idx[row + k]];
+        let slot = k * p.rows + i; // slot-major: a warp reads contiguous words
+        s += p_val[slot] * y_src[b * p.o_src + p_idx[slot]];
     }
     let v = geff[b * p.n_conn + p.conn] * s;
     let o = b * p.rows + i;

@@ -4,6 +4,7 @@
 //! read back once; see [`orchestrator::Engine`] and the [`backend::Backend`] trait.
 
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod error;
 pub mod model;

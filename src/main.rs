@@ -5,11 +5,17 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use neurogen::{create_backend, text, BackendKind, Engine, GenerateOptions, ModelConfig, Preset, SamplingRule};
+use neurogen::{
+    create_backend, text, BackendKind, Engine, GenerateOptions, ModelConfig, Preset, SamplingRule,
+};
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "neurogen", version, about = "Run a bio-inspired spiking language model on GPUs")]
+#[command(
+    name = "neurogen",
+    version,
+    about = "Run a bio-inspired spiking language model on GPUs"
+)]
 struct Cli {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "wgpu", global = true)]
@@ -90,7 +96,11 @@ enum Command {
 }
 
 fn config(cli: &Cli) -> ModelConfig {
-    let preset = cli.preset.unwrap_or(if cli.command.is_none() { Preset::Small } else { Preset::Tiny });
+    let preset = cli.preset.unwrap_or(if cli.command.is_none() {
+        Preset::Small
+    } else {
+        Preset::Tiny
+    });
     let mut cfg = ModelConfig::preset(preset);
     if let Some(v) = cli.vocab {
         cfg.vocab = v;
@@ -111,7 +121,12 @@ fn rule(strategy: Strategy, temperature: f32, top_k: u32, top_p: f32) -> Samplin
         Strategy::TopP => (0, top_p),
         Strategy::TopKTopP => (top_k, top_p),
     };
-    SamplingRule { greedy: matches!(strategy, Strategy::Greedy), temperature, top_k: k, top_p: p }
+    SamplingRule {
+        greedy: matches!(strategy, Strategy::Greedy),
+        temperature,
+        top_k: k,
+        top_p: p,
+    }
 }
 
 fn main() -> ExitCode {
@@ -129,9 +144,21 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         None => main_job(cli),
-        Some(Command::Generate { prompt, max_new, strategy, temperature, top_k, top_p, json }) => {
+        Some(Command::Generate {
+            prompt,
+            max_new,
+            strategy,
+            temperature,
+            top_k,
+            top_p,
+            json,
+        }) => {
             let mut eng = engine(cli)?;
-            let opts = GenerateOptions { max_new: *max_new, rule: rule(*strategy, *temperature, *top_k, *top_p), seed: cli.seed };
+            let opts = GenerateOptions {
+                max_new: *max_new,
+                rule: rule(*strategy, *temperature, *top_k, *top_p),
+                seed: cli.seed,
+            };
             let out = eng.generate(&[text::encode(prompt)], &opts)?;
             let ids = &out.tokens[0];
             let s = &out.stats;
@@ -154,15 +181,25 @@ fn run(cli: &Cli) -> Result<()> {
             }
             Ok(())
         }
-        Some(Command::Evaluate { data, seq_len, json }) => {
+        Some(Command::Evaluate {
+            data,
+            seq_len,
+            json,
+        }) => {
             if *seq_len < 2 {
                 bail!("--seq-len must be at least 2");
             }
-            let raw = std::fs::read_to_string(data).with_context(|| format!("reading {}", data.display()))?;
+            let raw = std::fs::read_to_string(data)
+                .with_context(|| format!("reading {}", data.display()))?;
             let seqs: Vec<Vec<u32>> = raw
                 .lines()
                 .filter(|l| !l.trim().is_empty())
-                .flat_map(|l| text::encode(l).chunks(*seq_len).map(<[u32]>::to_vec).collect::<Vec<_>>())
+                .flat_map(|l| {
+                    text::encode(l)
+                        .chunks(*seq_len)
+                        .map(<[u32]>::to_vec)
+                        .collect::<Vec<_>>()
+                })
                 .filter(|s| s.len() >= 2)
                 .collect();
             if seqs.is_empty() {
@@ -187,7 +224,12 @@ fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Info { json }) => info(cli, *json),
-        Some(Command::Bench { batch, tokens, repeat, json }) => bench(cli, *batch, *tokens, *repeat, *json),
+        Some(Command::Bench {
+            batch,
+            tokens,
+            repeat,
+            json,
+        }) => bench(cli, *batch, *tokens, *repeat, *json),
     }
 }
 
@@ -213,9 +255,24 @@ fn info(cli: &Cli, as_json: bool) -> Result<()> {
         println!("{v}");
     } else {
         println!("backend   {} on {}", dev.backend, dev.device);
-        println!("limits    buffer {} B, storage binding {} B", dev.max_buffer_bytes, dev.max_binding_bytes);
-        println!("preset    {} (V = {}, E = {}, {} neurons, {} recurrent synapses)", cfg.preset, cfg.vocab, cfg.embed, cfg.neurons(), cfg.synapses());
-        println!("params    {} words; memory estimate {:.1} MiB at batch 1 (+{:.1} MiB per sequence)", cfg.parameter_words(), cfg.memory_bytes(1) as f64 / 1048576.0, 4.0 * cfg.state_words_per_sequence() as f64 / 1048576.0);
+        println!(
+            "limits    buffer {} B, storage binding {} B",
+            dev.max_buffer_bytes, dev.max_binding_bytes
+        );
+        println!(
+            "preset    {} (V = {}, E = {}, {} neurons, {} recurrent synapses)",
+            cfg.preset,
+            cfg.vocab,
+            cfg.embed,
+            cfg.neurons(),
+            cfg.synapses()
+        );
+        println!(
+            "params    {} words; memory estimate {:.1} MiB at batch 1 (+{:.1} MiB per sequence)",
+            cfg.parameter_words(),
+            cfg.memory_bytes(1) as f64 / 1048576.0,
+            4.0 * cfg.state_words_per_sequence() as f64 / 1048576.0
+        );
         println!("fits      {}", v["fit_error"].as_str().unwrap_or("yes"));
     }
     Ok(())
@@ -229,7 +286,12 @@ fn bench(cli: &Cli, batch: usize, tokens: usize, repeat: usize, as_json: bool) -
     let prompts = vec![vec![eng.config().bos]; batch];
     let opts = GenerateOptions {
         max_new: tokens,
-        rule: SamplingRule { greedy: false, temperature: 1.0, top_k: 0, top_p: 1.0 },
+        rule: SamplingRule {
+            greedy: false,
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+        },
         seed: cli.seed,
     };
     eng.generate(&prompts, &opts)?; // warm-up: pipelines, buffers, caches
@@ -243,11 +305,19 @@ fn bench(cli: &Cli, batch: usize, tokens: usize, repeat: usize, as_json: bool) -
     let s = last.expect("at least one run");
     let dev = eng.backend().info();
     let tps = (batch * tokens) as f64 / best;
+    let bytes = neurogen::bench::bytes_per_tick(eng.config(), batch, true) as f64 * s.ticks as f64;
+    let gbps = bytes / best / 1e9;
+    let copy = if cli.backend == BackendKind::Cpu {
+        None
+    } else {
+        Some(neurogen::bench::copy_bandwidth(eng.backend_mut())? / 1e9)
+    };
     let v = json!({
         "backend": dev.backend, "device": dev.device, "preset": eng.config().preset, "vocab": eng.config().vocab,
         "batch": batch, "tokens": tokens, "seconds": best, "tokens_per_s": tps,
         "host_syncs_per_call": s.host_syncs, "dispatches_per_call": s.dispatches,
         "ticks_per_call": s.ticks, "spike_rates": s.spike_rates,
+        "model_gbytes_per_s": gbps, "copy_gbytes_per_s": copy, "bandwidth_fraction": copy.map(|c| gbps / c),
     });
     if as_json {
         println!("{v}");
@@ -256,6 +326,13 @@ fn bench(cli: &Cli, batch: usize, tokens: usize, repeat: usize, as_json: bool) -
             "{} {} preset {} batch {batch}: {tokens} tokens/sequence in {best:.3} s = {tps:.1} tokens/s ({} host sync, {} dispatches per call)",
             dev.backend, dev.device, eng.config().preset, s.host_syncs, s.dispatches
         );
+        match copy {
+            Some(c) => println!(
+                "model traffic {gbps:.1} GB/s = {:.1}% of the measured copy bandwidth {c:.0} GB/s",
+                100.0 * gbps / c
+            ),
+            None => println!("model traffic {gbps:.2} GB/s"),
+        }
     }
     Ok(())
 }
@@ -266,8 +343,15 @@ fn main_job(cli: &Cli) -> Result<()> {
     eprintln!("building the `{}` model on {:?}…", cfg.preset, cli.backend);
     let mut eng = Engine::new(create_backend(cli.backend)?, cfg, cli.seed)?;
     let prompt = "The brain learns language by";
-    let opts = GenerateOptions { max_new: 500, rule: rule(Strategy::TopKTopP, 0.8, 40, 0.9), seed: cli.seed };
-    eng.generate(&[text::encode(prompt)], &GenerateOptions { max_new: 8, ..opts })?; // warm-up
+    let opts = GenerateOptions {
+        max_new: 500,
+        rule: rule(Strategy::TopKTopP, 0.8, 40, 0.9),
+        seed: cli.seed,
+    };
+    eng.generate(
+        &[text::encode(prompt)],
+        &GenerateOptions { max_new: 8, ..opts },
+    )?; // warm-up
     let out = eng.generate(&[text::encode(prompt)], &opts)?;
     let s = &out.stats;
     let n = out.tokens[0].len();
@@ -281,7 +365,11 @@ fn main_job(cli: &Cli) -> Result<()> {
         s.host_syncs,
         s.dispatches
     );
-    let rates: Vec<String> = neurogen::ModuleId::ALL.iter().zip(s.spike_rates).map(|(m, r)| format!("{} {:.1}%", m.name(), r * 100.0)).collect();
+    let rates: Vec<String> = neurogen::ModuleId::ALL
+        .iter()
+        .zip(s.spike_rates)
+        .map(|(m, r)| format!("{} {:.1}%", m.name(), r * 100.0))
+        .collect();
     println!("spike rates: {}", rates.join(", "));
     println!("(the model is untrained: the text is noise until the training issue lands)");
     Ok(())

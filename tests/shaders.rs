@@ -6,7 +6,11 @@ use neurogen::backend::OpKind;
 fn every_shader_validates_with_naga() {
     let mut failures = Vec::new();
     for kind in OpKind::ALL {
-        let path = format!("{}/shaders/{}.wgsl", env!("CARGO_MANIFEST_DIR"), kind.name());
+        let path = format!(
+            "{}/shaders/{}.wgsl",
+            env!("CARGO_MANIFEST_DIR"),
+            kind.name()
+        );
         let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let module = match naga::front::wgsl::parse_str(&src) {
             Ok(m) => m,
@@ -15,12 +19,18 @@ fn every_shader_validates_with_naga() {
                 continue;
             }
         };
-        let mut v = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default());
+        let mut v = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default(),
+        );
         if let Err(e) = v.validate(&module) {
             failures.push(e.emit_to_string_with_path(&src, &path));
             continue;
         }
-        assert!(module.entry_points.iter().any(|e| e.name == "main"), "{path} has no `main` entry point");
+        assert!(
+            module.entry_points.iter().any(|e| e.name == "main"),
+            "{path} has no `main` entry point"
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

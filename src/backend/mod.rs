@@ -77,6 +77,7 @@ pub trait Backend {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OpKind {
     Fill,
+    Copy,
     EmbedGate,
     ConnGain,
     Project,
@@ -89,8 +90,9 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 10] = [
+    pub const ALL: [OpKind; 11] = [
         OpKind::Fill,
+        OpKind::Copy,
         OpKind::EmbedGate,
         OpKind::ConnGain,
         OpKind::Project,
@@ -105,6 +107,7 @@ impl OpKind {
     pub fn name(self) -> &'static str {
         match self {
             OpKind::Fill => "fill",
+            OpKind::Copy => "copy",
             OpKind::EmbedGate => "embed_gate",
             OpKind::ConnGain => "conn_gain",
             OpKind::Project => "project",
@@ -122,6 +125,8 @@ impl OpKind {
         use Access::*;
         match self {
             OpKind::Fill => &[ReadWrite],
+            // src, dst
+            OpKind::Copy => &[Read, ReadWrite],
             // tokens, emb, prev, j
             OpKind::EmbedGate => &[Read, Read, ReadWrite, ReadWrite],
             // y_src, gains, fast, geff
@@ -129,7 +134,10 @@ impl OpKind {
             // p_idx, p_val, y_src, geff, j
             OpKind::Project => &[Read, Read, Read, Read, ReadWrite],
             // j, w_idx, w_val, theta, neuromod, ctrl, v, a, e, spk, y, counts
-            OpKind::LifKwta => &[Read, Read, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite],
+            OpKind::LifKwta => &[
+                Read, Read, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+                ReadWrite, ReadWrite,
+            ],
             // y_bg, ctrl
             OpKind::GoNogo => &[Read, ReadWrite],
             // y_thal, y_pfc, context, pfc_hidden, neuromod
@@ -162,6 +170,18 @@ fn ceil_div(a: usize, b: usize) -> u32 {
     a.div_ceil(b) as u32
 }
 
+/// Sparse fixed-fanout matrices (recurrent `W`, projections `P`) live on the device
+/// *slot-major*: entry `(row i, slot f)` is at `f · rows + i`, so neighbouring threads (rows) read
+/// neighbouring words. Host-side [`crate::model::FixedFanout`] is row-major; `to_slot_major`
+/// converts at upload.
+pub fn to_slot_major<T: Copy>(row_major: &[T], rows: usize, fanout: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(row_major.len());
+    for f in 0..fanout {
+        out.extend((0..rows).map(|i| row_major[i * fanout + f]));
+    }
+    out
+}
+
 /// Sequences a `logits` workgroup decodes at once (its register tile).
 pub const LOGITS_BATCH_TILE: usize = 8;
 
@@ -172,57 +192,134 @@ impl Op {
 
     /// Sets `len` words of `buf` to `value`.
     pub fn fill(buf: Buf, len: usize, value: u32) -> Op {
-        let p = FillParams { len: len as u32, value, _pad: [0; 2] };
-        Op { kind: OpKind::Fill, params: words(&p), bufs: vec![buf], groups: ceil_div(len, COLUMN) }
+        let p = FillParams {
+            len: len as u32,
+            value,
+            _pad: [0; 2],
+        };
+        Op {
+            kind: OpKind::Fill,
+            params: words(&p),
+            bufs: vec![buf],
+            groups: ceil_div(len, COLUMN),
+        }
+    }
+
+    /// Copies `len` words of `src` into `dst`.
+    pub fn copy(src: Buf, dst: Buf, len: usize) -> Op {
+        let p = FillParams {
+            len: len as u32,
+            value: 0,
+            _pad: [0; 2],
+        };
+        Op {
+            kind: OpKind::Copy,
+            params: words(&p),
+            bufs: vec![src, dst],
+            groups: ceil_div(len, COLUMN),
+        }
     }
 
     pub fn embed_gate(p: EmbedGateParams, tokens: Buf, emb: Buf, prev: Buf, j: Buf) -> Op {
-        Op { kind: OpKind::EmbedGate, params: words(&p), bufs: vec![tokens, emb, prev, j], groups: p.batch }
+        Op {
+            kind: OpKind::EmbedGate,
+            params: words(&p),
+            bufs: vec![tokens, emb, prev, j],
+            groups: p.batch,
+        }
     }
 
     pub fn conn_gain(p: ConnGainParams, y_src: Buf, gains: Buf, fast: Buf, geff: Buf) -> Op {
-        Op { kind: OpKind::ConnGain, params: words(&p), bufs: vec![y_src, gains, fast, geff], groups: p.batch }
+        Op {
+            kind: OpKind::ConnGain,
+            params: words(&p),
+            bufs: vec![y_src, gains, fast, geff],
+            groups: p.batch,
+        }
     }
 
     pub fn project(p: ProjectParams, p_idx: Buf, p_val: Buf, y_src: Buf, geff: Buf, j: Buf) -> Op {
         let groups = ceil_div(p.rows as usize, COLUMN) * p.batch;
-        Op { kind: OpKind::Project, params: words(&p), bufs: vec![p_idx, p_val, y_src, geff, j], groups }
+        Op {
+            kind: OpKind::Project,
+            params: words(&p),
+            bufs: vec![p_idx, p_val, y_src, geff, j],
+            groups,
+        }
     }
 
     pub fn lif_kwta(p: LifParams, inputs: [Buf; 6], state: [Buf; 6]) -> Op {
         let groups = (p.n as usize / COLUMN) as u32 * p.batch;
         let mut bufs = inputs.to_vec();
         bufs.extend_from_slice(&state);
-        Op { kind: OpKind::LifKwta, params: words(&p), bufs, groups }
+        Op {
+            kind: OpKind::LifKwta,
+            params: words(&p),
+            bufs,
+            groups,
+        }
     }
 
     pub fn go_nogo(p: GoNogoParams, y_bg: Buf, ctrl: Buf) -> Op {
-        Op { kind: OpKind::GoNogo, params: words(&p), bufs: vec![y_bg, ctrl], groups: p.batch }
+        Op {
+            kind: OpKind::GoNogo,
+            params: words(&p),
+            bufs: vec![y_bg, ctrl],
+            groups: p.batch,
+        }
     }
 
-    pub fn context_update(p: ContextParams, y_thal: Buf, y_pfc: Buf, context: Buf, hidden: Buf, neuromod: Buf) -> Op {
+    pub fn context_update(
+        p: ContextParams,
+        y_thal: Buf,
+        y_pfc: Buf,
+        context: Buf,
+        hidden: Buf,
+        neuromod: Buf,
+    ) -> Op {
         let width = (p.o_thal.max(p.o_pfc) as usize).max(2 * crate::config::NUM_MODULES);
         let groups = ceil_div(width, COLUMN) * p.batch;
-        Op { kind: OpKind::ContextUpdate, params: words(&p), bufs: vec![y_thal, y_pfc, context, hidden, neuromod], groups }
+        Op {
+            kind: OpKind::ContextUpdate,
+            params: words(&p),
+            bufs: vec![y_thal, y_pfc, context, hidden, neuromod],
+            groups,
+        }
     }
 
     pub fn logits(p: LogitsParams, dec_w: Buf, dec_b: Buf, y: Buf, logits: Buf) -> Op {
         let groups = p.vocab * ceil_div(p.batch as usize, LOGITS_BATCH_TILE);
-        Op { kind: OpKind::Logits, params: words(&p), bufs: vec![dec_w, dec_b, y, logits], groups }
+        Op {
+            kind: OpKind::Logits,
+            params: words(&p),
+            bufs: vec![dec_w, dec_b, y, logits],
+            groups,
+        }
     }
 
     pub fn sample(p: SampleParams, logits: Buf, lens: Buf, tokens: Buf, ctrl: Buf) -> Op {
-        Op { kind: OpKind::Sample, params: words(&p), bufs: vec![logits, lens, tokens, ctrl], groups: p.batch }
+        Op {
+            kind: OpKind::Sample,
+            params: words(&p),
+            bufs: vec![logits, lens, tokens, ctrl],
+            groups: p.batch,
+        }
     }
 
     pub fn loss_accum(p: LossParams, logits: Buf, tokens: Buf, lens: Buf, acc: Buf) -> Op {
-        Op { kind: OpKind::LossAccum, params: words(&p), bufs: vec![logits, tokens, lens, acc], groups: p.batch }
+        Op {
+            kind: OpKind::LossAccum,
+            params: words(&p),
+            bufs: vec![logits, tokens, lens, acc],
+            groups: p.batch,
+        }
     }
 }
 
 // ---- Parameter structs, mirrored field by field in shaders/*.wgsl and kernels/*.cu. ----
 // All fields are 32-bit; every struct is a multiple of 16 bytes.
 
+/// Parameters of `fill` and `copy` (`value` unused by `copy`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct FillParams {

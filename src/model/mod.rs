@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
-use crate::backend::{Backend, Buf, ACC_WORDS, CTRL_WORDS};
+use crate::backend::{to_slot_major, Backend, Buf, ACC_WORDS, CTRL_WORDS};
 use crate::config::{ModelConfig, ModuleId, NUM_MODULES};
 use crate::error::Result;
 
@@ -41,7 +41,13 @@ fn rng_for(seed: u64, tensor: u64, block: u64) -> ChaCha8Rng {
 }
 
 /// Draws `fanout` distinct sorted indices in `0..cols`, never `exclude`.
-fn distinct_indices(rng: &mut ChaCha8Rng, cols: usize, fanout: usize, exclude: Option<usize>, out: &mut Vec<u32>) {
+fn distinct_indices(
+    rng: &mut ChaCha8Rng,
+    cols: usize,
+    fanout: usize,
+    exclude: Option<usize>,
+    out: &mut Vec<u32>,
+) {
     let avail = cols - exclude.is_some() as usize;
     assert!(fanout <= avail);
     out.clear();
@@ -87,19 +93,26 @@ fn fixed_fanout(
                 }
             }
         });
-    FixedFanout { rows, fanout, idx, val }
+    FixedFanout {
+        rows,
+        fanout,
+        idx,
+        val,
+    }
 }
 
 /// A dense matrix of normal samples, generated in parallel blocks of rows.
 fn normal_rows(seed: u64, tensor: u64, rows: usize, cols: usize, std: f32) -> Vec<f32> {
     let normal = Normal::new(0.0f32, std).expect("finite std");
     let mut out = vec![0f32; rows * cols];
-    out.par_chunks_mut(ROWS_PER_STREAM * cols).enumerate().for_each(|(block, chunk)| {
-        let mut rng = rng_for(seed, tensor, block as u64);
-        for x in chunk.iter_mut() {
-            *x = normal.sample(&mut rng);
-        }
-    });
+    out.par_chunks_mut(ROWS_PER_STREAM * cols)
+        .enumerate()
+        .for_each(|(block, chunk)| {
+            let mut rng = rng_for(seed, tensor, block as u64);
+            for x in chunk.iter_mut() {
+                *x = normal.sample(&mut rng);
+            }
+        });
     out
 }
 
@@ -123,10 +136,16 @@ impl HostParams {
             .map(|(m, mc)| {
                 let mean = ini.recurrent_strength / mc.fanout as f32;
                 let w = Normal::new(mean, ini.recurrent_spread * mean).expect("finite");
-                fixed_fanout(seed, 10 + m as u64, mc.n, mc.n, mc.fanout, true, |r| w.sample(r).clamp(-1.0, 1.0))
+                fixed_fanout(seed, 10 + m as u64, mc.n, mc.n, mc.fanout, true, |r| {
+                    w.sample(r).clamp(-1.0, 1.0)
+                })
             })
             .collect();
-        let theta = cfg.modules.iter().map(|m| vec![cfg.lif.theta0; m.n]).collect();
+        let theta = cfg
+            .modules
+            .iter()
+            .map(|m| vec![cfg.lif.theta0; m.n])
+            .collect();
 
         let fan = ini.projection_fanout;
         let pw = Normal::new(0.0f32, ini.projection_scale / (fan as f32).sqrt()).expect("finite");
@@ -136,7 +155,15 @@ impl HostParams {
             .enumerate()
             .map(|(c, cc)| {
                 let rows = cfg.module(cc.target).inputs;
-                fixed_fanout(seed, 100 + c as u64, rows, cfg.source_width(cc.source), fan, false, |r| pw.sample(r))
+                fixed_fanout(
+                    seed,
+                    100 + c as u64,
+                    rows,
+                    cfg.source_width(cc.source),
+                    fan,
+                    false,
+                    |r| pw.sample(r),
+                )
             })
             .collect();
         let gains = cfg.connections.iter().map(|c| c.gain).collect();
@@ -144,7 +171,15 @@ impl HostParams {
         let dec_std = ini.logit_std / (ini.typical_readout_rms * (d as f32).sqrt());
         let dec_w = normal_rows(seed, 2, v, d, dec_std);
         let dec_b = normal_rows(seed, 3, v, 1, ini.decoder_bias_std);
-        HostParams { emb, recurrent, theta, projections, gains, dec_w, dec_b }
+        HostParams {
+            emb,
+            recurrent,
+            theta,
+            projections,
+            gains,
+            dec_w,
+            dec_b,
+        }
     }
 }
 
@@ -193,8 +228,8 @@ impl ParamBufs {
             .zip(&p.theta)
             .map(|(w, th)| {
                 Ok(ModuleParamBufs {
-                    w_idx: upload_new(be, &w.idx)?,
-                    w_val: upload_new(be, words(&w.val))?,
+                    w_idx: upload_new(be, &to_slot_major(&w.idx, w.rows, w.fanout))?,
+                    w_val: upload_new(be, words(&to_slot_major(&w.val, w.rows, w.fanout)))?,
                     theta: upload_new(be, words(th))?,
                 })
             })
@@ -202,7 +237,12 @@ impl ParamBufs {
         let projections = p
             .projections
             .iter()
-            .map(|pr| Ok(ProjectionBufs { idx: upload_new(be, &pr.idx)?, val: upload_new(be, words(&pr.val))? }))
+            .map(|pr| {
+                Ok(ProjectionBufs {
+                    idx: upload_new(be, &to_slot_major(&pr.idx, pr.rows, pr.fanout))?,
+                    val: upload_new(be, words(&to_slot_major(&pr.val, pr.rows, pr.fanout)))?,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(ParamBufs {
             emb: upload_new(be, words(&p.emb))?,
@@ -292,7 +332,19 @@ impl StateBufs {
                 be.free(b);
             }
         }
-        for b in [self.neuromod, self.fast, self.geff, self.prev, self.context, self.pfc_hidden, self.ctrl, self.counts, self.logits, self.acc, self.lens] {
+        for b in [
+            self.neuromod,
+            self.fast,
+            self.geff,
+            self.prev,
+            self.context,
+            self.pfc_hidden,
+            self.ctrl,
+            self.counts,
+            self.logits,
+            self.acc,
+            self.lens,
+        ] {
             be.free(b);
         }
     }
@@ -311,8 +363,14 @@ mod tests {
         assert_ne!(a.dec_w, HostParams::init(&cfg, 8).dec_w);
         for (m, w) in cfg.modules.iter().zip(&a.recurrent) {
             for (i, row) in w.idx.chunks(w.fanout).enumerate() {
-                assert!(row.windows(2).all(|p| p[0] < p[1]), "indices sorted and distinct");
-                assert!(row.iter().all(|&j| (j as usize) < m.n && j as usize != i), "in range, no self-synapse");
+                assert!(
+                    row.windows(2).all(|p| p[0] < p[1]),
+                    "indices sorted and distinct"
+                );
+                assert!(
+                    row.iter().all(|&j| (j as usize) < m.n && j as usize != i),
+                    "in range, no self-synapse"
+                );
             }
             assert!(w.val.iter().all(|x| x.abs() <= 1.0));
         }

@@ -22,8 +22,12 @@ pub fn gpu_backends() -> Vec<(BackendKind, Box<dyn Backend>)> {
             Ok(be) => out.push((kind, be)),
             Err(e) => {
                 // CUDA is required on the GPU machine once its backend exists.
-                let must = gpu_required() && (kind == BackendKind::Wgpu || !e.to_string().contains("not implemented"));
-                assert!(!must, "{kind:?} backend unavailable with NEUROGEN_GPU=1: {e}");
+                let must = gpu_required()
+                    && (kind == BackendKind::Wgpu || !e.to_string().contains("not implemented"));
+                assert!(
+                    !must,
+                    "{kind:?} backend unavailable with NEUROGEN_GPU=1: {e}"
+                );
                 eprintln!("note: skipping the {kind:?} backend: {e}");
             }
         }
@@ -68,7 +72,13 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
             bad.push(format!("[{i}] got {g} want {w}"));
         }
     }
-    assert!(bad.is_empty(), "{what}: {} of {} differ: {}", bad.len(), got.len(), bad.iter().take(8).cloned().collect::<Vec<_>>().join(", "));
+    assert!(
+        bad.is_empty(),
+        "{what}: {} of {} differ: {}",
+        bad.len(),
+        got.len(),
+        bad.iter().take(8).cloned().collect::<Vec<_>>().join(", ")
+    );
 }
 
 pub fn as_f32(x: &[u32]) -> &[f32] {
