@@ -93,51 +93,36 @@ fn ops(c: &mut Criterion) {
         Op::lif_kwta(p, ins, st)
     });
     let (vocab, width) = (32000u32, 1024u32); // fits lavapipe's 128 MiB binding limit
-    time_op(
-        c,
-        "logits V32000 D1024 b4",
-        (vocab * width * 4) as u64,
-        &|be| {
-            let p = LogitsParams {
-                batch,
-                vocab,
-                width,
-                _pad: 0,
-            };
-            Op::logits(
-                p,
-                zeroed(be, (vocab * width) as usize),
-                zeroed(be, vocab as usize),
-                zeroed(be, (batch * width) as usize),
-                zeroed(be, (batch * vocab) as usize),
-            )
-        },
-    );
-    time_op(
-        c,
-        "sample V32000 top-k+top-p b4",
-        (batch * vocab * 4) as u64,
-        &|be| {
-            let p = SampleParams {
-                batch,
-                vocab,
-                tstride: 4,
-                pos: 0,
-                top_k: 40,
-                top_p: 0.9,
-                inv_temperature: 1.25,
-                max_new: 4,
-                ..Default::default()
-            };
-            Op::sample(
-                p,
-                zeroed(be, (batch * vocab) as usize),
-                zeroed(be, batch as usize),
-                zeroed(be, batch as usize * 4),
-                zeroed(be, batch as usize * 4),
-            )
-        },
-    );
+    time_op(c, "logits V32000 D1024 b4", (vocab * width * 4) as u64, &|be| {
+        let p = LogitsParams { batch, vocab, width, _pad: 0 };
+        Op::logits(
+            p,
+            zeroed(be, (vocab * width) as usize),
+            zeroed(be, vocab as usize),
+            zeroed(be, (batch * width) as usize),
+            zeroed(be, (batch * vocab) as usize),
+        )
+    });
+    time_op(c, "sample V32000 top-k+top-p b4", (batch * vocab * 4) as u64, &|be| {
+        let p = SampleParams {
+            batch,
+            vocab,
+            tstride: 4,
+            pos: 0,
+            top_k: 40,
+            top_p: 0.9,
+            inv_temperature: 1.25,
+            max_new: 4,
+            ..Default::default()
+        };
+        Op::sample(
+            p,
+            zeroed(be, (batch * vocab) as usize),
+            zeroed(be, batch as usize),
+            zeroed(be, batch as usize * 4),
+            zeroed(be, batch as usize * 4),
+        )
+    });
 }
 
 fn whole_call(c: &mut Criterion) {
@@ -146,10 +131,7 @@ fn whole_call(c: &mut Criterion) {
     g.throughput(Throughput::Elements(64));
     for (kind, be) in backends() {
         let mut eng = Engine::new(be, ModelConfig::preset(Preset::Tiny), 0).unwrap();
-        let opts = GenerateOptions {
-            max_new: 64,
-            ..Default::default()
-        };
+        let opts = GenerateOptions { max_new: 64, ..Default::default() };
         g.bench_function(BenchmarkId::from_parameter(format!("{kind:?}")), |bn| {
             bn.iter(|| {
                 let out = eng.generate(&[vec![256]], &opts).unwrap();

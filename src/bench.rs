@@ -12,10 +12,7 @@ use crate::error::Result;
 /// best of five one-submission calls after a warm-up.
 pub fn copy_bandwidth(be: &mut dyn Backend) -> Result<f64> {
     let info = be.info();
-    let bytes = (1u64 << 30)
-        .min(info.max_binding_bytes)
-        .min(info.max_buffer_bytes)
-        & !3;
+    let bytes = (1u64 << 30).min(info.max_binding_bytes).min(info.max_buffer_bytes) & !3;
     let words = (bytes / 4) as usize;
     let (src, dst) = (be.alloc(words)?, be.alloc(words)?);
     be.begin()?;
@@ -39,26 +36,10 @@ pub fn copy_bandwidth(be: &mut dyn Backend) -> Result<f64> {
 /// weights with their indices (once, shared by the batch), each sequence's neuron state (read
 /// and written), and, when decoding, the decoder.
 pub fn bytes_per_tick(cfg: &ModelConfig, batch: usize, decode: bool) -> u64 {
-    let weights: usize = cfg
-        .modules
-        .iter()
-        .map(|m| m.n * m.fanout * 8 + m.n * 4)
-        .sum::<usize>()
-        + cfg
-            .connections
-            .iter()
-            .map(|c| cfg.module(c.target).inputs * cfg.init.projection_fanout * 8)
-            .sum::<usize>();
+    let weights: usize = cfg.modules.iter().map(|m| m.n * m.fanout * 8 + m.n * 4).sum::<usize>()
+        + cfg.connections.iter().map(|c| cfg.module(c.target).inputs * cfg.init.projection_fanout * 8).sum::<usize>();
     // v, a, e read and written, the spike read and written, the readout written.
-    let state: usize = cfg
-        .modules
-        .iter()
-        .map(|m| m.n * 4 * 8 + m.outputs * 4)
-        .sum();
-    let decoder = if decode {
-        cfg.vocab * (cfg.decoder_width() + 1) * 4
-    } else {
-        0
-    };
+    let state: usize = cfg.modules.iter().map(|m| m.n * 4 * 8 + m.outputs * 4).sum();
+    let decoder = if decode { cfg.vocab * (cfg.decoder_width() + 1) * 4 } else { 0 };
     (weights + decoder + batch * state) as u64
 }

@@ -31,14 +31,7 @@ impl ModuleId {
         ModuleId::Broca,
     ];
     pub fn name(self) -> &'static str {
-        [
-            "Thalamus",
-            "Wernicke",
-            "Hippocampus",
-            "PFC",
-            "BasalGanglia",
-            "Broca",
-        ][self as usize]
+        ["Thalamus", "Wernicke", "Hippocampus", "PFC", "BasalGanglia", "Broca"][self as usize]
     }
 }
 
@@ -318,10 +311,7 @@ impl ModelConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(NeuroError::Config(m));
         if self.modules.len() != NUM_MODULES {
-            return bad(format!(
-                "expected {NUM_MODULES} modules, got {}",
-                self.modules.len()
-            ));
+            return bad(format!("expected {NUM_MODULES} modules, got {}", self.modules.len()));
         }
         if self.vocab < 2 || self.vocab > (1 << 24) {
             return bad(format!("vocab {} out of range 2..=2^24", self.vocab));
@@ -332,10 +322,7 @@ impl ModelConfig {
                 return bad(format!("module {name} is out of update order"));
             }
             if m.n == 0 || m.n % COLUMN != 0 {
-                return bad(format!(
-                    "{name}: N = {} is not a positive multiple of {COLUMN}",
-                    m.n
-                ));
+                return bad(format!("{name}: N = {} is not a positive multiple of {COLUMN}", m.n));
             }
             if m.inputs == 0 || m.inputs > m.n || m.outputs == 0 || m.outputs > m.n {
                 return bad(format!("{name}: inputs/outputs must be in 1..=N"));
@@ -352,10 +339,7 @@ impl ModelConfig {
         }
         for c in &self.connections {
             if self.init.projection_fanout > self.source_width(c.source) {
-                return bad(format!(
-                    "projection fanout exceeds the width of {:?}",
-                    c.source
-                ));
+                return bad(format!("projection fanout exceeds the width of {:?}", c.source));
             }
         }
         for t in [self.bos, self.eos, self.pad] {
@@ -384,21 +368,14 @@ impl ModelConfig {
         let d = self.decoder_width();
         let emb = self.vocab * self.embed;
         let rec: usize = self.modules.iter().map(|m| 2 * m.n * m.fanout + m.n).sum();
-        let proj: usize = self
-            .connections
-            .iter()
-            .map(|c| 2 * self.module(c.target).inputs * self.init.projection_fanout)
-            .sum();
+        let proj: usize =
+            self.connections.iter().map(|c| 2 * self.module(c.target).inputs * self.init.projection_fanout).sum();
         emb + rec + proj + self.connections.len() + self.vocab * d + self.vocab
     }
 
     /// Per-sequence state in 32-bit words (with the per-tick scratch it needs).
     pub fn state_words_per_sequence(&self) -> usize {
-        let m: usize = self
-            .modules
-            .iter()
-            .map(|m| 5 * m.n + m.outputs + m.inputs)
-            .sum();
+        let m: usize = self.modules.iter().map(|m| 5 * m.n + m.outputs + m.inputs).sum();
         m + self.embed
             + self.module(ModuleId::Thalamus).outputs
             + self.module(ModuleId::Pfc).outputs

@@ -15,10 +15,7 @@ pub enum NeuroError {
     DoesNotFit(String),
     /// The backend could not be created or failed while running.
     #[error("{backend} backend: {message}")]
-    Backend {
-        backend: &'static str,
-        message: String,
-    },
+    Backend { backend: &'static str, message: String },
     /// The requested backend is not available in this build or on this machine.
     #[error("{0}")]
     Unavailable(String),

@@ -33,9 +33,14 @@ pub fn create_backend(kind: BackendKind) -> Result<Box<dyn Backend>> {
         #[cfg(feature = "wgpu")]
         BackendKind::Wgpu => Ok(Box::new(backend::wgpu::WgpuBackend::new()?)),
         #[cfg(not(feature = "wgpu"))]
-        BackendKind::Wgpu => Err(NeuroError::Unavailable("this build has no wgpu backend (enable the `wgpu` feature)".into())),
-        BackendKind::Cuda => Err(NeuroError::Unavailable(
-            "the CUDA backend is not implemented yet in this version of neurogen; use --backend wgpu (Vulkan works on NVIDIA GPUs) or --backend cpu".into(),
-        )),
+        BackendKind::Wgpu => {
+            Err(NeuroError::Unavailable("this build has no wgpu backend (enable the `wgpu` feature)".into()))
+        }
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => Ok(Box::new(backend::cuda::CudaBackend::new()?)),
+        #[cfg(not(feature = "cuda"))]
+        BackendKind::Cuda => {
+            Err(NeuroError::Unavailable("this build has no CUDA backend (enable the `cuda` feature)".into()))
+        }
     }
 }

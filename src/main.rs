@@ -5,17 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use neurogen::{
-    create_backend, text, BackendKind, Engine, GenerateOptions, ModelConfig, Preset, SamplingRule,
-};
+use neurogen::{create_backend, text, BackendKind, Engine, GenerateOptions, ModelConfig, Preset, SamplingRule};
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(
-    name = "neurogen",
-    version,
-    about = "Run a bio-inspired spiking language model on GPUs"
-)]
+#[command(name = "neurogen", version, about = "Run a bio-inspired spiking language model on GPUs")]
 struct Cli {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "wgpu", global = true)]
@@ -96,11 +90,7 @@ enum Command {
 }
 
 fn config(cli: &Cli) -> ModelConfig {
-    let preset = cli.preset.unwrap_or(if cli.command.is_none() {
-        Preset::Small
-    } else {
-        Preset::Tiny
-    });
+    let preset = cli.preset.unwrap_or(if cli.command.is_none() { Preset::Small } else { Preset::Tiny });
     let mut cfg = ModelConfig::preset(preset);
     if let Some(v) = cli.vocab {
         cfg.vocab = v;
@@ -121,12 +111,7 @@ fn rule(strategy: Strategy, temperature: f32, top_k: u32, top_p: f32) -> Samplin
         Strategy::TopP => (0, top_p),
         Strategy::TopKTopP => (top_k, top_p),
     };
-    SamplingRule {
-        greedy: matches!(strategy, Strategy::Greedy),
-        temperature,
-        top_k: k,
-        top_p: p,
-    }
+    SamplingRule { greedy: matches!(strategy, Strategy::Greedy), temperature, top_k: k, top_p: p }
 }
 
 fn main() -> ExitCode {
@@ -144,15 +129,7 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         None => main_job(cli),
-        Some(Command::Generate {
-            prompt,
-            max_new,
-            strategy,
-            temperature,
-            top_k,
-            top_p,
-            json,
-        }) => {
+        Some(Command::Generate { prompt, max_new, strategy, temperature, top_k, top_p, json }) => {
             let mut eng = engine(cli)?;
             let opts = GenerateOptions {
                 max_new: *max_new,
@@ -181,25 +158,15 @@ fn run(cli: &Cli) -> Result<()> {
             }
             Ok(())
         }
-        Some(Command::Evaluate {
-            data,
-            seq_len,
-            json,
-        }) => {
+        Some(Command::Evaluate { data, seq_len, json }) => {
             if *seq_len < 2 {
                 bail!("--seq-len must be at least 2");
             }
-            let raw = std::fs::read_to_string(data)
-                .with_context(|| format!("reading {}", data.display()))?;
+            let raw = std::fs::read_to_string(data).with_context(|| format!("reading {}", data.display()))?;
             let seqs: Vec<Vec<u32>> = raw
                 .lines()
                 .filter(|l| !l.trim().is_empty())
-                .flat_map(|l| {
-                    text::encode(l)
-                        .chunks(*seq_len)
-                        .map(<[u32]>::to_vec)
-                        .collect::<Vec<_>>()
-                })
+                .flat_map(|l| text::encode(l).chunks(*seq_len).map(<[u32]>::to_vec).collect::<Vec<_>>())
                 .filter(|s| s.len() >= 2)
                 .collect();
             if seqs.is_empty() {
@@ -224,12 +191,7 @@ fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Info { json }) => info(cli, *json),
-        Some(Command::Bench {
-            batch,
-            tokens,
-            repeat,
-            json,
-        }) => bench(cli, *batch, *tokens, *repeat, *json),
+        Some(Command::Bench { batch, tokens, repeat, json }) => bench(cli, *batch, *tokens, *repeat, *json),
     }
 }
 
@@ -255,10 +217,7 @@ fn info(cli: &Cli, as_json: bool) -> Result<()> {
         println!("{v}");
     } else {
         println!("backend   {} on {}", dev.backend, dev.device);
-        println!(
-            "limits    buffer {} B, storage binding {} B",
-            dev.max_buffer_bytes, dev.max_binding_bytes
-        );
+        println!("limits    buffer {} B, storage binding {} B", dev.max_buffer_bytes, dev.max_binding_bytes);
         println!(
             "preset    {} (V = {}, E = {}, {} neurons, {} recurrent synapses)",
             cfg.preset,
@@ -286,12 +245,7 @@ fn bench(cli: &Cli, batch: usize, tokens: usize, repeat: usize, as_json: bool) -
     let prompts = vec![vec![eng.config().bos]; batch];
     let opts = GenerateOptions {
         max_new: tokens,
-        rule: SamplingRule {
-            greedy: false,
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 1.0,
-        },
+        rule: SamplingRule { greedy: false, temperature: 1.0, top_k: 0, top_p: 1.0 },
         seed: cli.seed,
     };
     eng.generate(&prompts, &opts)?; // warm-up: pipelines, buffers, caches
@@ -343,15 +297,8 @@ fn main_job(cli: &Cli) -> Result<()> {
     eprintln!("building the `{}` model on {:?}…", cfg.preset, cli.backend);
     let mut eng = Engine::new(create_backend(cli.backend)?, cfg, cli.seed)?;
     let prompt = "The brain learns language by";
-    let opts = GenerateOptions {
-        max_new: 500,
-        rule: rule(Strategy::TopKTopP, 0.8, 40, 0.9),
-        seed: cli.seed,
-    };
-    eng.generate(
-        &[text::encode(prompt)],
-        &GenerateOptions { max_new: 8, ..opts },
-    )?; // warm-up
+    let opts = GenerateOptions { max_new: 500, rule: rule(Strategy::TopKTopP, 0.8, 40, 0.9), seed: cli.seed };
+    eng.generate(&[text::encode(prompt)], &GenerateOptions { max_new: 8, ..opts })?; // warm-up
     let out = eng.generate(&[text::encode(prompt)], &opts)?;
     let s = &out.stats;
     let n = out.tokens[0].len();

@@ -30,12 +30,7 @@ impl Default for GenerateOptions {
     fn default() -> Self {
         GenerateOptions {
             max_new: 64,
-            rule: SamplingRule {
-                greedy: false,
-                temperature: 1.0,
-                top_k: 0,
-                top_p: 1.0,
-            },
+            rule: SamplingRule { greedy: false, temperature: 1.0, top_k: 0, top_p: 1.0 },
             seed: 0,
         }
     }
@@ -89,22 +84,11 @@ impl Engine {
         Engine::with_params(be, cfg, &params)
     }
 
-    pub fn with_params(
-        mut be: Box<dyn Backend>,
-        cfg: ModelConfig,
-        params: &HostParams,
-    ) -> Result<Engine> {
+    pub fn with_params(mut be: Box<dyn Backend>, cfg: ModelConfig, params: &HostParams) -> Result<Engine> {
         cfg.validate()?;
         check_fits(&*be, &cfg, 1)?;
         let params = ParamBufs::upload(&mut *be, params)?;
-        Ok(Engine {
-            be,
-            cfg,
-            params,
-            state: None,
-            tokens: None,
-            tick: 0,
-        })
+        Ok(Engine { be, cfg, params, state: None, tokens: None, tick: 0 })
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -128,18 +112,11 @@ impl Engine {
     }
 
     /// Continues each prompt by up to `max_new` sampled tokens, starting from rest. One submission.
-    pub fn generate(
-        &mut self,
-        prompts: &[Vec<u32>],
-        opts: &GenerateOptions,
-    ) -> Result<GenerateOutput> {
+    pub fn generate(&mut self, prompts: &[Vec<u32>], opts: &GenerateOptions) -> Result<GenerateOutput> {
         self.check_batch(prompts, 1)?;
         let r = opts.rule;
         if !r.greedy && !(r.temperature.is_finite() && r.temperature > 0.0) {
-            return invalid(format!(
-                "temperature must be a positive number, got {}",
-                r.temperature
-            ));
+            return invalid(format!("temperature must be a positive number, got {}", r.temperature));
         }
         if !(r.top_p > 0.0 && r.top_p <= 1.0) {
             return invalid(format!("top-p must be in (0, 1], got {}", r.top_p));
@@ -178,8 +155,7 @@ impl Engine {
                 max_new: opts.max_new as u32,
                 _pad: [0; 3],
             };
-            self.be
-                .enqueue(Op::sample(p, st.logits, st.lens, tokens, st.ctrl))?;
+            self.be.enqueue(Op::sample(p, st.logits, st.lens, tokens, st.ctrl))?;
         }
         let out = self.be.submit(&[tokens, st.counts])?;
         let stats = self.call_stats(start, &out[1], batch);
@@ -188,10 +164,7 @@ impl Engine {
             .enumerate()
             .map(|(b, p)| {
                 let row = &out[0][b * total + p.len()..b * total + p.len() + opts.max_new];
-                let end = row
-                    .iter()
-                    .position(|&t| t == self.cfg.eos)
-                    .map_or(row.len(), |i| i + 1);
+                let end = row.iter().position(|&t| t == self.cfg.eos).map_or(row.len(), |i| i + 1);
                 row[..end].to_vec()
             })
             .collect();
@@ -221,26 +194,15 @@ impl Engine {
                 tstride: total as u32,
                 pos: pos as u32,
             };
-            self.be
-                .enqueue(Op::loss_accum(p, st.logits, tokens, st.lens, st.acc))?;
+            self.be.enqueue(Op::loss_accum(p, st.logits, tokens, st.lens, st.acc))?;
         }
         let out = self.be.submit(&[st.acc, st.counts])?;
         let stats = self.call_stats(start, &out[1], batch);
         let acc: &[f32] = bytemuck::cast_slice(&out[0]);
-        let sum = |k: usize| {
-            (0..batch)
-                .map(|b| acc[b * ACC_WORDS + k] as f64)
-                .sum::<f64>()
-        };
+        let sum = |k: usize| (0..batch).map(|b| acc[b * ACC_WORDS + k] as f64).sum::<f64>();
         let (nll, correct, count) = (sum(0), sum(1), sum(2));
         let loss = nll / count;
-        Ok(EvalOutput {
-            loss,
-            accuracy: correct / count,
-            perplexity: loss.exp(),
-            positions: count as u64,
-            stats,
-        })
+        Ok(EvalOutput { loss, accuracy: correct / count, perplexity: loss.exp(), positions: count as u64, stats })
     }
 
     /// Clears the state of `batch` sequence slots to rest (one submission).
@@ -266,8 +228,7 @@ impl Engine {
         let (tokens, st) = self.prepare(seqs, len)?;
         let start = Instant::now();
         self.be.begin()?;
-        self.be
-            .enqueue(Op::fill(st.counts, st.batch * NUM_MODULES, 0))?;
+        self.be.enqueue(Op::fill(st.counts, st.batch * NUM_MODULES, 0))?;
         for pos in 0..len {
             self.record_token(&st, tokens, len, pos)?;
         }
@@ -284,16 +245,9 @@ impl Engine {
         }
         for (b, s) in seqs.iter().enumerate() {
             if s.len() < min_len {
-                return invalid(format!(
-                    "sequence {b} has {} tokens; at least {min_len} needed",
-                    s.len()
-                ));
+                return invalid(format!("sequence {b} has {} tokens; at least {min_len} needed", s.len()));
             }
-            if let Some((i, &t)) = s
-                .iter()
-                .enumerate()
-                .find(|(_, &t)| t as usize >= self.cfg.vocab)
-            {
+            if let Some((i, &t)) = s.iter().enumerate().find(|(_, &t)| t as usize >= self.cfg.vocab) {
                 return invalid(format!(
                     "sequence {b}, position {i}: token id {t} is outside the vocabulary (V = {})",
                     self.cfg.vocab
@@ -352,13 +306,9 @@ impl Engine {
         let rest = self.cfg.lif.v_rest.to_bits();
         for (m, ms) in self.cfg.modules.iter().zip(&st.modules) {
             self.be.enqueue(Op::fill(ms.v, b * m.n, rest))?;
-            for (buf, len) in [
-                (ms.a, b * m.n),
-                (ms.e, b * m.n),
-                (ms.spk, 2 * b * m.n),
-                (ms.y, b * m.outputs),
-                (ms.j, b * m.inputs),
-            ] {
+            for (buf, len) in
+                [(ms.a, b * m.n), (ms.e, b * m.n), (ms.spk, 2 * b * m.n), (ms.y, b * m.outputs), (ms.j, b * m.inputs)]
+            {
                 self.be.enqueue(Op::fill(buf, len, 0))?;
             }
         }
@@ -390,13 +340,7 @@ impl Engine {
     }
 
     /// `ticks_per_token` cognitive steps with the token at `pos` held.
-    fn record_token(
-        &mut self,
-        st: &StateBufs,
-        tokens: Buf,
-        tstride: usize,
-        pos: usize,
-    ) -> Result<()> {
+    fn record_token(&mut self, st: &StateBufs, tokens: Buf, tstride: usize, pos: usize) -> Result<()> {
         for _ in 0..self.cfg.ticks_per_token {
             self.record_tick(st, tokens, tstride, pos)?;
         }
@@ -404,13 +348,7 @@ impl Engine {
     }
 
     /// One cognitive step of SPEC §3 for every sequence of the batch.
-    fn record_tick(
-        &mut self,
-        st: &StateBufs,
-        tokens: Buf,
-        tstride: usize,
-        pos: usize,
-    ) -> Result<()> {
+    fn record_tick(&mut self, st: &StateBufs, tokens: Buf, tstride: usize, pos: usize) -> Result<()> {
         let cfg = &self.cfg;
         let batch = st.batch as u32;
         let nc = cfg.connections.len() as u32;
@@ -432,12 +370,7 @@ impl Engine {
                 ops.push(Op::embed_gate(p, tokens, self.params.emb, st.prev, ms.j));
                 overwrite = false;
             }
-            for (c, cc) in cfg
-                .connections
-                .iter()
-                .enumerate()
-                .filter(|(_, cc)| cc.target == m)
-            {
+            for (c, cc) in cfg.connections.iter().enumerate().filter(|(_, cc)| cc.target == m) {
                 let y_src = self.source_buf(st, cc.source);
                 let o_src = cfg.source_width(cc.source) as u32;
                 let gp = ConnGainParams {
@@ -452,13 +385,7 @@ impl Engine {
                     fast_cap: FAST_CAP,
                     _pad: [0; 3],
                 };
-                ops.push(Op::conn_gain(
-                    gp,
-                    y_src,
-                    self.params.gains,
-                    st.fast,
-                    st.geff,
-                ));
+                ops.push(Op::conn_gain(gp, y_src, self.params.gains, st.fast, st.geff));
                 let pp = ProjectParams {
                     batch,
                     rows: mc.inputs as u32,
@@ -475,17 +402,8 @@ impl Engine {
             }
             if m == ModuleId::Broca {
                 let bg = cfg.module(ModuleId::BasalGanglia);
-                let p = GoNogoParams {
-                    batch,
-                    outputs: bg.outputs as u32,
-                    max_depth: cfg.max_depth,
-                    _pad: 0,
-                };
-                ops.push(Op::go_nogo(
-                    p,
-                    st.modules[ModuleId::BasalGanglia as usize].y,
-                    st.ctrl,
-                ));
+                let p = GoNogoParams { batch, outputs: bg.outputs as u32, max_depth: cfg.max_depth, _pad: 0 };
+                ops.push(Op::go_nogo(p, st.modules[ModuleId::BasalGanglia as usize].y, st.ctrl));
             }
             let l = &cfg.lif;
             let p = LifParams {
@@ -529,18 +447,8 @@ impl Engine {
             da_decay: DA_DECAY,
             ht_decay: HT_DECAY,
         };
-        let (yt, yp) = (
-            st.modules[ModuleId::Thalamus as usize].y,
-            st.modules[ModuleId::Pfc as usize].y,
-        );
-        ops.push(Op::context_update(
-            p,
-            yt,
-            yp,
-            st.context,
-            st.pfc_hidden,
-            st.neuromod,
-        ));
+        let (yt, yp) = (st.modules[ModuleId::Thalamus as usize].y, st.modules[ModuleId::Pfc as usize].y);
+        ops.push(Op::context_update(p, yt, yp, st.context, st.pfc_hidden, st.neuromod));
         for op in ops {
             self.be.enqueue(op)?;
         }
@@ -556,13 +464,7 @@ impl Engine {
             _pad: 0,
         };
         let y = st.modules[ModuleId::Broca as usize].y;
-        self.be.enqueue(Op::logits(
-            p,
-            self.params.dec_w,
-            self.params.dec_b,
-            y,
-            st.logits,
-        ))
+        self.be.enqueue(Op::logits(p, self.params.dec_w, self.params.dec_b, y, st.logits))
     }
 
     fn call_stats(&self, start: Instant, counts: &[u32], batch: usize) -> CallStats {
@@ -593,14 +495,8 @@ pub fn check_fits(be: &dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<(
         .max()
         .unwrap_or(0) as u64
         * 4;
-    let largest_state = cfg
-        .modules
-        .iter()
-        .map(|m| 2 * batch * m.n)
-        .chain([batch * cfg.vocab])
-        .max()
-        .unwrap_or(0) as u64
-        * 4;
+    let largest_state =
+        cfg.modules.iter().map(|m| 2 * batch * m.n).chain([batch * cfg.vocab]).max().unwrap_or(0) as u64 * 4;
     let largest = largest_param.max(largest_state);
     let limit = info.max_binding_bytes.min(info.max_buffer_bytes);
     let total = cfg.memory_bytes(batch);

@@ -124,35 +124,17 @@ mod tests {
     /// Known-answer vectors of Random123's kat_vectors for philox4x32_10.
     #[test]
     fn philox_known_answers() {
+        assert_eq!(philox4x32_10([0; 4], [0; 2]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+        assert_eq!(philox4x32_10([u32::MAX; 4], [u32::MAX; 2]), [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
         assert_eq!(
-            philox4x32_10([0; 4], [0; 2]),
-            [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
-        );
-        assert_eq!(
-            philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
-            [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]
-        );
-        assert_eq!(
-            philox4x32_10(
-                [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
-                [0xa4093822, 0x299f31d0]
-            ),
+            philox4x32_10([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]),
             [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]
         );
     }
 
     #[test]
     fn ordered_key_is_monotone() {
-        let xs = [
-            -f32::INFINITY,
-            -3.5,
-            -1e-30,
-            -0.0,
-            0.0,
-            1e-30,
-            2.0,
-            f32::INFINITY,
-        ];
+        let xs = [-f32::INFINITY, -3.5, -1e-30, -0.0, 0.0, 1e-30, 2.0, f32::INFINITY];
         for w in xs.windows(2) {
             assert!(ordered_key(w[0]) < ordered_key(w[1]), "{w:?}");
         }
@@ -161,12 +143,7 @@ mod tests {
     #[test]
     fn choice_rules() {
         let logits = [1.0, 3.0, 3.0, -2.0, 0.5];
-        let rule = |greedy, top_k, top_p| SamplingRule {
-            greedy,
-            temperature: 1.0,
-            top_k,
-            top_p,
-        };
+        let rule = |greedy, top_k, top_p| SamplingRule { greedy, temperature: 1.0, top_k, top_p };
         assert_eq!(choose_token(&logits, rule(true, 0, 1.0), 0.9), 1);
         // top-1 keeps the lower id of the tie whatever u is.
         for u in [0.0, 0.5, 0.999] {

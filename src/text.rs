@@ -4,9 +4,7 @@ use crate::config::{BYTE_BOS, BYTE_VOCAB};
 
 /// Encodes text as BOS followed by its bytes.
 pub fn encode(text: &str) -> Vec<u32> {
-    std::iter::once(BYTE_BOS)
-        .chain(text.bytes().map(u32::from))
-        .collect()
+    std::iter::once(BYTE_BOS).chain(text.bytes().map(u32::from)).collect()
 }
 
 /// Decodes ids to text, dropping special tokens; invalid UTF-8 is replaced.

@@ -3,10 +3,7 @@
 use std::process::Command;
 
 fn neurogen(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_neurogen"))
-        .args(args)
-        .output()
-        .expect("runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_neurogen")).args(args).output().expect("runs");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -48,38 +45,14 @@ fn generate_json() {
 
 #[test]
 fn same_seed_same_text() {
-    let args = [
-        "--backend",
-        "cpu",
-        "--seed",
-        "9",
-        "generate",
-        "--prompt",
-        "abc",
-        "--max-new",
-        "12",
-        "--json",
-    ];
-    assert_eq!(
-        json_line(&neurogen(&args).1)["tokens"],
-        json_line(&neurogen(&args).1)["tokens"]
-    );
+    let args = ["--backend", "cpu", "--seed", "9", "generate", "--prompt", "abc", "--max-new", "12", "--json"];
+    assert_eq!(json_line(&neurogen(&args).1)["tokens"], json_line(&neurogen(&args).1)["tokens"]);
 }
 
 #[test]
 fn bench_json_has_the_contract_fields() {
-    let (ok, out, err) = neurogen(&[
-        "--backend",
-        "cpu",
-        "bench",
-        "--batch",
-        "2",
-        "--tokens",
-        "8",
-        "--repeat",
-        "1",
-        "--json",
-    ]);
+    let (ok, out, err) =
+        neurogen(&["--backend", "cpu", "bench", "--batch", "2", "--tokens", "8", "--repeat", "1", "--json"]);
     assert!(ok, "{err}");
     let v = json_line(&out);
     for key in [
@@ -102,16 +75,7 @@ fn bench_json_has_the_contract_fields() {
 
 #[test]
 fn info_json() {
-    let (ok, out, err) = neurogen(&[
-        "--backend",
-        "cpu",
-        "--preset",
-        "seed",
-        "--vocab",
-        "32000",
-        "info",
-        "--json",
-    ]);
+    let (ok, out, err) = neurogen(&["--backend", "cpu", "--preset", "seed", "--vocab", "32000", "info", "--json"]);
     assert!(ok, "{err}");
     let v = json_line(&out);
     assert_eq!(v["preset"], "seed");
@@ -125,25 +89,12 @@ fn evaluate_a_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("text.txt");
     std::fs::write(&path, "the quick brown fox\njumps over the lazy dog\n\n").unwrap();
-    let (ok, out, err) = neurogen(&[
-        "--backend",
-        "cpu",
-        "evaluate",
-        "--data",
-        path.to_str().unwrap(),
-        "--json",
-    ]);
+    let (ok, out, err) = neurogen(&["--backend", "cpu", "evaluate", "--data", path.to_str().unwrap(), "--json"]);
     assert!(ok, "{err}");
     let v = json_line(&out);
     assert_eq!(v["positions"], 19 + 23); // BOS + bytes, minus the last of each line
     assert!(v["loss"].as_f64().unwrap() > 0.0 && v["perplexity"].as_f64().unwrap() > 1.0);
-    let (ok, _, err) = neurogen(&[
-        "--backend",
-        "cpu",
-        "evaluate",
-        "--data",
-        "/nonexistent/x.txt",
-    ]);
+    let (ok, _, err) = neurogen(&["--backend", "cpu", "evaluate", "--data", "/nonexistent/x.txt"]);
     assert!(!ok && err.contains("/nonexistent/x.txt"), "{err}");
 }
 
@@ -151,17 +102,15 @@ fn evaluate_a_file() {
 fn main_job_runs_on_a_preset() {
     let (ok, out, err) = neurogen(&["--backend", "cpu", "--preset", "tiny"]);
     assert!(ok, "{err}");
-    assert!(
-        out.contains("tokens/s") && out.contains("1 host synchronisation"),
-        "{out}"
-    );
+    assert!(out.contains("tokens/s") && out.contains("1 host synchronisation"), "{out}");
 }
 
 #[test]
 fn cuda_is_reported_clearly_when_unavailable() {
     let (ok, _, err) = neurogen(&["--backend", "cuda", "generate", "--prompt", "x"]);
     if !ok {
-        assert!(err.to_lowercase().contains("cuda"), "{err}");
+        let e = err.to_lowercase();
+        assert!(e.contains("nvidia") || e.contains("cuda"), "{err}");
         assert!(!err.contains("panicked"), "{err}");
     }
 }
@@ -169,36 +118,13 @@ fn cuda_is_reported_clearly_when_unavailable() {
 #[test]
 fn bad_arguments_are_refused_without_a_panic() {
     for args in [
-        vec![
-            "--backend",
-            "cpu",
-            "generate",
-            "--prompt",
-            "x",
-            "--strategy",
-            "temperature",
-            "--temperature",
-            "0",
-        ],
-        vec![
-            "--backend",
-            "cpu",
-            "generate",
-            "--prompt",
-            "x",
-            "--strategy",
-            "top-p",
-            "--top-p",
-            "2",
-        ],
+        vec!["--backend", "cpu", "generate", "--prompt", "x", "--strategy", "temperature", "--temperature", "0"],
+        vec!["--backend", "cpu", "generate", "--prompt", "x", "--strategy", "top-p", "--top-p", "2"],
         vec!["--backend", "cpu", "bench", "--batch", "0"],
         vec!["--backend", "cpu", "--vocab", "1", "info"],
     ] {
         let (ok, _, err) = neurogen(&args);
         assert!(!ok, "{args:?} must fail");
-        assert!(
-            err.starts_with("error:") && !err.contains("panicked"),
-            "{args:?}: {err}"
-        );
+        assert!(err.starts_with("error:") && !err.contains("panicked"), "{args:?}: {err}");
     }
 }

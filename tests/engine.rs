@@ -6,9 +6,7 @@ mod common;
 use common::*;
 use neurogen::backend::{Backend, Buf};
 use neurogen::model::{HostParams, StateBufs};
-use neurogen::{
-    BackendKind, Engine, GenerateOptions, ModelConfig, ModuleId, NeuroError, Preset, SamplingRule,
-};
+use neurogen::{BackendKind, Engine, GenerateOptions, ModelConfig, ModuleId, NeuroError, Preset, SamplingRule};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -24,29 +22,15 @@ fn tiny() -> ModelConfig {
 fn engines(cfg: &ModelConfig, seed: u64) -> (Engine, Vec<(BackendKind, Engine)>) {
     let params = HostParams::init(cfg, seed);
     let cpu = Engine::with_params(cpu(), cfg.clone(), &params).unwrap();
-    let gpus = gpu_backends()
-        .into_iter()
-        .map(|(k, be)| (k, Engine::with_params(be, cfg.clone(), &params).unwrap()))
-        .collect();
+    let gpus =
+        gpu_backends().into_iter().map(|(k, be)| (k, Engine::with_params(be, cfg.clone(), &params).unwrap())).collect();
     (cpu, gpus)
 }
 
 /// Every per-sequence state buffer, in a fixed order.
 fn state_buffers(st: &StateBufs) -> Vec<Buf> {
-    let mut v: Vec<Buf> = st
-        .modules
-        .iter()
-        .flat_map(|m| [m.v, m.a, m.e, m.spk, m.y, m.j])
-        .collect();
-    v.extend([
-        st.neuromod,
-        st.fast,
-        st.geff,
-        st.prev,
-        st.context,
-        st.pfc_hidden,
-        st.ctrl,
-    ]);
+    let mut v: Vec<Buf> = st.modules.iter().flat_map(|m| [m.v, m.a, m.e, m.spk, m.y, m.j]).collect();
+    v.extend([st.neuromod, st.fast, st.geff, st.prev, st.context, st.pfc_hidden, st.ctrl]);
     v
 }
 
@@ -58,47 +42,24 @@ fn one_host_sync_per_call() {
     for (kind, be) in all {
         let mut eng = Engine::new(be, cfg.clone(), 1).unwrap();
         let prompts = vec![random_tokens(1, 5, 256), random_tokens(2, 3, 256)];
-        let opts = GenerateOptions {
-            max_new: 12,
-            ..Default::default()
-        };
+        let opts = GenerateOptions { max_new: 12, ..Default::default() };
         let calls: [&dyn Fn(&mut Engine); 4] = [
             &|e| drop(e.generate(&prompts, &opts).unwrap()),
             &|e| drop(e.evaluate(&prompts).unwrap()),
             &|e| e.reset(2).unwrap(),
-            &|e| {
-                drop(
-                    e.forward(&[random_tokens(3, 4, 256), random_tokens(4, 4, 256)])
-                        .unwrap(),
-                )
-            },
+            &|e| drop(e.forward(&[random_tokens(3, 4, 256), random_tokens(4, 4, 256)]).unwrap()),
         ];
         for (i, call) in calls.iter().enumerate() {
             let before = eng.backend().stats();
             call(&mut eng);
             let after = eng.backend().stats();
-            assert_eq!(
-                after.host_syncs - before.host_syncs,
-                1,
-                "{kind:?} call {i}: host syncs"
-            );
-            assert_eq!(
-                after.calls - before.calls,
-                1,
-                "{kind:?} call {i}: submissions"
-            );
-            assert!(
-                after.last_call_dispatches > 0,
-                "{kind:?} call {i}: dispatches counted"
-            );
+            assert_eq!(after.host_syncs - before.host_syncs, 1, "{kind:?} call {i}: host syncs");
+            assert_eq!(after.calls - before.calls, 1, "{kind:?} call {i}: submissions");
+            assert!(after.last_call_dispatches > 0, "{kind:?} call {i}: dispatches counted");
         }
         let out = eng.generate(&prompts, &opts).unwrap();
         assert_eq!(out.stats.host_syncs, 1);
-        assert!(
-            out.stats.dispatches > 12 * 30,
-            "a whole sequence is one call: {}",
-            out.stats.dispatches
-        );
+        assert!(out.stats.dispatches > 12 * 30, "a whole sequence is one call: {}", out.stats.dispatches);
     }
 }
 
@@ -116,25 +77,17 @@ fn spikes_agree_for_64_ticks_on_tiny() {
         gpu_eng.reset(batch).unwrap();
         let (mut spikes, mut excepted) = (0usize, 0usize);
         for t in 0..64 {
-            let toks: Vec<Vec<u32>> = (0..batch)
-                .map(|b| random_tokens(100 * t + b as u64, 1, 259))
-                .collect();
+            let toks: Vec<Vec<u32>> = (0..batch).map(|b| random_tokens(100 * t + b as u64, 1, 259)).collect();
             cpu_eng.forward(&toks).unwrap();
             gpu_eng.forward(&toks).unwrap();
             let half = (cpu_eng.ticks() % 2) as usize; // the half this tick wrote
-            let (cs, gs) = (
-                cpu_eng.state().unwrap().clone(),
-                gpu_eng.state().unwrap().clone(),
-            );
+            let (cs, gs) = (cpu_eng.state().unwrap().clone(), gpu_eng.state().unwrap().clone());
             let mut resync = false;
             for (m, mc) in cfg.modules.iter().enumerate() {
                 let n = batch * mc.n;
-                let want = cpu_eng.backend_mut().download(cs.modules[m].spk).unwrap()
-                    [half * n..(half + 1) * n]
-                    .to_vec();
-                let got = gpu_eng.backend_mut().download(gs.modules[m].spk).unwrap()
-                    [half * n..(half + 1) * n]
-                    .to_vec();
+                let want =
+                    cpu_eng.backend_mut().download(cs.modules[m].spk).unwrap()[half * n..(half + 1) * n].to_vec();
+                let got = gpu_eng.backend_mut().download(gs.modules[m].spk).unwrap()[half * n..(half + 1) * n].to_vec();
                 spikes += want.iter().sum::<u32>() as usize;
                 if want == got {
                     continue;
@@ -144,11 +97,7 @@ fn spikes_agree_for_64_ticks_on_tiny() {
                 let cv = cpu_eng.backend_mut().download(cs.modules[m].v).unwrap();
                 let gv = gpu_eng.backend_mut().download(gs.modules[m].v).unwrap();
                 for i in (0..n).filter(|&i| want[i] != got[i]) {
-                    let silent_v = if want[i] == 0 {
-                        as_f32(&cv)[i]
-                    } else {
-                        as_f32(&gv)[i]
-                    };
+                    let silent_v = if want[i] == 0 { as_f32(&cv)[i] } else { as_f32(&gv)[i] };
                     let th = theta[i % mc.n];
                     assert!(
                         (silent_v - th).abs() < 1e-3,
@@ -167,14 +116,8 @@ fn spikes_agree_for_64_ticks_on_tiny() {
                 }
             }
         }
-        assert!(
-            spikes > 1000,
-            "the network must actually spike ({spikes} spikes)"
-        );
-        assert!(
-            excepted * 1000 <= spikes,
-            "{kind:?}: {excepted} near-threshold exceptions of {spikes} spikes"
-        );
+        assert!(spikes > 1000, "the network must actually spike ({spikes} spikes)");
+        assert!(excepted * 1000 <= spikes, "{kind:?}: {excepted} near-threshold exceptions of {spikes} spikes");
         eprintln!("{kind:?}: {spikes} spikes over 64 ticks, {excepted} near-threshold exceptions");
     }
 }
@@ -183,11 +126,7 @@ fn spikes_agree_for_64_ticks_on_tiny() {
 fn evaluate_loss_agrees_across_backends() {
     let cfg = tiny();
     let (mut cpu_eng, gpus) = engines(&cfg, 3);
-    let seqs = vec![
-        random_tokens(1, 40, 259),
-        random_tokens(2, 17, 259),
-        random_tokens(3, 2, 259),
-    ];
+    let seqs = vec![random_tokens(1, 40, 259), random_tokens(2, 17, 259), random_tokens(3, 2, 259)];
     let want = cpu_eng.evaluate(&seqs).unwrap();
     assert_eq!(want.positions, 39 + 16 + 1);
     assert!(want.loss.is_finite() && want.loss > 0.0);
@@ -196,16 +135,8 @@ fn evaluate_loss_agrees_across_backends() {
         let got = eng.evaluate(&seqs).unwrap();
         assert_eq!(got.positions, want.positions);
         let rel = (got.loss - want.loss).abs() / want.loss;
-        assert!(
-            rel < 1e-3,
-            "{kind:?}: loss {} vs cpu {} (rel {rel})",
-            got.loss,
-            want.loss
-        );
-        assert!(
-            (got.accuracy - want.accuracy).abs() <= 2.0 / want.positions as f64,
-            "{kind:?}: accuracy"
-        );
+        assert!(rel < 1e-3, "{kind:?}: loss {} vs cpu {} (rel {rel})", got.loss, want.loss);
+        assert!((got.accuracy - want.accuracy).abs() <= 2.0 / want.positions as f64, "{kind:?}: accuracy");
     }
 }
 
@@ -213,83 +144,27 @@ fn evaluate_loss_agrees_across_backends() {
 fn sampling_is_identical_across_backends() {
     let cfg = tiny();
     let (mut cpu_eng, gpus) = engines(&cfg, 5);
-    let prompts = vec![
-        neurogen::text::encode("The thalamus"),
-        neurogen::text::encode("Broca"),
-    ];
+    let prompts = vec![neurogen::text::encode("The thalamus"), neurogen::text::encode("Broca")];
     let rules = [
-        SamplingRule {
-            greedy: true,
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 1.0,
-        },
-        SamplingRule {
-            greedy: false,
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 1.0,
-        },
-        SamplingRule {
-            greedy: false,
-            temperature: 0.7,
-            top_k: 20,
-            top_p: 1.0,
-        },
-        SamplingRule {
-            greedy: false,
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 0.9,
-        },
-        SamplingRule {
-            greedy: false,
-            temperature: 0.8,
-            top_k: 40,
-            top_p: 0.9,
-        },
+        SamplingRule { greedy: true, temperature: 1.0, top_k: 0, top_p: 1.0 },
+        SamplingRule { greedy: false, temperature: 1.0, top_k: 0, top_p: 1.0 },
+        SamplingRule { greedy: false, temperature: 0.7, top_k: 20, top_p: 1.0 },
+        SamplingRule { greedy: false, temperature: 1.0, top_k: 0, top_p: 0.9 },
+        SamplingRule { greedy: false, temperature: 0.8, top_k: 40, top_p: 0.9 },
     ];
     let mut gpus = gpus;
     for rule in rules {
-        let opts = GenerateOptions {
-            max_new: 24,
-            rule,
-            seed: 42,
-        };
+        let opts = GenerateOptions { max_new: 24, rule, seed: 42 };
         let want = cpu_eng.generate(&prompts, &opts).unwrap().tokens;
         assert!(want.iter().all(|t| !t.is_empty()));
         let again = cpu_eng.generate(&prompts, &opts).unwrap().tokens;
         assert_eq!(want, again, "one seed, one stream");
         for (kind, eng) in gpus.iter_mut() {
-            assert_eq!(
-                eng.generate(&prompts, &opts).unwrap().tokens,
-                want,
-                "{kind:?} {rule:?}"
-            );
+            assert_eq!(eng.generate(&prompts, &opts).unwrap().tokens, want, "{kind:?} {rule:?}");
         }
     }
-    let a = cpu_eng
-        .generate(
-            &prompts,
-            &GenerateOptions {
-                max_new: 24,
-                rule: rules[1],
-                seed: 1,
-            },
-        )
-        .unwrap()
-        .tokens;
-    let b = cpu_eng
-        .generate(
-            &prompts,
-            &GenerateOptions {
-                max_new: 24,
-                rule: rules[1],
-                seed: 2,
-            },
-        )
-        .unwrap()
-        .tokens;
+    let a = cpu_eng.generate(&prompts, &GenerateOptions { max_new: 24, rule: rules[1], seed: 1 }).unwrap().tokens;
+    let b = cpu_eng.generate(&prompts, &GenerateOptions { max_new: 24, rule: rules[1], seed: 2 }).unwrap().tokens;
     assert_ne!(a, b, "different seeds give different streams");
 }
 
@@ -302,15 +177,8 @@ fn eos_ends_a_sequence() {
     all.extend(gpu_backends());
     for (kind, be) in all {
         let mut eng = Engine::with_params(be, cfg.clone(), &params).unwrap();
-        let out = eng
-            .generate(
-                &[vec![1, 2, 3], vec![4]],
-                &GenerateOptions {
-                    max_new: 10,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        let out =
+            eng.generate(&[vec![1, 2, 3], vec![4]], &GenerateOptions { max_new: 10, ..Default::default() }).unwrap();
         assert_eq!(out.tokens, vec![vec![cfg.eos], vec![cfg.eos]], "{kind:?}");
     }
 }
@@ -318,27 +186,14 @@ fn eos_ends_a_sequence() {
 /// On random tokens every module's spike rate stays within 1%–40% (SPEC §3).
 fn check_rates(eng: &mut Engine, what: &str) {
     let batch = 2;
-    let seqs: Vec<Vec<u32>> = (0..batch)
-        .map(|b| random_tokens(7 + b as u64, 64, 256))
-        .collect();
+    let seqs: Vec<Vec<u32>> = (0..batch).map(|b| random_tokens(7 + b as u64, 64, 256)).collect();
     eng.reset(batch).unwrap();
-    eng.forward(&seqs.iter().map(|s| s[..16].to_vec()).collect::<Vec<_>>())
-        .unwrap(); // leave rest
-    let stats = eng
-        .forward(&seqs.iter().map(|s| s[16..].to_vec()).collect::<Vec<_>>())
-        .unwrap();
+    eng.forward(&seqs.iter().map(|s| s[..16].to_vec()).collect::<Vec<_>>()).unwrap(); // leave rest
+    let stats = eng.forward(&seqs.iter().map(|s| s[16..].to_vec()).collect::<Vec<_>>()).unwrap();
     for (m, r) in ModuleId::ALL.iter().zip(stats.spike_rates) {
-        assert!(
-            (0.01..=0.40).contains(&r),
-            "{what}: {} spike rate {:.2}% outside 1%-40%",
-            m.name(),
-            r * 100.0
-        );
+        assert!((0.01..=0.40).contains(&r), "{what}: {} spike rate {:.2}% outside 1%-40%", m.name(), r * 100.0);
     }
-    eprintln!(
-        "{what}: rates {:?}",
-        stats.spike_rates.map(|r| (r * 1000.0).round() / 10.0)
-    );
+    eprintln!("{what}: rates {:?}", stats.spike_rates.map(|r| (r * 1000.0).round() / 10.0));
 }
 
 #[test]
@@ -387,45 +242,22 @@ fn bad_input_is_refused_before_any_work() {
     for (kind, be) in all {
         let mut eng = Engine::new(be, cfg.clone(), 1).unwrap();
         let good = vec![vec![256, 72, 105]];
-        let opts = GenerateOptions {
-            max_new: 8,
-            ..Default::default()
-        };
+        let opts = GenerateOptions { max_new: 8, ..Default::default() };
         let reference = eng.generate(&good, &opts).unwrap().tokens;
         let before = eng.backend().stats();
         assert_invalid(eng.generate(&[vec![1, 259]], &opts), "token id = V");
         assert_invalid(eng.generate(&[vec![u32::MAX]], &opts), "token id u32::MAX");
         assert_invalid(eng.generate(&[vec![]], &opts), "empty prompt");
         assert_invalid(eng.generate(&[], &opts), "zero sequences");
-        let bad_t = GenerateOptions {
-            rule: SamplingRule {
-                temperature: 0.0,
-                ..opts.rule
-            },
-            ..opts
-        };
+        let bad_t = GenerateOptions { rule: SamplingRule { temperature: 0.0, ..opts.rule }, ..opts };
         assert_invalid(eng.generate(&good, &bad_t), "temperature 0");
-        let bad_p = GenerateOptions {
-            rule: SamplingRule {
-                top_p: 1.5,
-                ..opts.rule
-            },
-            ..opts
-        };
+        let bad_p = GenerateOptions { rule: SamplingRule { top_p: 1.5, ..opts.rule }, ..opts };
         assert_invalid(eng.generate(&good, &bad_p), "top-p 1.5");
         assert_invalid(eng.evaluate(&[vec![5]]), "one-token evaluation");
         assert_invalid(eng.evaluate(&[vec![5, 300]]), "evaluate id >= V");
-        assert_eq!(
-            eng.backend().stats(),
-            before,
-            "{kind:?}: nothing was queued or synchronised"
-        );
+        assert_eq!(eng.backend().stats(), before, "{kind:?}: nothing was queued or synchronised");
         // Nothing was lost: the engine still gives the same answer.
-        assert_eq!(
-            eng.generate(&good, &opts).unwrap().tokens,
-            reference,
-            "{kind:?}"
-        );
+        assert_eq!(eng.generate(&good, &opts).unwrap().tokens, reference, "{kind:?}");
     }
 }
 
@@ -471,19 +303,10 @@ impl Backend for Small {
 
 #[test]
 fn a_model_that_does_not_fit_gets_a_clear_error() {
-    let err = Engine::new(
-        Box::new(Small(cpu())),
-        ModelConfig::preset(Preset::Small),
-        0,
-    )
-    .err()
-    .expect("must not fit");
+    let err = Engine::new(Box::new(Small(cpu())), ModelConfig::preset(Preset::Small), 0).err().expect("must not fit");
     let msg = err.to_string();
     assert!(matches!(err, NeuroError::DoesNotFit(_)), "{msg}");
-    assert!(
-        msg.contains("small") && msg.contains("GiB"),
-        "the message names the preset and sizes: {msg}"
-    );
+    assert!(msg.contains("small") && msg.contains("GiB"), "the message names the preset and sizes: {msg}");
     // Tiny fits, but not a batch whose state exceeds the device's memory.
     let mut eng = Engine::new(Box::new(Small(cpu())), tiny(), 0).unwrap();
     let many = vec![vec![1, 2]; 5000];

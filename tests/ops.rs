@@ -16,10 +16,7 @@ enum Cmp {
     Exact,
 }
 
-const F: Cmp = Cmp::F32 {
-    atol: 1e-5,
-    rtol: 1e-4,
-};
+const F: Cmp = Cmp::F32 { atol: 1e-5, rtol: 1e-4 };
 
 struct Case {
     name: String,
@@ -63,9 +60,7 @@ fn check(cases: Vec<Case>) {
                 let i = buf.0 as usize;
                 let what = format!("{kind:?} {} binding {slot}", case.name);
                 match case.cmp[i] {
-                    Cmp::F32 { atol, rtol } => {
-                        assert_close(&what, as_f32(&got[i]), as_f32(&want[i]), atol, rtol)
-                    }
+                    Cmp::F32 { atol, rtol } => assert_close(&what, as_f32(&got[i]), as_f32(&want[i]), atol, rtol),
                     Cmp::Exact => assert_eq!(got[i], want[i], "{what}"),
                 }
             }
@@ -73,11 +68,7 @@ fn check(cases: Vec<Case>) {
         // The reference itself must have written every poisoned element.
         for (i, d) in want.iter().enumerate() {
             if matches!(case.cmp[i], Cmp::F32 { .. }) {
-                assert!(
-                    as_f32(d).iter().all(|x| x.is_finite()),
-                    "cpu {} left a NaN in buffer {i}",
-                    case.name
-                );
+                assert!(as_f32(d).iter().all(|x| x.is_finite()), "cpu {} left a NaN in buffer {i}", case.name);
             }
         }
     }
@@ -114,10 +105,7 @@ fn copy() {
 #[test]
 fn embed_gate() {
     let mut cases = Vec::new();
-    for (seed, &(batch, embed, vocab)) in [(1, 1, 3), (3, 64, 259), (2, 300, 17), (1, 137, 5)]
-        .iter()
-        .enumerate()
-    {
+    for (seed, &(batch, embed, vocab)) in [(1, 1, 3), (3, 64, 259), (2, 300, 17), (1, 137, 5)].iter().enumerate() {
         let r = &mut rng(seed as u64);
         let tstride = 5;
         let mut emb = uniform(r, vocab * embed, -2.0, 2.0);
@@ -127,14 +115,8 @@ fn embed_gate() {
             e[..embed].fill(0.7);
             e[embed..2 * embed].iter_mut().for_each(|x| *x += 5.0);
         }
-        let p = EmbedGateParams {
-            batch: batch as u32,
-            embed: embed as u32,
-            tstride,
-            pos: 2,
-            tau_att: 0.2,
-            _pad: [0; 3],
-        };
+        let p =
+            EmbedGateParams { batch: batch as u32, embed: embed as u32, tstride, pos: 2, tau_att: 0.2, _pad: [0; 3] };
         cases.push(Case {
             name: format!("embed_gate b={batch} e={embed}"),
             op: Op::embed_gate(p, b(0), b(1), b(2), b(3)),
@@ -153,14 +135,8 @@ fn embed_gate() {
 #[test]
 fn conn_gain() {
     let mut cases = Vec::new();
-    for (seed, &(batch, o_src, n_conn, inhibitory, thr)) in [
-        (1, 1, 1, 0, 0.1),
-        (3, 137, 3, 1, 0.1),
-        (2, 300, 11, 0, 0.05),
-        (4, 64, 2, 0, 10.0),
-    ]
-    .iter()
-    .enumerate()
+    for (seed, &(batch, o_src, n_conn, inhibitory, thr)) in
+        [(1, 1, 1, 0, 0.1), (3, 137, 3, 1, 0.1), (2, 300, 11, 0, 0.05), (4, 64, 2, 0, 10.0)].iter().enumerate()
     {
         let r = &mut rng(10 + seed as u64);
         let conn = (n_conn - 1) as u32;
@@ -177,11 +153,7 @@ fn conn_gain() {
             _pad: [0; 3],
         };
         // With one connection every slot is written, so geff starts poisoned.
-        let geff = if n_conn == 1 {
-            poison(batch)
-        } else {
-            uniform(r, batch * n_conn, -1.0, 1.0)
-        };
+        let geff = if n_conn == 1 { poison(batch) } else { uniform(r, batch * n_conn, -1.0, 1.0) };
         cases.push(Case {
             name: format!("conn_gain b={batch} o={o_src} c={conn}"),
             op: Op::conn_gain(p, b(0), b(1), b(2), b(3)),
@@ -200,14 +172,8 @@ fn conn_gain() {
 #[test]
 fn project() {
     let mut cases = Vec::new();
-    for (seed, &(batch, rows, fanout, o_src, accumulate)) in [
-        (1, 1, 1, 1, 0),
-        (3, 137, 16, 300, 1),
-        (2, 300, 7, 64, 0),
-        (1, 513, 16, 1024, 1),
-    ]
-    .iter()
-    .enumerate()
+    for (seed, &(batch, rows, fanout, o_src, accumulate)) in
+        [(1, 1, 1, 1, 0), (3, 137, 16, 300, 1), (2, 300, 7, 64, 0), (1, 513, 16, 1024, 1)].iter().enumerate()
     {
         let r = &mut rng(20 + seed as u64);
         let n_conn = 3;
@@ -221,11 +187,7 @@ fn project() {
             accumulate,
             _pad: 0,
         };
-        let j = if accumulate == 1 {
-            uniform(r, batch * rows, -5.0, 5.0)
-        } else {
-            poison(batch * rows)
-        };
+        let j = if accumulate == 1 { uniform(r, batch * rows, -5.0, 5.0) } else { poison(batch * rows) };
         cases.push(Case {
             name: format!("project b={batch} rows={rows} fan={fanout} acc={accumulate}"),
             op: Op::project(p, b(0), b(1), b(2), b(3), b(4)),
@@ -287,13 +249,7 @@ fn lif_kwta() {
         let half = read_half as usize * bn;
         spk[half..half + bn].copy_from_slice(&ints(r, bn, 2));
         let ctrl: Vec<u32> = (0..batch as usize * CTRL_WORDS)
-            .map(|i| {
-                if i % CTRL_WORDS == 1 {
-                    (i / CTRL_WORDS % 2) as u32
-                } else {
-                    0
-                }
-            })
+            .map(|i| if i % CTRL_WORDS == 1 { (i / CTRL_WORDS % 2) as u32 } else { 0 })
             .collect();
         let ties = seed == 4;
         let mut data = vec![
@@ -319,26 +275,9 @@ fn lif_kwta() {
         }
         cases.push(Case {
             name: format!("lif_kwta b={batch} n={n} k={k} fan={fanout}"),
-            op: Op::lif_kwta(
-                p,
-                [b(0), b(1), b(2), b(3), b(4), b(5)],
-                [b(6), b(7), b(8), b(9), b(10), b(11)],
-            ),
+            op: Op::lif_kwta(p, [b(0), b(1), b(2), b(3), b(4), b(5)], [b(6), b(7), b(8), b(9), b(10), b(11)]),
             data,
-            cmp: vec![
-                F,
-                Cmp::Exact,
-                F,
-                F,
-                F,
-                Cmp::Exact,
-                F,
-                F,
-                F,
-                Cmp::Exact,
-                F,
-                Cmp::Exact,
-            ],
+            cmp: vec![F, Cmp::Exact, F, F, F, Cmp::Exact, F, F, F, Cmp::Exact, F, Cmp::Exact],
         });
     }
     check(cases);
@@ -348,25 +287,12 @@ fn lif_kwta() {
 fn go_nogo() {
     let mut cases = Vec::new();
     for (seed, &(batch, outputs, lo, hi)) in
-        [(1, 1, 0.0, 1.0), (5, 64, 0.0, 0.9), (3, 300, 0.3, 1.0)]
-            .iter()
-            .enumerate()
+        [(1, 1, 0.0, 1.0), (5, 64, 0.0, 0.9), (3, 300, 0.3, 1.0)].iter().enumerate()
     {
         let r = &mut rng(40 + seed as u64);
-        let p = GoNogoParams {
-            batch: batch as u32,
-            outputs: outputs as u32,
-            max_depth: 8,
-            _pad: 0,
-        };
+        let p = GoNogoParams { batch: batch as u32, outputs: outputs as u32, max_depth: 8, _pad: 0 };
         let ctrl: Vec<u32> = (0..batch * CTRL_WORDS)
-            .map(|i| {
-                if i % CTRL_WORDS == 0 {
-                    (i / CTRL_WORDS * 3 % 9) as u32
-                } else {
-                    0
-                }
-            })
+            .map(|i| if i % CTRL_WORDS == 0 { (i / CTRL_WORDS * 3 % 9) as u32 } else { 0 })
             .collect();
         cases.push(Case {
             name: format!("go_nogo b={batch} o={outputs}"),
@@ -381,9 +307,7 @@ fn go_nogo() {
 #[test]
 fn context_update() {
     let mut cases = Vec::new();
-    for (seed, &(batch, o_thal, o_pfc, first)) in [(1, 1, 1, 1), (3, 128, 300, 0), (2, 600, 137, 0)]
-        .iter()
-        .enumerate()
+    for (seed, &(batch, o_thal, o_pfc, first)) in [(1, 1, 1, 1), (3, 128, 300, 0), (2, 600, 137, 0)].iter().enumerate()
     {
         let r = &mut rng(50 + seed as u64);
         let p = ContextParams {
@@ -396,11 +320,7 @@ fn context_update() {
             da_decay: 0.95,
             ht_decay: 0.98,
         };
-        let context = if first == 1 {
-            poison(batch * o_thal)
-        } else {
-            uniform(r, batch * o_thal, 0.0, 1.0)
-        };
+        let context = if first == 1 { poison(batch * o_thal) } else { uniform(r, batch * o_thal, 0.0, 1.0) };
         cases.push(Case {
             name: format!("context_update b={batch} ot={o_thal} op={o_pfc} first={first}"),
             op: Op::context_update(p, b(0), b(1), b(2), b(3), b(4)),
@@ -420,17 +340,9 @@ fn context_update() {
 #[test]
 fn logits() {
     let mut cases = Vec::new();
-    for (seed, &(batch, vocab, width)) in [(1, 1, 1), (3, 259, 256), (9, 137, 300), (17, 70, 33)]
-        .iter()
-        .enumerate()
-    {
+    for (seed, &(batch, vocab, width)) in [(1, 1, 1), (3, 259, 256), (9, 137, 300), (17, 70, 33)].iter().enumerate() {
         let r = &mut rng(60 + seed as u64);
-        let p = LogitsParams {
-            batch: batch as u32,
-            vocab: vocab as u32,
-            width: width as u32,
-            _pad: 0,
-        };
+        let p = LogitsParams { batch: batch as u32, vocab: vocab as u32, width: width as u32, _pad: 0 };
         cases.push(Case {
             name: format!("logits b={batch} v={vocab} d={width}"),
             op: Op::logits(p, b(0), b(1), b(2), b(3)),
@@ -440,29 +352,15 @@ fn logits() {
                 uniform(r, batch * width, 0.0, 1.0),
                 poison(batch * vocab),
             ],
-            cmp: vec![
-                F,
-                F,
-                F,
-                Cmp::F32 {
-                    atol: 1e-4,
-                    rtol: 1e-4,
-                },
-            ],
+            cmp: vec![F, F, F, Cmp::F32 { atol: 1e-4, rtol: 1e-4 }],
         });
     }
     check(cases);
 }
 
 /// Sampling parameters for the sample-op cases: (greedy, top_k, top_p, temperature).
-const RULES: [(u32, u32, f32, f32); 6] = [
-    (1, 0, 1.0, 1.0),
-    (0, 0, 1.0, 1.0),
-    (0, 0, 1.0, 0.5),
-    (0, 5, 1.0, 1.0),
-    (0, 0, 0.8, 1.0),
-    (0, 40, 0.9, 0.8),
-];
+const RULES: [(u32, u32, f32, f32); 6] =
+    [(1, 0, 1.0, 1.0), (0, 0, 1.0, 1.0), (0, 0, 1.0, 0.5), (0, 5, 1.0, 1.0), (0, 0, 0.8, 1.0), (0, 40, 0.9, 0.8)];
 
 #[test]
 fn sample() {
@@ -498,13 +396,7 @@ fn sample() {
                 };
                 let lens: Vec<u32> = (0..batch as u32).map(|b| 1 + b % 3).collect();
                 let ctrl: Vec<u32> = (0..batch * CTRL_WORDS)
-                    .map(|i| {
-                        if i % CTRL_WORDS == 2 {
-                            (i / CTRL_WORDS == 2) as u32
-                        } else {
-                            0
-                        }
-                    })
+                    .map(|i| if i % CTRL_WORDS == 2 { (i / CTRL_WORDS == 2) as u32 } else { 0 })
                     .collect();
                 cases.push(Case {
                     name: format!("sample b={batch} v={vocab} rule={ri} pos={pos}"),
@@ -524,12 +416,7 @@ fn loss_accum() {
     for (seed, &(batch, vocab)) in [(1, 1), (3, 259), (2, 1000)].iter().enumerate() {
         let r = &mut rng(80 + seed as u64);
         let tstride = 6u32;
-        let p = LossParams {
-            batch: batch as u32,
-            vocab: vocab as u32,
-            tstride,
-            pos: 2,
-        };
+        let p = LossParams { batch: batch as u32, vocab: vocab as u32, tstride, pos: 2 };
         let lens: Vec<u32> = (0..batch as u32).map(|b| 2 + 2 * b).collect();
         cases.push(Case {
             name: format!("loss_accum b={batch} v={vocab}"),
@@ -579,12 +466,7 @@ fn sample_op_matches_host_choice_rule() {
         );
         let want = choose_token(
             &logits,
-            SamplingRule {
-                greedy: false,
-                temperature: 1.0,
-                top_k: 10,
-                top_p: 0.9,
-            },
+            SamplingRule { greedy: false, temperature: 1.0, top_k: 10, top_p: 0.9 },
             philox_uniform(5, 0, pos + 1),
         );
         assert_eq!(out[2][pos as usize + 1], want);

@@ -12,22 +12,11 @@ fn run_seed(mut eng: Engine, what: &str, ticks: usize) {
     let toks: Vec<u32> = (0..ticks as u32).map(|t| 97 + t).collect();
     let stats = eng.forward(&[toks]).unwrap();
     assert_eq!(stats.host_syncs, 1);
-    assert!(stats
-        .spike_rates
-        .iter()
-        .all(|r| r.is_finite() && (0.0..=1.0).contains(r)));
+    assert!(stats.spike_rates.iter().all(|r| r.is_finite() && (0.0..=1.0).contains(r)));
     let y = eng.state().unwrap().modules[ModuleId::Broca as usize].y;
     let y = eng.backend_mut().download(y).unwrap();
-    assert!(
-        as_f32(&y)
-            .iter()
-            .all(|v| v.is_finite() && (0.0..=1.0).contains(v)),
-        "{what}: Broca readout"
-    );
-    eprintln!(
-        "{what}: seed, {ticks} ticks in {:.3} s, spike rates {:?}",
-        stats.seconds, stats.spike_rates
-    );
+    assert!(as_f32(&y).iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)), "{what}: Broca readout");
+    eprintln!("{what}: seed, {ticks} ticks in {:.3} s, spike rates {:?}", stats.seconds, stats.spike_rates);
 }
 
 #[test]
@@ -40,15 +29,7 @@ fn seed_runs_a_few_ticks_on_every_gpu() {
             continue;
         }
         let mut eng = Engine::new(be, cfg.clone(), 0).unwrap();
-        let out = eng
-            .generate(
-                &[vec![256, 65]],
-                &GenerateOptions {
-                    max_new: 4,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        let out = eng.generate(&[vec![256, 65]], &GenerateOptions { max_new: 4, ..Default::default() }).unwrap();
         assert_eq!(out.tokens[0].len(), 4);
         run_seed(eng, &format!("{kind:?}"), 16);
     }

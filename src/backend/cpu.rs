@@ -22,13 +22,7 @@ pub fn copy(p: &FillParams, src: &[u32], dst: &mut [u32]) {
     dst[..p.len as usize].copy_from_slice(&src[..p.len as usize]);
 }
 
-pub fn embed_gate(
-    p: &EmbedGateParams,
-    tokens: &[u32],
-    emb: &[f32],
-    prev: &mut [f32],
-    j: &mut [f32],
-) {
+pub fn embed_gate(p: &EmbedGateParams, tokens: &[u32], emb: &[f32], prev: &mut [f32], j: &mut [f32]) {
     let e = p.embed as usize;
     for b in 0..p.batch as usize {
         let tok = tokens[b * p.tstride as usize + p.pos as usize] as usize;
@@ -47,13 +41,7 @@ pub fn embed_gate(
     }
 }
 
-pub fn conn_gain(
-    p: &ConnGainParams,
-    y_src: &[f32],
-    gains: &[f32],
-    fast: &mut [f32],
-    geff: &mut [f32],
-) {
+pub fn conn_gain(p: &ConnGainParams, y_src: &[f32], gains: &[f32], fast: &mut [f32], geff: &mut [f32]) {
     let o = p.o_src as usize;
     for b in 0..p.batch as usize {
         let act = mean(&y_src[b * o..(b + 1) * o]) as f32;
@@ -72,23 +60,13 @@ pub fn conn_gain(
     }
 }
 
-pub fn project(
-    p: &ProjectParams,
-    p_idx: &[u32],
-    p_val: &[f32],
-    y_src: &[f32],
-    geff: &[f32],
-    j: &mut [f32],
-) {
+pub fn project(p: &ProjectParams, p_idx: &[u32], p_val: &[f32], y_src: &[f32], geff: &[f32], j: &mut [f32]) {
     let (rows, fan, o) = (p.rows as usize, p.fanout as usize, p.o_src as usize);
     for b in 0..p.batch as usize {
         let g = geff[b * p.n_conn as usize + p.conn as usize];
         for i in 0..rows {
-            let s: f64 = (0..fan)
-                .map(|k| {
-                    p_val[k * rows + i] as f64 * y_src[b * o + p_idx[k * rows + i] as usize] as f64
-                })
-                .sum();
+            let s: f64 =
+                (0..fan).map(|k| p_val[k * rows + i] as f64 * y_src[b * o + p_idx[k * rows + i] as usize] as f64).sum();
             let val = g * s as f32;
             let out = &mut j[b * rows + i];
             *out = if p.accumulate != 0 { *out + val } else { val };
@@ -141,11 +119,7 @@ pub fn lif_kwta(p: &LifParams, x: LifInputs, s: LifState) {
             let base = col * COLUMN;
             for t in 0..COLUMN {
                 let i = base + t;
-                let cur = if i < inputs {
-                    x.j[b * inputs + i] * gain
-                } else {
-                    0.0
-                };
+                let cur = if i < inputs { x.j[b * inputs + i] * gain } else { 0.0 };
                 let rec: f64 = (0..fan)
                     .filter(|&f| prev_spk[x.w_idx[f * n + i] as usize] != 0)
                     .map(|f| x.w_val[f * n + i] as f64)
@@ -160,9 +134,7 @@ pub fn lif_kwta(p: &LifParams, x: LifInputs, s: LifState) {
                 let candidate = |u: usize| vstar[u] > x.theta[base + u];
                 let spike = candidate(t) && {
                     let rank = (0..COLUMN)
-                        .filter(|&u| {
-                            candidate(u) && (vstar[u] > vstar[t] || (vstar[u] == vstar[t] && u < t))
-                        })
+                        .filter(|&u| candidate(u) && (vstar[u] > vstar[t] || (vstar[u] == vstar[t] && u < t)))
                         .count();
                     rank < p.k as usize
                 };
@@ -215,11 +187,7 @@ pub fn context_update(
         for i in 0..ot {
             let y = y_thal[b * ot + i];
             let c = &mut context[b * ot + i];
-            *c = if p.first != 0 {
-                y
-            } else {
-                p.ctx_decay * *c + (1.0 - p.ctx_decay) * y
-            };
+            *c = if p.first != 0 { y } else { p.ctx_decay * *c + (1.0 - p.ctx_decay) * y };
         }
         for i in 0..op {
             let h = &mut hidden[b * op + i];
@@ -238,32 +206,18 @@ pub fn logits(p: &LogitsParams, dec_w: &[f32], dec_b: &[f32], y: &[f32], out: &m
     for b in 0..p.batch as usize {
         let yb = &y[b * d..(b + 1) * d];
         for r in 0..v {
-            let s: f64 = dec_w[r * d..(r + 1) * d]
-                .iter()
-                .zip(yb)
-                .map(|(&w, &x)| w as f64 * x as f64)
-                .sum();
+            let s: f64 = dec_w[r * d..(r + 1) * d].iter().zip(yb).map(|(&w, &x)| w as f64 * x as f64).sum();
             out[b * v + r] = dec_b[r] + s as f32;
         }
     }
 }
 
-pub fn sample(
-    p: &SampleParams,
-    logits: &[f32],
-    lens: &[u32],
-    tokens: &mut [u32],
-    ctrl: &mut [u32],
-) {
+pub fn sample(p: &SampleParams, logits: &[f32], lens: &[u32], tokens: &mut [u32], ctrl: &mut [u32]) {
     let (v, ts) = (p.vocab as usize, p.tstride as usize);
     let next = p.pos as usize + 1;
     let seed = p.seed_lo as u64 | (p.seed_hi as u64) << 32;
-    let rule = SamplingRule {
-        greedy: p.greedy != 0,
-        temperature: 1.0 / p.inv_temperature,
-        top_k: p.top_k,
-        top_p: p.top_p,
-    };
+    let rule =
+        SamplingRule { greedy: p.greedy != 0, temperature: 1.0 / p.inv_temperature, top_k: p.top_k, top_p: p.top_p };
     for b in 0..p.batch as usize {
         let plen = lens[b] as usize;
         if next >= ts || next < plen || next >= plen + p.max_new as usize {
@@ -274,11 +228,7 @@ pub fn sample(
             tokens[b * ts + next] = p.pad;
             continue;
         }
-        let id = choose_token(
-            &logits[b * v..(b + 1) * v],
-            rule,
-            uniform(seed, b as u32, next as u32),
-        );
+        let id = choose_token(&logits[b * v..(b + 1) * v], rule, uniform(seed, b as u32, next as u32));
         tokens[b * ts + next] = id;
         if id == p.eos {
             *done = 1;
@@ -297,12 +247,7 @@ pub fn loss_accum(p: &LossParams, logits: &[f32], tokens: &[u32], lens: &[u32], 
         let target = tokens[b * ts + next] as usize;
         let best = argmax(row);
         let max = row[best] as f64;
-        let lse = max
-            + row
-                .iter()
-                .map(|&l| (l as f64 - max).exp())
-                .sum::<f64>()
-                .ln();
+        let lse = max + row.iter().map(|&l| (l as f64 - max).exp()).sum::<f64>().ln();
         let a = &mut acc[b * ACC_WORDS..(b + 1) * ACC_WORDS];
         a[0] += (lse - row[target] as f64) as f32;
         a[1] += (best == target) as u32 as f32;
@@ -333,17 +278,11 @@ impl CpuBackend {
     }
 
     fn buf(&self, b: Buf) -> &[u32] {
-        self.bufs[b.0 as usize]
-            .as_deref()
-            .expect("use of a freed buffer")
+        self.bufs[b.0 as usize].as_deref().expect("use of a freed buffer")
     }
 
     fn take<const N: usize>(&mut self, ids: [Buf; N]) -> [Vec<u32>; N] {
-        ids.map(|b| {
-            self.bufs[b.0 as usize]
-                .take()
-                .expect("buffer bound twice as writable")
-        })
+        ids.map(|b| self.bufs[b.0 as usize].take().expect("buffer bound twice as writable"))
     }
 
     fn restore<const N: usize>(&mut self, ids: [Buf; N], data: [Vec<u32>; N]) {
@@ -367,34 +306,17 @@ impl CpuBackend {
             }
             OpKind::EmbedGate => {
                 let [mut prev, mut j] = self.take([b[2], b[3]]);
-                embed_gate(
-                    &op.params(),
-                    self.buf(b[0]),
-                    f(self.buf(b[1])),
-                    fm(&mut prev),
-                    fm(&mut j),
-                );
+                embed_gate(&op.params(), self.buf(b[0]), f(self.buf(b[1])), fm(&mut prev), fm(&mut j));
                 self.restore([b[2], b[3]], [prev, j]);
             }
             OpKind::ConnGain => {
                 let [mut fast, mut geff] = self.take([b[2], b[3]]);
-                conn_gain(
-                    &op.params(),
-                    f(self.buf(b[0])),
-                    f(self.buf(b[1])),
-                    fm(&mut fast),
-                    fm(&mut geff),
-                );
+                conn_gain(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), fm(&mut fast), fm(&mut geff));
                 self.restore([b[2], b[3]], [fast, geff]);
             }
             OpKind::Project => {
                 let [mut j] = self.take([b[4]]);
-                let (i, v, y, g) = (
-                    self.buf(b[0]),
-                    f(self.buf(b[1])),
-                    f(self.buf(b[2])),
-                    f(self.buf(b[3])),
-                );
+                let (i, v, y, g) = (self.buf(b[0]), f(self.buf(b[1])), f(self.buf(b[2])), f(self.buf(b[3])));
                 project(&op.params(), i, v, y, g, fm(&mut j));
                 self.restore([b[4]], [j]);
             }
@@ -428,48 +350,23 @@ impl CpuBackend {
             OpKind::ContextUpdate => {
                 let ids = [b[2], b[3], b[4]];
                 let [mut c, mut h, mut nm] = self.take(ids);
-                context_update(
-                    &op.params(),
-                    f(self.buf(b[0])),
-                    f(self.buf(b[1])),
-                    fm(&mut c),
-                    fm(&mut h),
-                    fm(&mut nm),
-                );
+                context_update(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), fm(&mut c), fm(&mut h), fm(&mut nm));
                 self.restore(ids, [c, h, nm]);
             }
             OpKind::Logits => {
                 let [mut out] = self.take([b[3]]);
-                logits(
-                    &op.params(),
-                    f(self.buf(b[0])),
-                    f(self.buf(b[1])),
-                    f(self.buf(b[2])),
-                    fm(&mut out),
-                );
+                logits(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), f(self.buf(b[2])), fm(&mut out));
                 self.restore([b[3]], [out]);
             }
             OpKind::Sample => {
                 let ids = [b[2], b[3]];
                 let [mut tokens, mut ctrl] = self.take(ids);
-                sample(
-                    &op.params(),
-                    f(self.buf(b[0])),
-                    self.buf(b[1]),
-                    &mut tokens,
-                    &mut ctrl,
-                );
+                sample(&op.params(), f(self.buf(b[0])), self.buf(b[1]), &mut tokens, &mut ctrl);
                 self.restore(ids, [tokens, ctrl]);
             }
             OpKind::LossAccum => {
                 let [mut acc] = self.take([b[3]]);
-                loss_accum(
-                    &op.params(),
-                    f(self.buf(b[0])),
-                    self.buf(b[1]),
-                    self.buf(b[2]),
-                    fm(&mut acc),
-                );
+                loss_accum(&op.params(), f(self.buf(b[0])), self.buf(b[1]), self.buf(b[2]), fm(&mut acc));
                 self.restore([b[3]], [acc]);
             }
         }
@@ -489,12 +386,8 @@ impl Backend for CpuBackend {
 
     fn alloc(&mut self, words: usize) -> Result<Buf> {
         let mut v = Vec::new();
-        v.try_reserve_exact(words).map_err(|_| {
-            NeuroError::DoesNotFit(format!(
-                "cannot allocate {} bytes of host memory",
-                words * 4
-            ))
-        })?;
+        v.try_reserve_exact(words)
+            .map_err(|_| NeuroError::DoesNotFit(format!("cannot allocate {} bytes of host memory", words * 4)))?;
         // Poison: a NaN pattern, so anything read before it is written shows up.
         v.resize(words, 0x7fc0_dead);
         self.bufs.push(Some(v));
@@ -511,41 +404,29 @@ impl Backend for CpuBackend {
 
     fn upload(&mut self, buf: Buf, offset: usize, data: &[u32]) -> Result<()> {
         if self.recording.is_some() {
-            return Err(NeuroError::Usage(
-                "upload while a call is being recorded".into(),
-            ));
+            return Err(NeuroError::Usage("upload while a call is being recorded".into()));
         }
-        let dst = self.bufs[buf.0 as usize]
-            .as_mut()
-            .expect("use of a freed buffer");
+        let dst = self.bufs[buf.0 as usize].as_mut().expect("use of a freed buffer");
         dst[offset..offset + data.len()].copy_from_slice(data);
         Ok(())
     }
 
     fn begin(&mut self) -> Result<()> {
         if self.recording.is_some() {
-            return Err(NeuroError::Usage(
-                "begin while a call is already being recorded".into(),
-            ));
+            return Err(NeuroError::Usage("begin while a call is already being recorded".into()));
         }
         self.recording = Some(Vec::new());
         Ok(())
     }
 
     fn enqueue(&mut self, op: Op) -> Result<()> {
-        let rec = self
-            .recording
-            .as_mut()
-            .ok_or_else(|| NeuroError::Usage("enqueue outside begin/submit".into()))?;
+        let rec = self.recording.as_mut().ok_or_else(|| NeuroError::Usage("enqueue outside begin/submit".into()))?;
         rec.push(op);
         Ok(())
     }
 
     fn submit(&mut self, reads: &[Buf]) -> Result<Vec<Vec<u32>>> {
-        let ops = self
-            .recording
-            .take()
-            .ok_or_else(|| NeuroError::Usage("submit without begin".into()))?;
+        let ops = self.recording.take().ok_or_else(|| NeuroError::Usage("submit without begin".into()))?;
         for op in &ops {
             self.run(op);
         }

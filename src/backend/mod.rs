@@ -6,6 +6,8 @@
 //! `#[repr(C)]` parameter struct and the same buffers in the same order.
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 
@@ -39,6 +41,8 @@ pub struct BackendStats {
     pub last_call_dispatches: u64,
     /// Device time of the last call in seconds, where the backend can time.
     pub last_call_device_seconds: Option<f64>,
+    /// Calls served by replaying a captured command graph (CUDA graphs).
+    pub replayed_calls: u64,
 }
 
 /// What a backend says about its device.
@@ -134,10 +138,9 @@ impl OpKind {
             // p_idx, p_val, y_src, geff, j
             OpKind::Project => &[Read, Read, Read, Read, ReadWrite],
             // j, w_idx, w_val, theta, neuromod, ctrl, v, a, e, spk, y, counts
-            OpKind::LifKwta => &[
-                Read, Read, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
-                ReadWrite, ReadWrite,
-            ],
+            OpKind::LifKwta => {
+                &[Read, Read, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite]
+            }
             // y_bg, ctrl
             OpKind::GoNogo => &[Read, ReadWrite],
             // y_thal, y_pfc, context, pfc_hidden, neuromod
@@ -153,7 +156,7 @@ impl OpKind {
 }
 
 /// One recorded op: its kind, its parameter struct as words, its buffers and its grid.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Op {
     pub kind: OpKind,
     pub params: Vec<u32>,
@@ -182,6 +185,16 @@ pub fn to_slot_major<T: Copy>(row_major: &[T], rows: usize, fanout: usize) -> Ve
     out
 }
 
+/// Largest workgroup (block) count in one grid dimension (the WebGPU default limit).
+const MAX_GROUPS_PER_DIM: u32 = 65535;
+
+/// Splits a linear workgroup count into a 2-D grid within the per-dimension limit.
+/// Kernels rebuild the linear index as `x + y · width` and drop the overhang.
+pub fn grid(groups: u32) -> (u32, u32) {
+    let x = groups.clamp(1, MAX_GROUPS_PER_DIM);
+    (x, groups.div_ceil(x).max(1))
+}
+
 /// Sequences a `logits` workgroup decodes at once (its register tile).
 pub const LOGITS_BATCH_TILE: usize = 8;
 
@@ -192,91 +205,41 @@ impl Op {
 
     /// Sets `len` words of `buf` to `value`.
     pub fn fill(buf: Buf, len: usize, value: u32) -> Op {
-        let p = FillParams {
-            len: len as u32,
-            value,
-            _pad: [0; 2],
-        };
-        Op {
-            kind: OpKind::Fill,
-            params: words(&p),
-            bufs: vec![buf],
-            groups: ceil_div(len, COLUMN),
-        }
+        let p = FillParams { len: len as u32, value, _pad: [0; 2] };
+        Op { kind: OpKind::Fill, params: words(&p), bufs: vec![buf], groups: ceil_div(len, COLUMN) }
     }
 
     /// Copies `len` words of `src` into `dst`.
     pub fn copy(src: Buf, dst: Buf, len: usize) -> Op {
-        let p = FillParams {
-            len: len as u32,
-            value: 0,
-            _pad: [0; 2],
-        };
-        Op {
-            kind: OpKind::Copy,
-            params: words(&p),
-            bufs: vec![src, dst],
-            groups: ceil_div(len, COLUMN),
-        }
+        let p = FillParams { len: len as u32, value: 0, _pad: [0; 2] };
+        Op { kind: OpKind::Copy, params: words(&p), bufs: vec![src, dst], groups: ceil_div(len, COLUMN) }
     }
 
     pub fn embed_gate(p: EmbedGateParams, tokens: Buf, emb: Buf, prev: Buf, j: Buf) -> Op {
-        Op {
-            kind: OpKind::EmbedGate,
-            params: words(&p),
-            bufs: vec![tokens, emb, prev, j],
-            groups: p.batch,
-        }
+        Op { kind: OpKind::EmbedGate, params: words(&p), bufs: vec![tokens, emb, prev, j], groups: p.batch }
     }
 
     pub fn conn_gain(p: ConnGainParams, y_src: Buf, gains: Buf, fast: Buf, geff: Buf) -> Op {
-        Op {
-            kind: OpKind::ConnGain,
-            params: words(&p),
-            bufs: vec![y_src, gains, fast, geff],
-            groups: p.batch,
-        }
+        Op { kind: OpKind::ConnGain, params: words(&p), bufs: vec![y_src, gains, fast, geff], groups: p.batch }
     }
 
     pub fn project(p: ProjectParams, p_idx: Buf, p_val: Buf, y_src: Buf, geff: Buf, j: Buf) -> Op {
         let groups = ceil_div(p.rows as usize, COLUMN) * p.batch;
-        Op {
-            kind: OpKind::Project,
-            params: words(&p),
-            bufs: vec![p_idx, p_val, y_src, geff, j],
-            groups,
-        }
+        Op { kind: OpKind::Project, params: words(&p), bufs: vec![p_idx, p_val, y_src, geff, j], groups }
     }
 
     pub fn lif_kwta(p: LifParams, inputs: [Buf; 6], state: [Buf; 6]) -> Op {
         let groups = (p.n as usize / COLUMN) as u32 * p.batch;
         let mut bufs = inputs.to_vec();
         bufs.extend_from_slice(&state);
-        Op {
-            kind: OpKind::LifKwta,
-            params: words(&p),
-            bufs,
-            groups,
-        }
+        Op { kind: OpKind::LifKwta, params: words(&p), bufs, groups }
     }
 
     pub fn go_nogo(p: GoNogoParams, y_bg: Buf, ctrl: Buf) -> Op {
-        Op {
-            kind: OpKind::GoNogo,
-            params: words(&p),
-            bufs: vec![y_bg, ctrl],
-            groups: p.batch,
-        }
+        Op { kind: OpKind::GoNogo, params: words(&p), bufs: vec![y_bg, ctrl], groups: p.batch }
     }
 
-    pub fn context_update(
-        p: ContextParams,
-        y_thal: Buf,
-        y_pfc: Buf,
-        context: Buf,
-        hidden: Buf,
-        neuromod: Buf,
-    ) -> Op {
+    pub fn context_update(p: ContextParams, y_thal: Buf, y_pfc: Buf, context: Buf, hidden: Buf, neuromod: Buf) -> Op {
         let width = (p.o_thal.max(p.o_pfc) as usize).max(2 * crate::config::NUM_MODULES);
         let groups = ceil_div(width, COLUMN) * p.batch;
         Op {
@@ -289,30 +252,15 @@ impl Op {
 
     pub fn logits(p: LogitsParams, dec_w: Buf, dec_b: Buf, y: Buf, logits: Buf) -> Op {
         let groups = p.vocab * ceil_div(p.batch as usize, LOGITS_BATCH_TILE);
-        Op {
-            kind: OpKind::Logits,
-            params: words(&p),
-            bufs: vec![dec_w, dec_b, y, logits],
-            groups,
-        }
+        Op { kind: OpKind::Logits, params: words(&p), bufs: vec![dec_w, dec_b, y, logits], groups }
     }
 
     pub fn sample(p: SampleParams, logits: Buf, lens: Buf, tokens: Buf, ctrl: Buf) -> Op {
-        Op {
-            kind: OpKind::Sample,
-            params: words(&p),
-            bufs: vec![logits, lens, tokens, ctrl],
-            groups: p.batch,
-        }
+        Op { kind: OpKind::Sample, params: words(&p), bufs: vec![logits, lens, tokens, ctrl], groups: p.batch }
     }
 
     pub fn loss_accum(p: LossParams, logits: Buf, tokens: Buf, lens: Buf, acc: Buf) -> Op {
-        Op {
-            kind: OpKind::LossAccum,
-            params: words(&p),
-            bufs: vec![logits, tokens, lens, acc],
-            groups: p.batch,
-        }
+        Op { kind: OpKind::LossAccum, params: words(&p), bufs: vec![logits, tokens, lens, acc], groups: p.batch }
     }
 }
 

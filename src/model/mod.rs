@@ -41,13 +41,7 @@ fn rng_for(seed: u64, tensor: u64, block: u64) -> ChaCha8Rng {
 }
 
 /// Draws `fanout` distinct sorted indices in `0..cols`, never `exclude`.
-fn distinct_indices(
-    rng: &mut ChaCha8Rng,
-    cols: usize,
-    fanout: usize,
-    exclude: Option<usize>,
-    out: &mut Vec<u32>,
-) {
+fn distinct_indices(rng: &mut ChaCha8Rng, cols: usize, fanout: usize, exclude: Option<usize>, out: &mut Vec<u32>) {
     let avail = cols - exclude.is_some() as usize;
     assert!(fanout <= avail);
     out.clear();
@@ -93,26 +87,19 @@ fn fixed_fanout(
                 }
             }
         });
-    FixedFanout {
-        rows,
-        fanout,
-        idx,
-        val,
-    }
+    FixedFanout { rows, fanout, idx, val }
 }
 
 /// A dense matrix of normal samples, generated in parallel blocks of rows.
 fn normal_rows(seed: u64, tensor: u64, rows: usize, cols: usize, std: f32) -> Vec<f32> {
     let normal = Normal::new(0.0f32, std).expect("finite std");
     let mut out = vec![0f32; rows * cols];
-    out.par_chunks_mut(ROWS_PER_STREAM * cols)
-        .enumerate()
-        .for_each(|(block, chunk)| {
-            let mut rng = rng_for(seed, tensor, block as u64);
-            for x in chunk.iter_mut() {
-                *x = normal.sample(&mut rng);
-            }
-        });
+    out.par_chunks_mut(ROWS_PER_STREAM * cols).enumerate().for_each(|(block, chunk)| {
+        let mut rng = rng_for(seed, tensor, block as u64);
+        for x in chunk.iter_mut() {
+            *x = normal.sample(&mut rng);
+        }
+    });
     out
 }
 
@@ -136,16 +123,10 @@ impl HostParams {
             .map(|(m, mc)| {
                 let mean = ini.recurrent_strength / mc.fanout as f32;
                 let w = Normal::new(mean, ini.recurrent_spread * mean).expect("finite");
-                fixed_fanout(seed, 10 + m as u64, mc.n, mc.n, mc.fanout, true, |r| {
-                    w.sample(r).clamp(-1.0, 1.0)
-                })
+                fixed_fanout(seed, 10 + m as u64, mc.n, mc.n, mc.fanout, true, |r| w.sample(r).clamp(-1.0, 1.0))
             })
             .collect();
-        let theta = cfg
-            .modules
-            .iter()
-            .map(|m| vec![cfg.lif.theta0; m.n])
-            .collect();
+        let theta = cfg.modules.iter().map(|m| vec![cfg.lif.theta0; m.n]).collect();
 
         let fan = ini.projection_fanout;
         let pw = Normal::new(0.0f32, ini.projection_scale / (fan as f32).sqrt()).expect("finite");
@@ -155,15 +136,7 @@ impl HostParams {
             .enumerate()
             .map(|(c, cc)| {
                 let rows = cfg.module(cc.target).inputs;
-                fixed_fanout(
-                    seed,
-                    100 + c as u64,
-                    rows,
-                    cfg.source_width(cc.source),
-                    fan,
-                    false,
-                    |r| pw.sample(r),
-                )
+                fixed_fanout(seed, 100 + c as u64, rows, cfg.source_width(cc.source), fan, false, |r| pw.sample(r))
             })
             .collect();
         let gains = cfg.connections.iter().map(|c| c.gain).collect();
@@ -171,15 +144,7 @@ impl HostParams {
         let dec_std = ini.logit_std / (ini.typical_readout_rms * (d as f32).sqrt());
         let dec_w = normal_rows(seed, 2, v, d, dec_std);
         let dec_b = normal_rows(seed, 3, v, 1, ini.decoder_bias_std);
-        HostParams {
-            emb,
-            recurrent,
-            theta,
-            projections,
-            gains,
-            dec_w,
-            dec_b,
-        }
+        HostParams { emb, recurrent, theta, projections, gains, dec_w, dec_b }
     }
 }
 
@@ -363,14 +328,8 @@ mod tests {
         assert_ne!(a.dec_w, HostParams::init(&cfg, 8).dec_w);
         for (m, w) in cfg.modules.iter().zip(&a.recurrent) {
             for (i, row) in w.idx.chunks(w.fanout).enumerate() {
-                assert!(
-                    row.windows(2).all(|p| p[0] < p[1]),
-                    "indices sorted and distinct"
-                );
-                assert!(
-                    row.iter().all(|&j| (j as usize) < m.n && j as usize != i),
-                    "in range, no self-synapse"
-                );
+                assert!(row.windows(2).all(|p| p[0] < p[1]), "indices sorted and distinct");
+                assert!(row.iter().all(|&j| (j as usize) < m.n && j as usize != i), "in range, no self-synapse");
             }
             assert!(w.val.iter().all(|x| x.abs() <= 1.0));
         }

@@ -13,14 +13,9 @@ use crate::error::NeuroError;
 
 /// Bytes reserved for one op's parameter struct in the uniform buffer (largest struct: 96 bytes).
 const PARAM_BINDING_BYTES: u64 = 128;
-/// Largest workgroup count in one grid dimension (the WebGPU default limit).
-const MAX_GROUPS_PER_DIM: u32 = 65535;
 
 fn err(message: impl Into<String>) -> NeuroError {
-    NeuroError::Backend {
-        backend: "wgpu",
-        message: message.into(),
-    }
+    NeuroError::Backend { backend: "wgpu", message: message.into() }
 }
 
 /// WGSL source of an op, embedded at build time.
@@ -38,13 +33,6 @@ pub fn shader_source(kind: OpKind) -> &'static str {
         OpKind::Sample => include_str!("../../../shaders/sample.wgsl"),
         OpKind::LossAccum => include_str!("../../../shaders/loss_accum.wgsl"),
     }
-}
-
-/// Splits a linear workgroup count into a 2-D grid within the per-dimension limit.
-/// Shaders rebuild the linear index as `wid.x + wid.y * nwg.x` and drop the overhang.
-pub fn grid(groups: u32) -> (u32, u32) {
-    let x = groups.clamp(1, MAX_GROUPS_PER_DIM);
-    (x, groups.div_ceil(x).max(1))
 }
 
 struct Pipeline {
@@ -78,10 +66,7 @@ pub struct WgpuBackend {
 }
 
 /// Picks the adapter: `WGPU_ADAPTER_NAME` (substring) if set, else the best kind of device.
-fn choose_adapter(
-    instance: &::wgpu::Instance,
-    backends: ::wgpu::Backends,
-) -> Result<::wgpu::Adapter> {
+fn choose_adapter(instance: &::wgpu::Instance, backends: ::wgpu::Backends) -> Result<::wgpu::Adapter> {
     let adapters = pollster::block_on(instance.enumerate_adapters(backends));
     if adapters.is_empty() {
         return Err(NeuroError::Unavailable(
@@ -90,21 +75,13 @@ fn choose_adapter(
                 .into(),
         ));
     }
-    let names: Vec<String> = adapters
-        .iter()
-        .map(|a| format!("{} ({:?})", a.get_info().name, a.get_info().backend))
-        .collect();
+    let names: Vec<String> =
+        adapters.iter().map(|a| format!("{} ({:?})", a.get_info().name, a.get_info().backend)).collect();
     if let Ok(want) = std::env::var("WGPU_ADAPTER_NAME") {
         let want = want.to_lowercase();
-        return adapters
-            .into_iter()
-            .find(|a| a.get_info().name.to_lowercase().contains(&want))
-            .ok_or_else(|| {
-                NeuroError::Unavailable(format!(
-                    "WGPU_ADAPTER_NAME={want} matches none of: {}",
-                    names.join(", ")
-                ))
-            });
+        return adapters.into_iter().find(|a| a.get_info().name.to_lowercase().contains(&want)).ok_or_else(|| {
+            NeuroError::Unavailable(format!("WGPU_ADAPTER_NAME={want} matches none of: {}", names.join(", ")))
+        });
     }
     let score = |a: &::wgpu::Adapter| {
         let i = a.get_info();
@@ -133,32 +110,25 @@ impl WgpuBackend {
         let adapter = choose_adapter(&instance, backends)?;
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let needed = OpKind::ALL
-            .iter()
-            .map(|k| k.access().len() as u32)
-            .max()
-            .unwrap_or(0);
+        let needed = OpKind::ALL.iter().map(|k| k.access().len() as u32).max().unwrap_or(0);
         if limits.max_storage_buffers_per_shader_stage < needed {
             return Err(NeuroError::DoesNotFit(format!(
                 "adapter {} allows {} storage buffers per shader stage; the fused ops need {needed}",
                 info.name, limits.max_storage_buffers_per_shader_stage
             )));
         }
-        let (device, queue) =
-            pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
-                label: Some("neurogen"),
-                required_features: ::wgpu::Features::empty(),
-                required_limits: limits.clone(),
-                ..Default::default()
-            }))
-            .map_err(|e| err(format!("could not open {}: {e}", info.name)))?;
+        let (device, queue) = pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
+            label: Some("neurogen"),
+            required_features: ::wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| err(format!("could not open {}: {e}", info.name)))?;
         let uncaptured = Arc::new(Mutex::new(None));
         let sink = uncaptured.clone();
         device.on_uncaptured_error(Arc::new(move |e: ::wgpu::Error| {
             log::error!("wgpu: {e}");
-            sink.lock()
-                .expect("poisoned")
-                .get_or_insert_with(|| e.to_string());
+            sink.lock().expect("poisoned").get_or_insert_with(|| e.to_string());
         }));
 
         let uniform_layout = device.create_bind_group_layout(&::wgpu::BindGroupLayoutDescriptor {
@@ -174,8 +144,7 @@ impl WgpuBackend {
                 count: None,
             }],
         });
-        let param_stride =
-            (limits.min_uniform_buffer_offset_alignment as u64).max(PARAM_BINDING_BYTES);
+        let param_stride = (limits.min_uniform_buffer_offset_alignment as u64).max(PARAM_BINDING_BYTES);
         let mut be = WgpuBackend {
             device,
             queue,
@@ -200,15 +169,11 @@ impl WgpuBackend {
     }
 
     fn build_pipeline(&self, kind: OpKind) -> Result<Pipeline> {
-        let scope = self
-            .device
-            .push_error_scope(::wgpu::ErrorFilter::Validation);
-        let module = self
-            .device
-            .create_shader_module(::wgpu::ShaderModuleDescriptor {
-                label: Some(kind.name()),
-                source: ::wgpu::ShaderSource::Wgsl(shader_source(kind).into()),
-            });
+        let scope = self.device.push_error_scope(::wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(::wgpu::ShaderModuleDescriptor {
+            label: Some(kind.name()),
+            source: ::wgpu::ShaderSource::Wgsl(shader_source(kind).into()),
+        });
         let entries: Vec<_> = kind
             .access()
             .iter()
@@ -217,52 +182,38 @@ impl WgpuBackend {
                 binding: i as u32,
                 visibility: ::wgpu::ShaderStages::COMPUTE,
                 ty: ::wgpu::BindingType::Buffer {
-                    ty: ::wgpu::BufferBindingType::Storage {
-                        read_only: *a == Access::Read,
-                    },
+                    ty: ::wgpu::BufferBindingType::Storage { read_only: *a == Access::Read },
                     has_dynamic_offset: false,
                     min_binding_size: None,
                 },
                 count: None,
             })
             .collect();
-        let layout = self
-            .device
-            .create_bind_group_layout(&::wgpu::BindGroupLayoutDescriptor {
-                label: Some(kind.name()),
-                entries: &entries,
-            });
-        let pl = self
-            .device
-            .create_pipeline_layout(&::wgpu::PipelineLayoutDescriptor {
-                label: Some(kind.name()),
-                bind_group_layouts: &[Some(&self.uniform_layout), Some(&layout)],
-                immediate_size: 0,
-            });
-        let pipeline = self
-            .device
-            .create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
-                label: Some(kind.name()),
-                layout: Some(&pl),
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
-            });
+        let layout = self.device.create_bind_group_layout(&::wgpu::BindGroupLayoutDescriptor {
+            label: Some(kind.name()),
+            entries: &entries,
+        });
+        let pl = self.device.create_pipeline_layout(&::wgpu::PipelineLayoutDescriptor {
+            label: Some(kind.name()),
+            bind_group_layouts: &[Some(&self.uniform_layout), Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = self.device.create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
+            label: Some(kind.name()),
+            layout: Some(&pl),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(err(format!(
-                "shader {}.wgsl failed to build: {e}",
-                kind.name()
-            )));
+            return Err(err(format!("shader {}.wgsl failed to build: {e}", kind.name())));
         }
         Ok(Pipeline { pipeline, layout })
     }
 
     fn raw(&self, b: Buf) -> &::wgpu::Buffer {
-        &self.bufs[b.0 as usize]
-            .as_ref()
-            .expect("use of a freed buffer")
-            .0
+        &self.bufs[b.0 as usize].as_ref().expect("use of a freed buffer").0
     }
 
     fn take_uncaptured(&self) -> Result<()> {
@@ -274,10 +225,8 @@ impl WgpuBackend {
 
     /// Copies `reads` into one staging buffer after `enc`'s work, submits, waits once.
     fn finish(&mut self, mut enc: ::wgpu::CommandEncoder, reads: &[Buf]) -> Result<Vec<Vec<u32>>> {
-        let sizes: Vec<u64> = reads
-            .iter()
-            .map(|&b| self.bufs[b.0 as usize].as_ref().expect("freed").1 as u64 * 4)
-            .collect();
+        let sizes: Vec<u64> =
+            reads.iter().map(|&b| self.bufs[b.0 as usize].as_ref().expect("freed").1 as u64 * 4).collect();
         let total: u64 = sizes.iter().sum::<u64>().max(4);
         if self.staging.as_ref().is_none_or(|s| s.size() < total) {
             self.staging = Some(self.device.create_buffer(&::wgpu::BufferDescriptor {
@@ -298,17 +247,11 @@ impl WgpuBackend {
         staging.map_async(::wgpu::MapMode::Read, 0..total, move |r| {
             let _ = tx.send(r);
         });
-        self.device
-            .poll(::wgpu::PollType::wait_indefinitely())
-            .map_err(|e| err(format!("device poll failed: {e}")))?;
+        self.device.poll(::wgpu::PollType::wait_indefinitely()).map_err(|e| err(format!("device poll failed: {e}")))?;
         self.stats.host_syncs += 1;
-        rx.recv()
-            .map_err(|_| err("map callback never ran"))?
-            .map_err(|e| err(format!("read-back failed: {e}")))?;
+        rx.recv().map_err(|_| err("map callback never ran"))?.map_err(|e| err(format!("read-back failed: {e}")))?;
         let out = {
-            let view = staging
-                .get_mapped_range(0..total)
-                .map_err(|e| err(format!("mapping failed: {e}")))?;
+            let view = staging.get_mapped_range(0..total).map_err(|e| err(format!("mapping failed: {e}")))?;
             let words: &[u32] = bytemuck::cast_slice(&view);
             let mut at = 0;
             sizes
@@ -335,10 +278,7 @@ impl WgpuBackend {
             .bufs
             .iter()
             .enumerate()
-            .map(|(i, &b)| ::wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: self.raw(b).as_entire_binding(),
-            })
+            .map(|(i, &b)| ::wgpu::BindGroupEntry { binding: i as u32, resource: self.raw(b).as_entire_binding() })
             .collect();
         let bg = Arc::new(self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
             label: Some(op.kind.name()),
@@ -354,10 +294,7 @@ impl Backend for WgpuBackend {
     fn info(&self) -> DeviceInfo {
         DeviceInfo {
             backend: "wgpu",
-            device: format!(
-                "{} ({:?}, {:?})",
-                self.adapter.name, self.adapter.backend, self.adapter.device_type
-            ),
+            device: format!("{} ({:?}, {:?})", self.adapter.name, self.adapter.backend, self.adapter.device_type),
             max_buffer_bytes: self.limits.max_buffer_size,
             max_binding_bytes: self.limits.max_storage_buffer_binding_size,
             memory_bytes: None,
@@ -366,31 +303,22 @@ impl Backend for WgpuBackend {
 
     fn alloc(&mut self, words: usize) -> Result<Buf> {
         let bytes = (words.max(1) * 4) as u64;
-        let limit = self
-            .limits
-            .max_buffer_size
-            .min(self.limits.max_storage_buffer_binding_size);
+        let limit = self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size);
         if bytes > limit {
             return Err(NeuroError::DoesNotFit(format!(
                 "a {bytes}-byte buffer exceeds the adapter's limit of {limit} bytes ({})",
                 self.adapter.name
             )));
         }
-        let scope = self
-            .device
-            .push_error_scope(::wgpu::ErrorFilter::OutOfMemory);
+        let scope = self.device.push_error_scope(::wgpu::ErrorFilter::OutOfMemory);
         let buf = self.device.create_buffer(&::wgpu::BufferDescriptor {
             label: None,
             size: bytes,
-            usage: ::wgpu::BufferUsages::STORAGE
-                | ::wgpu::BufferUsages::COPY_SRC
-                | ::wgpu::BufferUsages::COPY_DST,
+            usage: ::wgpu::BufferUsages::STORAGE | ::wgpu::BufferUsages::COPY_SRC | ::wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(NeuroError::DoesNotFit(format!(
-                "out of device memory allocating {bytes} bytes: {e}"
-            )));
+            return Err(NeuroError::DoesNotFit(format!("out of device memory allocating {bytes} bytes: {e}")));
         }
         self.bufs.push(Some((buf, words)));
         Ok(Buf(self.bufs.len() as u32 - 1))
@@ -404,33 +332,25 @@ impl Backend for WgpuBackend {
     }
 
     fn len(&self, buf: Buf) -> usize {
-        self.bufs[buf.0 as usize]
-            .as_ref()
-            .expect("use of a freed buffer")
-            .1
+        self.bufs[buf.0 as usize].as_ref().expect("use of a freed buffer").1
     }
 
     fn upload(&mut self, buf: Buf, offset: usize, data: &[u32]) -> Result<()> {
         if self.recording.is_some() {
-            return Err(NeuroError::Usage(
-                "upload while a call is being recorded".into(),
-            ));
+            return Err(NeuroError::Usage("upload while a call is being recorded".into()));
         }
         if offset + data.len() > self.len(buf) {
             return Err(NeuroError::Usage("upload past the end of a buffer".into()));
         }
         if !data.is_empty() {
-            self.queue
-                .write_buffer(self.raw(buf), offset as u64 * 4, bytemuck::cast_slice(data));
+            self.queue.write_buffer(self.raw(buf), offset as u64 * 4, bytemuck::cast_slice(data));
         }
         Ok(())
     }
 
     fn begin(&mut self) -> Result<()> {
         if self.recording.is_some() {
-            return Err(NeuroError::Usage(
-                "begin while a call is already being recorded".into(),
-            ));
+            return Err(NeuroError::Usage("begin while a call is already being recorded".into()));
         }
         self.recording = Some((Vec::new(), Vec::new()));
         Ok(())
@@ -446,20 +366,12 @@ impl Backend for WgpuBackend {
         let param_offset = params.len() as u32;
         params.extend_from_slice(bytemuck::cast_slice(&op.params));
         params.resize(params.len().next_multiple_of(stride), 0);
-        list.push(Recorded {
-            kind: op.kind,
-            groups: op.groups,
-            bind_group,
-            param_offset,
-        });
+        list.push(Recorded { kind: op.kind, groups: op.groups, bind_group, param_offset });
         Ok(())
     }
 
     fn submit(&mut self, reads: &[Buf]) -> Result<Vec<Vec<u32>>> {
-        let (list, params) = self
-            .recording
-            .take()
-            .ok_or_else(|| NeuroError::Usage("submit without begin".into()))?;
+        let (list, params) = self.recording.take().ok_or_else(|| NeuroError::Usage("submit without begin".into()))?;
         let need = (params.len() as u64).max(self.param_stride);
         if self.uniform.as_ref().is_none_or(|(u, _)| u.size() < need) {
             let buf = self.device.create_buffer(&::wgpu::BufferDescriptor {
@@ -486,16 +398,10 @@ impl Backend for WgpuBackend {
         if !params.is_empty() {
             self.queue.write_buffer(ubuf, 0, &params);
         }
-        let mut enc = self
-            .device
-            .create_command_encoder(&::wgpu::CommandEncoderDescriptor {
-                label: Some("call"),
-            });
+        let mut enc = self.device.create_command_encoder(&::wgpu::CommandEncoderDescriptor { label: Some("call") });
         {
-            let mut pass = enc.begin_compute_pass(&::wgpu::ComputePassDescriptor {
-                label: Some("call"),
-                timestamp_writes: None,
-            });
+            let mut pass =
+                enc.begin_compute_pass(&::wgpu::ComputePassDescriptor { label: Some("call"), timestamp_writes: None });
             for r in &list {
                 pass.set_pipeline(&self.pipelines[&r.kind].pipeline);
                 pass.set_bind_group(0, ubg, &[r.param_offset]);
@@ -515,15 +421,9 @@ impl Backend for WgpuBackend {
 
     fn download(&mut self, buf: Buf) -> Result<Vec<u32>> {
         if self.recording.is_some() {
-            return Err(NeuroError::Usage(
-                "download while a call is being recorded".into(),
-            ));
+            return Err(NeuroError::Usage("download while a call is being recorded".into()));
         }
-        let enc = self
-            .device
-            .create_command_encoder(&::wgpu::CommandEncoderDescriptor {
-                label: Some("download"),
-            });
+        let enc = self.device.create_command_encoder(&::wgpu::CommandEncoderDescriptor { label: Some("download") });
         Ok(self.finish(enc, &[buf])?.pop().expect("one read"))
     }
 
