@@ -214,6 +214,7 @@ fn lif_kwta() {
         (2, 512, 512, 512, 7, 256, 0, 5, 1),
         (1, 1024, 256, 129, 32, 0, 1, 5, 1),
         (2, 512, 512, 300, 8, 50, 0, 1, 0), // exact ties: every v* equal, kWTA picks by index
+        (11, 256, 64, 100, 5, 20, 1, 3, 0), // a second, partial tile of sequences
     ]
     .iter()
     .enumerate()
