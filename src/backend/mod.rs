@@ -195,9 +195,6 @@ pub fn grid(groups: u32) -> (u32, u32) {
     (x, groups.div_ceil(x).max(1))
 }
 
-/// Sequences a `lif_kwta` workgroup steps together (weights read once for the tile).
-pub const LIF_BATCH_TILE: usize = 8;
-
 /// Sequences a `logits` workgroup decodes at once (its register tile).
 pub const LOGITS_BATCH_TILE: usize = 8;
 
@@ -232,7 +229,7 @@ impl Op {
     }
 
     pub fn lif_kwta(p: LifParams, inputs: [Buf; 6], state: [Buf; 6]) -> Op {
-        let groups = (p.n as usize / COLUMN) as u32 * ceil_div(p.batch as usize, LIF_BATCH_TILE);
+        let groups = (p.n as usize / COLUMN) as u32 * p.batch;
         let mut bufs = inputs.to_vec();
         bufs.extend_from_slice(&state);
         Op { kind: OpKind::LifKwta, params: words(&p), bufs, groups }

@@ -122,6 +122,8 @@ pub struct CudaBackend {
     name: String,
     total_mem: u64,
     clock: u64,
+    /// `NEUROGEN_PROFILE=1`: time every kernel with events (no graphs) and print a summary.
+    profile: bool,
     stats: BackendStats,
 }
 
@@ -176,6 +178,7 @@ impl CudaBackend {
             name,
             total_mem,
             clock: 0,
+            profile: std::env::var("NEUROGEN_PROFILE").is_ok_and(|v| v == "1"),
             stats: BackendStats::default(),
         })
     }
@@ -358,7 +361,19 @@ impl Backend for CudaBackend {
         let start = self.ctx.new_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT)).map_err(|e| driver("event", e))?;
         let end = self.ctx.new_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT)).map_err(|e| driver("event", e))?;
         start.record(&self.stream).map_err(|e| driver("event", e))?;
-        self.run_ops(ops)?;
+        let mut timed = Vec::new();
+        if self.profile {
+            for op in &ops {
+                let ev = || self.ctx.new_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT)).map_err(|e| driver("event", e));
+                let (a, b) = (ev()?, ev()?);
+                a.record(&self.stream).map_err(|e| driver("event", e))?;
+                self.launch(op)?;
+                b.record(&self.stream).map_err(|e| driver("event", e))?;
+                timed.push((op.kind, a, b));
+            }
+        } else {
+            self.run_ops(ops)?;
+        }
         end.record(&self.stream).map_err(|e| driver("event", e))?;
         let before = self.stats.host_syncs;
         let out = self.read_back(reads)?;
@@ -367,6 +382,18 @@ impl Backend for CudaBackend {
         self.stats.last_call_dispatches = n;
         self.stats.last_call_syncs = self.stats.host_syncs - before;
         self.stats.last_call_device_seconds = start.elapsed_ms(&end).ok().map(|ms| ms as f64 / 1e3);
+        if !timed.is_empty() {
+            let mut per: HashMap<OpKind, (u32, f64)> = HashMap::new();
+            for (kind, a, b) in &timed {
+                let e = per.entry(*kind).or_default();
+                e.0 += 1;
+                e.1 += a.elapsed_ms(b).unwrap_or(0.0) as f64;
+            }
+            let mut rows: Vec<_> = per.into_iter().collect();
+            rows.sort_by(|x, y| y.1 .1.total_cmp(&x.1 .1));
+            let line: Vec<String> = rows.iter().map(|(k, (n, ms))| format!("{} {ms:.2} ms/{n}", k.name())).collect();
+            eprintln!("profile: {}", line.join(", "));
+        }
         Ok(out)
     }
 
