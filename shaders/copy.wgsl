@@ -1,5 +1,5 @@
-// copy: dst[i] = src[i] for i < len. Measures the device's achievable copy bandwidth (bench).
-struct Params { len: u32, _p0: u32, _p1: u32, _p2: u32 }
+// copy: dst[dst_offset + i] = src[src_offset + i] for i < len (readout recording, bandwidth probe).
+struct Params { len: u32, src_offset: u32, dst_offset: u32, _p0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(1) @binding(0) var<storage, read> src: array<u32>;
@@ -10,6 +10,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let i = (wid.x + wid.y * nwg.x) * 256u + lid;
     if (i < p.len) {
-        dst[i] = src[i];
+        dst[p.dst_offset + i] = src[p.src_offset + i];
     }
 }

@@ -140,6 +140,54 @@ impl Default for InitConfig {
     }
 }
 
+/// Learning constants (SPEC §5–6).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LearnConfig {
+    /// Window length K in ticks for spike counts and mean traces.
+    pub window_ticks: usize,
+    /// Decoder SGD rate η_dec and the gradient-norm clip.
+    pub decoder_rate: f32,
+    pub grad_clip: f32,
+    /// Homeostasis rate η_θ and target spike rate per tick.
+    pub theta_rate: f32,
+    pub target_rate: f32,
+    /// Reward magnitude (+ correct, − wrong) and the running-mean decay of r̄.
+    pub reward: f32,
+    pub rbar_decay: f32,
+    /// Serotonin step per call (times s_5HT).
+    pub serotonin_step: f32,
+    /// Sleep (SPEC §6): every `sleep_interval` train steps (0 = never).
+    pub sleep_interval: u64,
+    pub prune_threshold: f32,
+    pub regrow_weight: f32,
+    /// Threshold drop of neurons silent through a whole interval, in mV.
+    pub silent_theta_drop: f32,
+    /// Replay buffer size and sequences replayed per sleep.
+    pub replay_capacity: usize,
+    pub replay_batch: usize,
+}
+
+impl Default for LearnConfig {
+    fn default() -> Self {
+        LearnConfig {
+            window_ticks: 16,
+            decoder_rate: 0.5,
+            grad_clip: 1.0,
+            theta_rate: 0.1,
+            target_rate: 0.05,
+            reward: 0.1,
+            rbar_decay: 0.95,
+            serotonin_step: 0.05,
+            sleep_interval: 100,
+            prune_threshold: 1e-3,
+            regrow_weight: 0.01,
+            silent_theta_drop: 1.0,
+            replay_capacity: 256,
+            replay_batch: 8,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     pub preset: String,
@@ -152,6 +200,7 @@ pub struct ModelConfig {
     pub connections: Vec<ConnectionConfig>,
     pub lif: LifConfig,
     pub init: InitConfig,
+    pub learn: LearnConfig,
     pub ticks_per_token: usize,
     /// Basal-ganglia pipeline depth that forces a "go".
     pub max_depth: u32,
@@ -280,6 +329,7 @@ impl ModelConfig {
             connections: default_connections(),
             lif: LifConfig::default(),
             init: InitConfig::default(),
+            learn: LearnConfig::default(),
             ticks_per_token: 1,
             max_depth: 8,
             go_bias: 0.8,
@@ -346,6 +396,9 @@ impl ModelConfig {
             if t as usize >= self.vocab {
                 return bad(format!("special token {t} is outside the vocabulary"));
             }
+        }
+        if self.learn.window_ticks == 0 {
+            return bad("the learning window must be at least one tick".into());
         }
         if self.ticks_per_token == 0 {
             return bad("ticks_per_token must be at least 1".into());

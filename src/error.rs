@@ -19,6 +19,9 @@ pub enum NeuroError {
     /// The requested backend is not available in this build or on this machine.
     #[error("{0}")]
     Unavailable(String),
+    /// A train step produced NaN or Inf; none of its updates were applied.
+    #[error("non-finite values in {}: the step's updates were not applied", .0.join(", "))]
+    NonFinite(Vec<String>),
     /// A call was used out of order (e.g. an upload while recording).
     #[error("usage error: {0}")]
     Usage(String),

@@ -11,11 +11,14 @@ pub mod model;
 pub mod orchestrator;
 pub mod sampling;
 pub mod text;
+pub mod trainer;
 
 pub use backend::{Backend, BackendStats};
 pub use config::{ModelConfig, ModuleId, Preset};
 pub use error::{NeuroError, Result};
-pub use orchestrator::{CallStats, Engine, EvalOutput, GenerateOptions, GenerateOutput};
+pub use orchestrator::{
+    CallStats, Engine, EvalOutput, GenerateOptions, GenerateOutput, SleepReport, TrainOutput, TrainPhase,
+};
 pub use sampling::SamplingRule;
 
 /// Which implementation of the backend trait to use.

@@ -75,8 +75,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Throughput of one-submission generation.
+    /// Train on a text file (byte-level): one JSON object per step with --json.
+    Train {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        steps: u64,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Tokens per training sequence (BOS included).
+        #[arg(long, default_value_t = 64)]
+        seq_len: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Throughput of one-submission generation (or training, with --train).
     Bench {
+        /// Time train_step instead, with the share of forward, decode and plasticity.
+        #[arg(long)]
+        train: bool,
         #[arg(long, default_value_t = 1)]
         batch: usize,
         #[arg(long, default_value_t = 256)]
@@ -191,7 +208,13 @@ fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Info { json }) => info(cli, *json),
-        Some(Command::Bench { batch, tokens, repeat, json }) => bench(cli, *batch, *tokens, *repeat, *json),
+        Some(Command::Bench { train: false, batch, tokens, repeat, json }) => {
+            bench(cli, *batch, *tokens, *repeat, *json)
+        }
+        Some(Command::Bench { train: true, batch, tokens, repeat, json }) => {
+            bench_train(cli, *batch, *tokens, *repeat, *json)
+        }
+        Some(Command::Train { data, steps, batch, seq_len, json }) => train(cli, data, *steps, *batch, *seq_len, *json),
     }
 }
 
@@ -287,6 +310,108 @@ fn bench(cli: &Cli, batch: usize, tokens: usize, repeat: usize, as_json: bool) -
             ),
             None => println!("model traffic {gbps:.2} GB/s"),
         }
+    }
+    Ok(())
+}
+
+/// Byte-level training sequences of `seq_len` tokens (BOS + bytes) cut from a text file.
+fn sequences(path: &PathBuf, seq_len: usize) -> Result<Vec<Vec<u32>>> {
+    if seq_len < 2 {
+        bail!("--seq-len must be at least 2");
+    }
+    let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let seqs: Vec<Vec<u32>> = raw
+        .chunks(seq_len - 1)
+        .filter(|c| !c.is_empty())
+        .map(|c| std::iter::once(neurogen::config::BYTE_BOS).chain(c.iter().map(|&b| b as u32)).collect())
+        .collect();
+    if seqs.is_empty() {
+        bail!("{} is empty", path.display());
+    }
+    Ok(seqs)
+}
+
+fn train(cli: &Cli, data: &PathBuf, steps: u64, batch: usize, seq_len: usize, as_json: bool) -> Result<()> {
+    if batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let seqs = sequences(data, seq_len)?;
+    let mut trainer = neurogen::trainer::Trainer::new(engine(cli)?, cli.seed);
+    for step in 0..steps {
+        let start = (step as usize * batch) % seqs.len();
+        let b: Vec<Vec<u32>> = (0..batch).map(|i| seqs[(start + i) % seqs.len()].clone()).collect();
+        let rep = trainer.step(&b)?;
+        let t = &rep.train;
+        let tps = b.iter().map(|s| s.len() - 1).sum::<usize>() as f64 / t.stats.seconds;
+        if as_json {
+            println!(
+                "{}",
+                json!({"step": rep.step, "loss": t.loss, "accuracy": t.accuracy, "tokens_per_s": tps,
+                       "host_syncs_per_call": t.stats.host_syncs, "dispatches_per_call": t.stats.dispatches,
+                       "grad_norm": t.grad_norm, "spike_rates": t.stats.spike_rates,
+                       "slept": rep.sleep.as_ref().map(|(s, _)| s)})
+            );
+        } else {
+            println!(
+                "step {:>5}  loss {:.4}  accuracy {:5.1}%  {:.0} tokens/s  |g| {:.3}",
+                rep.step,
+                t.loss,
+                100.0 * t.accuracy,
+                tps,
+                t.grad_norm
+            );
+            if let Some((s, _)) = &rep.sleep {
+                println!(
+                    "      sleep: pruned {} synapses, lowered θ of {} silent neurons, replayed the best sequences",
+                    s.pruned, s.silent_neurons
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Training throughput, with the share of time in forward, decode and plasticity measured by
+/// recording the step up to each phase.
+fn bench_train(cli: &Cli, batch: usize, tokens: usize, repeat: usize, as_json: bool) -> Result<()> {
+    if batch == 0 || tokens < 2 {
+        bail!("--batch must be at least 1 and --tokens at least 2");
+    }
+    let mut eng = engine(cli)?;
+    let v = eng.config().vocab as u32;
+    let seqs: Vec<Vec<u32>> =
+        (0..batch).map(|b| (0..tokens).map(|t| ((t * 31 + b * 7) as u32) % v.min(256)).collect()).collect();
+    let mut time = |phase| -> Result<(f64, neurogen::TrainOutput)> {
+        eng.train_step_until(&seqs, phase)?;
+        let mut best = f64::INFINITY;
+        let mut last = None;
+        for _ in 0..repeat.max(1) {
+            let out = eng.train_step_until(&seqs, phase)?;
+            best = best.min(out.stats.seconds);
+            last = Some(out);
+        }
+        Ok((best, last.expect("ran")))
+    };
+    let (t_fwd, _) = time(neurogen::TrainPhase::Forward)?;
+    let (t_dec, _) = time(neurogen::TrainPhase::Decode)?;
+    let (t_all, out) = time(neurogen::TrainPhase::All)?;
+    let dev = eng.backend().info();
+    let n = (batch * (tokens - 1)) as f64;
+    let share = |x: f64| (x / t_all).clamp(0.0, 1.0);
+    let v = json!({
+        "backend": dev.backend, "device": dev.device, "preset": eng.config().preset, "vocab": eng.config().vocab,
+        "batch": batch, "tokens": tokens, "seconds": t_all, "tokens_per_s": n / t_all,
+        "host_syncs_per_call": out.stats.host_syncs, "dispatches_per_call": out.stats.dispatches,
+        "share_forward": share(t_fwd), "share_decode": share(t_dec - t_fwd), "share_plasticity": share(t_all - t_dec),
+    });
+    if as_json {
+        println!("{v}");
+    } else {
+        println!(
+            "train {} {} preset {} batch {batch} × {tokens} tokens: {:.3} s/step = {:.0} tokens/s ({} host sync, {} dispatches); forward {:.0}%, decode {:.0}%, plasticity {:.0}%",
+            dev.backend, dev.device, eng.config().preset, t_all, n / t_all, out.stats.host_syncs, out.stats.dispatches,
+            100.0 * share(t_fwd), 100.0 * share(t_dec - t_fwd), 100.0 * share(t_all - t_dec)
+        );
     }
     Ok(())
 }

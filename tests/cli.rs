@@ -128,3 +128,53 @@ fn bad_arguments_are_refused_without_a_panic() {
         assert!(err.starts_with("error:") && !err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn train_json_and_bench_train() {
+    let dir = std::env::temp_dir().join(format!("neurogen-train-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("corpus.txt");
+    std::fs::write(&path, "the cat sat on the mat. ".repeat(20)).unwrap();
+    let (ok, out, err) = neurogen(&[
+        "--backend",
+        "cpu",
+        "train",
+        "--data",
+        path.to_str().unwrap(),
+        "--steps",
+        "3",
+        "--batch",
+        "2",
+        "--seq-len",
+        "17",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    for (i, v) in lines.iter().enumerate() {
+        assert_eq!(v["step"], i as u64 + 1);
+        assert_eq!(v["host_syncs_per_call"], 1);
+        assert!(v["loss"].as_f64().unwrap() > 0.0 && v["tokens_per_s"].as_f64().unwrap() > 0.0);
+        assert!(v["accuracy"].as_f64().unwrap() >= 0.0);
+    }
+    let (ok, out, err) = neurogen(&[
+        "--backend",
+        "cpu",
+        "bench",
+        "--train",
+        "--batch",
+        "2",
+        "--tokens",
+        "17",
+        "--repeat",
+        "1",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v = json_line(&out);
+    let shares: f64 =
+        ["share_forward", "share_decode", "share_plasticity"].iter().map(|k| v[k].as_f64().unwrap()).sum();
+    assert!((shares - 1.0).abs() < 0.2, "{v}");
+    assert_eq!(v["host_syncs_per_call"], 1);
+}

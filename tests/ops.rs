@@ -94,8 +94,11 @@ fn copy() {
         .iter()
         .map(|&n| Case {
             name: format!("copy n={n}"),
-            op: Op::copy(b(0), b(1), n),
-            data: vec![uniform(&mut rng(n as u64), n + 3, -1.0, 1.0), poison(n)],
+            op: Op::copy_at(b(0), 3, b(1), n % 5, n),
+            data: vec![
+                uniform(&mut rng(n as u64), n + 3, -1.0, 1.0),
+                uniform(&mut rng(1 + n as u64), n + n % 5, -1.0, 1.0),
+            ],
             cmp: vec![F, F],
         })
         .collect();
@@ -472,4 +475,258 @@ fn sample_op_matches_host_choice_rule() {
         );
         assert_eq!(out[2][pos as usize + 1], want);
     }
+}
+
+// ---- learning ops ------------------------------------------------------------------------------
+
+#[test]
+fn window_stats() {
+    let mut cases = Vec::new();
+    for (seed, &(batch, n, window)) in [(1usize, 256usize, 0u32), (3, 300, 2), (2, 513, 1)].iter().enumerate() {
+        let r = &mut rng(100 + seed as u64);
+        let windows = 3;
+        let p = WindowStatsParams { batch: batch as u32, n: n as u32, window, write_half: 1, pos: 4, _pad: [0; 3] };
+        let lens: Vec<u32> = (0..batch as u32).map(|b| 4 + 2 * b).collect(); // sequence 0 is past its end
+        cases.push(Case {
+            name: format!("window_stats b={batch} n={n} w={window}"),
+            op: Op::window_stats(p, b(0), b(1), b(2), b(3), b(4)),
+            data: vec![
+                ints(r, 2 * batch * n, 2),
+                uniform(r, batch * n, 0.0, 3.0),
+                lens,
+                uniform(r, windows * batch * n, 0.0, 5.0),
+                uniform(r, windows * batch * n, 0.0, 5.0),
+            ],
+            cmp: vec![Cmp::Exact, F, Cmp::Exact, F, F],
+        });
+    }
+    check(cases);
+}
+
+#[test]
+fn loss_grad() {
+    let mut cases = Vec::new();
+    for (seed, &(positions, batch, vocab)) in [(1usize, 1usize, 1usize), (5, 3, 259), (4, 2, 1000)].iter().enumerate() {
+        let r = &mut rng(110 + seed as u64);
+        let tstride = positions + 1;
+        let rows = positions * batch;
+        let lens: Vec<u32> = (0..batch).map(|b| (tstride - b % 2 * 2).max(1) as u32).collect();
+        let p = LossGradParams { rows: rows as u32, batch: batch as u32, vocab: vocab as u32, tstride: tstride as u32 };
+        cases.push(Case {
+            name: format!("loss_grad rows={rows} v={vocab}"),
+            op: Op::loss_grad(p, b(0), b(1), b(2), b(3)),
+            data: vec![
+                ints(r, batch * tstride, vocab as u32),
+                lens,
+                uniform(r, rows * vocab, -5.0, 5.0),
+                poison(rows * ROW_WORDS),
+            ],
+            cmp: vec![Cmp::Exact, Cmp::Exact, Cmp::F32 { atol: 1e-6, rtol: 1e-4 }, Cmp::F32 { atol: 1e-5, rtol: 1e-4 }],
+        });
+    }
+    check(cases);
+}
+
+#[test]
+fn rewards() {
+    let mut cases = Vec::new();
+    for (seed, &(batch, positions, tpt)) in [(1usize, 1usize, 1u32), (3, 40, 1), (2, 17, 3)].iter().enumerate() {
+        let r = &mut rng(120 + seed as u64);
+        let window_ticks = 16;
+        let windows = (positions * tpt as usize).div_ceil(window_ticks);
+        let mut rows = Vec::new();
+        for i in 0..positions * batch {
+            let valid = (i / batch + 1 + i % batch) < positions + 1;
+            rows.extend([
+                r.random_range(0.0f32..6.0).to_bits(),
+                valid as u32 & r.random_range(0..2),
+                valid as u32,
+                r.random_range(0..259),
+            ]);
+        }
+        let p = RewardsParams {
+            batch: batch as u32,
+            positions: positions as u32,
+            windows: windows as u32,
+            window_ticks: window_ticks as u32,
+            ticks_per_token: tpt,
+            reward: 0.1,
+            rbar_decay: 0.95,
+            ht_step: 0.05,
+            s_da: [0.3, 0.4, 0.6, 0.5, 1.0, 0.5],
+            s_5ht: [0.5, 0.3, 0.2, 0.6, 0.3, 0.4],
+        };
+        cases.push(Case {
+            name: format!("rewards b={batch} t={positions} tpt={tpt}"),
+            op: Op::rewards(p, [b(0), b(1), b(2), b(3), b(4), b(5), b(6)]),
+            data: vec![
+                rows,
+                uniform(r, batch, -0.1, 0.1),
+                uniform(r, batch * NUM_MODULES * 2, 0.0, 2.0),
+                poison(batch * windows),
+                poison(batch * NUM_MODULES),
+                poison(batch * ACC_WORDS),
+                poison(4),
+            ],
+            cmp: vec![Cmp::Exact, F, F, F, F, Cmp::F32 { atol: 1e-4, rtol: 1e-4 }, Cmp::F32 { atol: 1e-4, rtol: 1e-4 }],
+        });
+    }
+    check(cases);
+}
+
+#[test]
+fn decoder_grad_norm_and_sgd() {
+    let mut cases = Vec::new();
+    for (seed, &(rows, vocab, width)) in [(1usize, 1usize, 1usize), (37, 259, 64), (12, 21, 300)].iter().enumerate() {
+        let r = &mut rng(130 + seed as u64);
+        let tiles = vocab.div_ceil(DECODER_GRAD_TILE);
+        let p = DecoderGradParams { rows: rows as u32, vocab: vocab as u32, width: width as u32, _pad: 0 };
+        let totals = f32_words(&[0.0, 0.0, rows as f32, 1.0 / rows as f32]);
+        let tol = Cmp::F32 { atol: 1e-5, rtol: 1e-3 };
+        cases.push(Case {
+            name: format!("decoder_grad rows={rows} v={vocab} d={width}"),
+            op: Op::decoder_grad(p, [b(0), b(1), b(2), b(3), b(4), b(5)]),
+            data: vec![
+                uniform(r, rows * vocab, -1.0, 1.0),
+                uniform(r, rows * width, 0.0, 1.0),
+                totals,
+                poison(vocab * width),
+                poison(vocab),
+                poison(tiles),
+            ],
+            cmp: vec![F, F, F, tol, tol, tol],
+        });
+        let gp = GradNormParams { partials: tiles as u32, clip: 1.0, _pad: [0; 2] };
+        cases.push(Case {
+            name: format!("grad_norm n={tiles}"),
+            op: Op::grad_norm(gp, b(0), b(1)),
+            data: vec![uniform(r, tiles, 0.0, 0.3), poison(4)],
+            cmp: vec![F, Cmp::Exact],
+        });
+        let sp = SgdParams { len: (vocab * width) as u32, lr: 0.5, _pad: [0; 2] };
+        cases.push(Case {
+            name: format!("sgd_step n={}", vocab * width),
+            op: Op::sgd_step(sp, b(0), b(1), b(2)),
+            data: vec![
+                uniform(r, vocab * width, -1.0, 1.0),
+                f32_words(&[0.37, 2.0, 0.0, 0.0]),
+                uniform(r, vocab * width, -1.0, 1.0),
+            ],
+            cmp: vec![F, F, F],
+        });
+    }
+    // grad_norm writes only two words: compare them, not the poisoned rest.
+    for c in cases.iter_mut().filter(|c| c.op.kind == OpKind::GradNorm) {
+        c.data[1] = vec![0; 2];
+        c.cmp[1] = Cmp::F32 { atol: 1e-6, rtol: 1e-5 };
+    }
+    check(cases);
+}
+
+#[test]
+fn plasticity_and_homeostasis() {
+    let mut cases = Vec::new();
+    for (seed, &(batch, n, fanout, windows)) in
+        [(1usize, 256usize, 1usize, 1usize), (3, 300, 7, 2), (2, 512, 16, 3)].iter().enumerate()
+    {
+        let r = &mut rng(140 + seed as u64);
+        let mut mod_base = uniform(r, batch * windows, -0.1, 0.1);
+        mod_base[0] = 0f32.to_bits(); // a window with no modulator contributes nothing
+        let p = PlasticityParams {
+            batch: batch as u32,
+            n: n as u32,
+            fanout: fanout as u32,
+            windows: windows as u32,
+            module: 2,
+            rate: 0.5,
+            inv_window_ticks: 1.0 / 16.0,
+            _pad: 0,
+        };
+        let wc = f32_words(&ints(r, windows * batch * n, 3).iter().map(|&x| x as f32).collect::<Vec<_>>());
+        cases.push(Case {
+            name: format!("plasticity b={batch} n={n} f={fanout} w={windows}"),
+            op: Op::plasticity(p, [b(0), b(1), b(2), b(3), b(4), b(5), b(6)]),
+            data: vec![
+                ints(r, n * fanout, n as u32),
+                uniform(r, n * fanout, -1.0, 1.0),
+                wc.clone(),
+                uniform(r, windows * batch * n, 0.0, 16.0),
+                mod_base,
+                uniform(r, batch * NUM_MODULES, 0.5, 2.0),
+                poison(n * fanout),
+            ],
+            cmp: vec![Cmp::Exact, F, F, F, F, F, Cmp::F32 { atol: 1e-5, rtol: 1e-4 }],
+        });
+        let hp = HomeostasisParams {
+            batch: batch as u32,
+            n: n as u32,
+            windows: windows as u32,
+            _pad0: 0,
+            eta: 0.1,
+            target: 0.05,
+            inv_ticks: 1.0 / (16.0 * windows as f32 * batch as f32),
+            _pad1: 0,
+        };
+        cases.push(Case {
+            name: format!("homeostasis b={batch} n={n}"),
+            op: Op::homeostasis(hp, b(0), b(1), b(2), b(3)),
+            data: vec![uniform(r, n, -58.0, -52.0), wc, poison(n), ints(r, n, 100)],
+            cmp: vec![F, F, F, Cmp::Exact],
+        });
+    }
+    check(cases);
+}
+
+#[test]
+fn hebbian_health_and_commit() {
+    let r = &mut rng(150);
+    let mut cases = Vec::new();
+    for batch in [1usize, 3] {
+        let n_conn = 11;
+        let meta: Vec<u32> = (0..n_conn)
+            .flat_map(|c| [(c % 6) as u32, ((c + 1) % 6) as u32, (0.01 + 0.004 * c as f32).to_bits(), 0])
+            .collect();
+        let p = HebbianParams {
+            n_conn: n_conn as u32,
+            batch: batch as u32,
+            ticks: 40,
+            window_ticks: 16,
+            neurons: [512, 1024, 512, 1024, 256, 1024],
+            _pad: [0; 2],
+        };
+        cases.push(Case {
+            name: format!("hebbian_gains b={batch}"),
+            op: Op::hebbian_gains(p, b(0), b(1), b(2), b(3), b(4)),
+            data: vec![
+                meta,
+                uniform(r, n_conn, 0.0, 2.0),
+                ints(r, batch * NUM_MODULES, 8000),
+                uniform(r, batch, -0.1, 0.1),
+                poison(n_conn),
+            ],
+            cmp: vec![Cmp::Exact, F, Cmp::Exact, F, F],
+        });
+    }
+    for &(len, bad) in &[(1usize, None), (300, Some(17usize)), (70_001, Some(70_000))] {
+        let mut data = uniform(r, len, -1.0, 1.0);
+        if let Some(i) = bad {
+            data[i] = if i % 2 == 0 { f32::INFINITY.to_bits() } else { f32::NAN.to_bits() };
+        }
+        cases.push(Case {
+            name: format!("health n={len} bad={bad:?}"),
+            op: Op::health(b(0), len, b(1), 2),
+            data: vec![data, vec![0; 4]],
+            cmp: vec![Cmp::Exact, Cmp::Exact],
+        });
+    }
+    for flags in [vec![0u32, 0, 0], vec![0, 1, 0]] {
+        let n = 700;
+        cases.push(Case {
+            name: format!("commit flags={flags:?}"),
+            op: Op::commit(b(0), b(1), 3, b(2), n),
+            data: vec![uniform(r, n, -1.0, 1.0), flags, uniform(r, n + 5, -1.0, 1.0)],
+            cmp: vec![F, Cmp::Exact, F],
+        });
+    }
+    check(cases);
 }

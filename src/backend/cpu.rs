@@ -18,8 +18,9 @@ pub fn fill(p: &FillParams, out: &mut [u32]) {
     out[..p.len as usize].fill(p.value);
 }
 
-pub fn copy(p: &FillParams, src: &[u32], dst: &mut [u32]) {
-    dst[..p.len as usize].copy_from_slice(&src[..p.len as usize]);
+pub fn copy(p: &CopyParams, src: &[u32], dst: &mut [u32]) {
+    let (n, s, d) = (p.len as usize, p.src_offset as usize, p.dst_offset as usize);
+    dst[d..d + n].copy_from_slice(&src[s..s + n]);
 }
 
 pub fn embed_gate(p: &EmbedGateParams, tokens: &[u32], emb: &[f32], prev: &mut [f32], j: &mut [f32]) {
@@ -255,6 +256,228 @@ pub fn loss_accum(p: &LossParams, logits: &[f32], tokens: &[u32], lens: &[u32], 
     }
 }
 
+// ---- learning (SPEC §5) --------------------------------------------------------------------------
+
+fn finite(x: f32) -> bool {
+    x.is_finite()
+}
+
+pub fn window_stats(p: &WindowStatsParams, spk: &[u32], e: &[f32], lens: &[u32], wc: &mut [f32], we: &mut [f32]) {
+    let (n, batch) = (p.n as usize, p.batch as usize);
+    for b in 0..batch {
+        if p.pos as usize + 1 >= lens[b] as usize {
+            continue;
+        }
+        let spikes = &spk[(p.write_half as usize * batch + b) * n..][..n];
+        let o = (p.window as usize * batch + b) * n;
+        for i in 0..n {
+            wc[o + i] += spikes[i] as f32;
+            we[o + i] += e[b * n + i];
+        }
+    }
+}
+
+pub fn loss_grad(p: &LossGradParams, tokens: &[u32], lens: &[u32], logits: &mut [f32], row_stats: &mut [u32]) {
+    let v = p.vocab as usize;
+    for r in 0..p.rows as usize {
+        let (t, b) = (r / p.batch as usize, r % p.batch as usize);
+        let row = &mut logits[r * v..(r + 1) * v];
+        let best = argmax(row);
+        let valid = t + 1 < lens[b] as usize;
+        let stats = &mut row_stats[r * ROW_WORDS..(r + 1) * ROW_WORDS];
+        if !valid {
+            row.fill(0.0);
+            stats.copy_from_slice(&[0, 0, 0, best as u32]);
+            continue;
+        }
+        let target = tokens[b * p.tstride as usize + t + 1] as usize;
+        let max = row[best] as f64;
+        let sum: f64 = row.iter().map(|&l| (l as f64 - max).exp()).sum();
+        let nll = (max + sum.ln() - row[target] as f64) as f32;
+        for (i, l) in row.iter_mut().enumerate() {
+            let prob = ((*l as f64 - max).exp() / sum) as f32;
+            *l = prob - (i == target) as u32 as f32;
+        }
+        stats.copy_from_slice(&[nll.to_bits(), (best == target) as u32, 1, best as u32]);
+    }
+}
+
+/// Window of position `t`: the window holding the last tick of the position.
+pub fn window_of(t: usize, ticks_per_token: usize, window_ticks: usize) -> usize {
+    ((t + 1) * ticks_per_token - 1) / window_ticks
+}
+
+/// `bufs`: row_stats, rbar, neuromod, mod_base, mfac, acc, totals.
+pub fn rewards(
+    p: &RewardsParams,
+    row_stats: &[u32],
+    rbar: &mut [f32],
+    neuromod: &mut [f32],
+    mod_base: &mut [f32],
+    mfac: &mut [f32],
+    acc: &mut [f32],
+    totals: &mut [f32],
+) {
+    let (batch, windows) = (p.batch as usize, p.windows as usize);
+    let mut tot = [0f64; 3];
+    for b in 0..batch {
+        let mut rb = rbar[b];
+        let (mut wsum, mut wcnt) = (vec![0f64; windows], vec![0u32; windows]);
+        let (mut dsum, mut nll, mut correct, mut count, mut last) = (0f64, 0f64, 0u32, 0u32, 0u32);
+        for t in 0..p.positions as usize {
+            let s = &row_stats[(t * batch + b) * ROW_WORDS..][..ROW_WORDS];
+            if s[2] == 0 {
+                continue;
+            }
+            let r = if s[1] != 0 { p.reward } else { -p.reward };
+            rb = p.rbar_decay * rb + (1.0 - p.rbar_decay) * r;
+            let delta = r - rb;
+            let w = window_of(t, p.ticks_per_token as usize, p.window_ticks as usize);
+            wsum[w] += delta as f64;
+            wcnt[w] += 1;
+            dsum += delta as f64;
+            nll += f32::from_bits(s[0]) as f64;
+            correct += s[1];
+            count += 1;
+            last = s[3];
+        }
+        rbar[b] = rb;
+        for w in 0..windows {
+            mod_base[b * windows + w] = if wcnt[w] > 0 { (wsum[w] / wcnt[w] as f64) as f32 } else { 0.0 };
+        }
+        let dmean = if count > 0 { (dsum / count as f64) as f32 } else { 0.0 };
+        for m in 0..NUM_MODULES {
+            let nm = (b * NUM_MODULES + m) * 2;
+            mfac[b * NUM_MODULES + m] = 1.0 + neuromod[nm] * p.s_da[m];
+            neuromod[nm] = (neuromod[nm] + dmean * p.s_da[m]).clamp(0.0, 2.0);
+            neuromod[nm + 1] = (neuromod[nm + 1] + p.ht_step * p.s_5ht[m]).clamp(0.0, 2.0);
+        }
+        acc[b * ACC_WORDS..(b + 1) * ACC_WORDS].copy_from_slice(&[
+            nll as f32,
+            correct as f32,
+            count as f32,
+            last as f32,
+        ]);
+        tot[0] += nll;
+        tot[1] += correct as f64;
+        tot[2] += count as f64;
+    }
+    totals[..4].copy_from_slice(&[tot[0] as f32, tot[1] as f32, tot[2] as f32, 1.0 / tot[2].max(1.0) as f32]);
+}
+
+/// `bufs`: grads, readouts, totals, g_w, g_b, partials.
+pub fn decoder_grad(
+    p: &DecoderGradParams,
+    grads: &[f32],
+    y: &[f32],
+    totals: &[f32],
+    g_w: &mut [f32],
+    g_b: &mut [f32],
+    partials: &mut [f32],
+) {
+    let (rows, v, d) = (p.rows as usize, p.vocab as usize, p.width as usize);
+    let inv = totals[3] as f64;
+    for (tile, part) in partials.iter_mut().enumerate().take(v.div_ceil(DECODER_GRAD_TILE)) {
+        let mut sq = 0f64;
+        for r in tile * DECODER_GRAD_TILE..((tile + 1) * DECODER_GRAD_TILE).min(v) {
+            for k in 0..d {
+                let s: f64 = (0..rows).map(|i| grads[i * v + r] as f64 * y[i * d + k] as f64).sum::<f64>() * inv;
+                g_w[r * d + k] = s as f32;
+                sq += s * s;
+            }
+            let s: f64 = (0..rows).map(|i| grads[i * v + r] as f64).sum::<f64>() * inv;
+            g_b[r] = s as f32;
+            sq += s * s;
+        }
+        *part = sq as f32;
+    }
+}
+
+pub fn grad_norm(p: &GradNormParams, partials: &[f32], scalars: &mut [f32]) {
+    let norm = partials[..p.partials as usize].iter().map(|&x| x as f64).sum::<f64>().sqrt() as f32;
+    scalars[0] = if norm > p.clip { p.clip / norm } else { 1.0 };
+    scalars[1] = norm;
+}
+
+pub fn sgd_step(p: &SgdParams, param: &[f32], scalars: &[f32], grad: &mut [f32]) {
+    let step = p.lr * scalars[0];
+    for (g, &w) in grad[..p.len as usize].iter_mut().zip(param) {
+        *g = w - step * *g;
+    }
+}
+
+/// `bufs`: w_idx, w_val, wc, we, mod_base, mfac, w_next.
+#[allow(clippy::too_many_arguments)]
+pub fn plasticity(
+    p: &PlasticityParams,
+    w_idx: &[u32],
+    w_val: &[f32],
+    wc: &[f32],
+    we: &[f32],
+    mod_base: &[f32],
+    mfac: &[f32],
+    w_next: &mut [f32],
+) {
+    let (batch, n, fan, windows) = (p.batch as usize, p.n as usize, p.fanout as usize, p.windows as usize);
+    for i in 0..n {
+        for f in 0..fan {
+            let syn = f * n + i;
+            let j = w_idx[syn] as usize;
+            let mut d = 0f64;
+            for b in 0..batch {
+                for w in 0..windows {
+                    let m = mod_base[b * windows + w] * mfac[b * NUM_MODULES + p.module as usize];
+                    if m == 0.0 {
+                        continue;
+                    }
+                    let o = (w * batch + b) * n;
+                    let (ci, cj) = (wc[o + i] as f64, wc[o + j] as f64);
+                    let (ei, ej) =
+                        (we[o + i] as f64 * p.inv_window_ticks as f64, we[o + j] as f64 * p.inv_window_ticks as f64);
+                    d += m as f64 * (ci * ej - ei * cj);
+                }
+            }
+            w_next[syn] = (w_val[syn] + (p.rate as f64 / batch as f64 * d) as f32).clamp(-1.0, 1.0);
+        }
+    }
+}
+
+pub fn homeostasis(p: &HomeostasisParams, theta: &[f32], wc: &[f32], theta_next: &mut [f32], activity: &mut [u32]) {
+    let (batch, n, windows) = (p.batch as usize, p.n as usize, p.windows as usize);
+    for i in 0..n {
+        let spikes: f64 = (0..windows * batch).map(|wb| wc[wb * n + i] as f64).sum();
+        let rate = (spikes * p.inv_ticks as f64) as f32;
+        theta_next[i] = theta[i] + p.eta * (rate - p.target);
+        activity[i] += spikes as u32;
+    }
+}
+
+pub fn hebbian_gains(p: &HebbianParams, meta: &[u32], gains: &[f32], counts: &[u32], rbar: &[f32], next: &mut [f32]) {
+    let batch = p.batch as usize;
+    let rate = |m: usize| {
+        let s: u64 = (0..batch).map(|b| counts[b * NUM_MODULES + m] as u64).sum();
+        (s as f64 / (p.neurons[m] as f64 * p.ticks as f64 * batch as f64)) as f32
+    };
+    let rb = (rbar[..batch].iter().map(|&x| x as f64).sum::<f64>() / batch as f64) as f32;
+    for c in 0..p.n_conn as usize {
+        let m = &meta[c * 4..c * 4 + 4];
+        let (pre, post, eta) = (rate(m[0] as usize), rate(m[1] as usize), f32::from_bits(m[2]));
+        next[c] = (gains[c] + eta * pre * post * (1.0 + rb) * p.window_ticks as f32).clamp(0.0, 2.0);
+    }
+}
+
+pub fn health(p: &HealthParams, data: &[f32], flags: &mut [u32]) {
+    if !data[..p.len as usize].iter().all(|&x| finite(x)) {
+        flags[p.slot as usize] = 1;
+    }
+}
+
+pub fn commit(p: &CommitParams, src: &[u32], flags: &[u32], dst: &mut [u32]) {
+    if flags[..p.n_flags as usize].iter().all(|&f| f == 0) {
+        dst[..p.len as usize].copy_from_slice(&src[..p.len as usize]);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// The reference backend. Ops are recorded and run in order at `submit`.
@@ -303,6 +526,79 @@ impl CpuBackend {
                 let [mut dst] = self.take([b[1]]);
                 copy(&op.params(), self.buf(b[0]), &mut dst);
                 self.restore([b[1]], [dst]);
+            }
+            OpKind::WindowStats => {
+                let ids = [b[3], b[4]];
+                let [mut wc, mut we] = self.take(ids);
+                window_stats(&op.params(), self.buf(b[0]), f(self.buf(b[1])), self.buf(b[2]), fm(&mut wc), fm(&mut we));
+                self.restore(ids, [wc, we]);
+            }
+            OpKind::LossGrad => {
+                let ids = [b[2], b[3]];
+                let [mut logits, mut rows] = self.take(ids);
+                loss_grad(&op.params(), self.buf(b[0]), self.buf(b[1]), fm(&mut logits), &mut rows);
+                self.restore(ids, [logits, rows]);
+            }
+            OpKind::Rewards => {
+                let ids = [b[1], b[2], b[3], b[4], b[5], b[6]];
+                let [mut rbar, mut nm, mut mb, mut mf, mut acc, mut tot] = self.take(ids);
+                let rows = self.buf(b[0]);
+                rewards(
+                    &op.params(),
+                    rows,
+                    fm(&mut rbar),
+                    fm(&mut nm),
+                    fm(&mut mb),
+                    fm(&mut mf),
+                    fm(&mut acc),
+                    fm(&mut tot),
+                );
+                self.restore(ids, [rbar, nm, mb, mf, acc, tot]);
+            }
+            OpKind::DecoderGrad => {
+                let ids = [b[3], b[4], b[5]];
+                let [mut gw, mut gb, mut part] = self.take(ids);
+                let (g, y, t) = (f(self.buf(b[0])), f(self.buf(b[1])), f(self.buf(b[2])));
+                decoder_grad(&op.params(), g, y, t, fm(&mut gw), fm(&mut gb), fm(&mut part));
+                self.restore(ids, [gw, gb, part]);
+            }
+            OpKind::GradNorm => {
+                let [mut s] = self.take([b[1]]);
+                grad_norm(&op.params(), f(self.buf(b[0])), fm(&mut s));
+                self.restore([b[1]], [s]);
+            }
+            OpKind::SgdStep => {
+                let [mut g] = self.take([b[2]]);
+                sgd_step(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), fm(&mut g));
+                self.restore([b[2]], [g]);
+            }
+            OpKind::Plasticity => {
+                let [mut next] = self.take([b[6]]);
+                let (wi, wv, wc, we) = (self.buf(b[0]), f(self.buf(b[1])), f(self.buf(b[2])), f(self.buf(b[3])));
+                plasticity(&op.params(), wi, wv, wc, we, f(self.buf(b[4])), f(self.buf(b[5])), fm(&mut next));
+                self.restore([b[6]], [next]);
+            }
+            OpKind::Homeostasis => {
+                let ids = [b[2], b[3]];
+                let [mut th, mut act] = self.take(ids);
+                homeostasis(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), fm(&mut th), &mut act);
+                self.restore(ids, [th, act]);
+            }
+            OpKind::HebbianGains => {
+                let [mut next] = self.take([b[4]]);
+                let (meta, g, c, r) = (self.buf(b[0]), f(self.buf(b[1])), self.buf(b[2]), f(self.buf(b[3])));
+                hebbian_gains(&op.params(), meta, g, c, r, fm(&mut next));
+                self.restore([b[4]], [next]);
+            }
+            OpKind::Health => {
+                let [mut flags] = self.take([b[1]]);
+                health(&op.params(), f(self.buf(b[0])), &mut flags);
+                self.restore([b[1]], [flags]);
+            }
+            OpKind::Commit => {
+                let [mut dst] = self.take([b[2]]);
+                commit(&op.params(), self.buf(b[0]), self.buf(b[1]), &mut dst);
+                self.restore([b[2]], [dst]);
             }
             OpKind::EmbedGate => {
                 let [mut prev, mut j] = self.take([b[2], b[3]]);

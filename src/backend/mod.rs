@@ -91,10 +91,22 @@ pub enum OpKind {
     Logits,
     Sample,
     LossAccum,
+    // ---- learning (SPEC §5) ----
+    WindowStats,
+    LossGrad,
+    Rewards,
+    DecoderGrad,
+    GradNorm,
+    SgdStep,
+    Plasticity,
+    Homeostasis,
+    HebbianGains,
+    Health,
+    Commit,
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 11] = [
+    pub const ALL: [OpKind; 22] = [
         OpKind::Fill,
         OpKind::Copy,
         OpKind::EmbedGate,
@@ -106,6 +118,17 @@ impl OpKind {
         OpKind::Logits,
         OpKind::Sample,
         OpKind::LossAccum,
+        OpKind::WindowStats,
+        OpKind::LossGrad,
+        OpKind::Rewards,
+        OpKind::DecoderGrad,
+        OpKind::GradNorm,
+        OpKind::SgdStep,
+        OpKind::Plasticity,
+        OpKind::Homeostasis,
+        OpKind::HebbianGains,
+        OpKind::Health,
+        OpKind::Commit,
     ];
 
     pub fn name(self) -> &'static str {
@@ -121,6 +144,17 @@ impl OpKind {
             OpKind::Logits => "logits",
             OpKind::Sample => "sample",
             OpKind::LossAccum => "loss_accum",
+            OpKind::WindowStats => "window_stats",
+            OpKind::LossGrad => "loss_grad",
+            OpKind::Rewards => "rewards",
+            OpKind::DecoderGrad => "decoder_grad",
+            OpKind::GradNorm => "grad_norm",
+            OpKind::SgdStep => "sgd_step",
+            OpKind::Plasticity => "plasticity",
+            OpKind::Homeostasis => "homeostasis",
+            OpKind::HebbianGains => "hebbian_gains",
+            OpKind::Health => "health",
+            OpKind::Commit => "commit",
         }
     }
 
@@ -151,9 +185,68 @@ impl OpKind {
             OpKind::Sample => &[Read, Read, ReadWrite, ReadWrite],
             // logits, tokens, lens, acc
             OpKind::LossAccum => &[Read, Read, Read, ReadWrite],
+            // spk, e, lens, wc, we
+            OpKind::WindowStats => &[Read, Read, Read, ReadWrite, ReadWrite],
+            // tokens, lens, logits (→ gradients), row_stats
+            OpKind::LossGrad => &[Read, Read, ReadWrite, ReadWrite],
+            // row_stats, rbar, neuromod, mod_base, mfac, acc, totals
+            OpKind::Rewards => &[Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite],
+            // grads, readouts, totals, g_w, g_b, partials
+            OpKind::DecoderGrad => &[Read, Read, Read, ReadWrite, ReadWrite, ReadWrite],
+            // partials, scalars
+            OpKind::GradNorm => &[Read, ReadWrite],
+            // param, scalars, grad (→ next)
+            OpKind::SgdStep => &[Read, Read, ReadWrite],
+            // w_idx, w_val, wc, we, mod_base, mfac, w_next
+            OpKind::Plasticity => &[Read, Read, Read, Read, Read, Read, ReadWrite],
+            // theta, wc, theta_next, activity
+            OpKind::Homeostasis => &[Read, Read, ReadWrite, ReadWrite],
+            // meta, gains, counts, rbar, gains_next
+            OpKind::HebbianGains => &[Read, Read, Read, Read, ReadWrite],
+            // data, flags
+            OpKind::Health => &[Read, ReadWrite],
+            // src, flags, dst
+            OpKind::Commit => &[Read, Read, ReadWrite],
         }
     }
 }
+
+/// The source file of each op (`shaders/<name>.wgsl`, `kernels/<name>.cu`), embedded at build time.
+#[allow(unused_macros)]
+macro_rules! op_source {
+    ($kind:expr, $dir:literal, $ext:literal) => {
+        match $kind {
+            OpKind::Fill => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/fill.", $ext)),
+            OpKind::Copy => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/copy.", $ext)),
+            OpKind::EmbedGate => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/embed_gate.", $ext)),
+            OpKind::ConnGain => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/conn_gain.", $ext)),
+            OpKind::Project => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/project.", $ext)),
+            OpKind::LifKwta => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/lif_kwta.", $ext)),
+            OpKind::GoNogo => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/go_nogo.", $ext)),
+            OpKind::ContextUpdate => {
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/context_update.", $ext))
+            }
+            OpKind::Logits => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/logits.", $ext)),
+            OpKind::Sample => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/sample.", $ext)),
+            OpKind::LossAccum => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/loss_accum.", $ext)),
+            OpKind::WindowStats => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/window_stats.", $ext)),
+            OpKind::LossGrad => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/loss_grad.", $ext)),
+            OpKind::Rewards => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/rewards.", $ext)),
+            OpKind::DecoderGrad => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/decoder_grad.", $ext)),
+            OpKind::GradNorm => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/grad_norm.", $ext)),
+            OpKind::SgdStep => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/sgd_step.", $ext)),
+            OpKind::Plasticity => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/plasticity.", $ext)),
+            OpKind::Homeostasis => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/homeostasis.", $ext)),
+            OpKind::HebbianGains => {
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/hebbian_gains.", $ext))
+            }
+            OpKind::Health => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/health.", $ext)),
+            OpKind::Commit => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/commit.", $ext)),
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use op_source;
 
 /// One recorded op: its kind, its parameter struct as words, its buffers and its grid.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -211,7 +304,12 @@ impl Op {
 
     /// Copies `len` words of `src` into `dst`.
     pub fn copy(src: Buf, dst: Buf, len: usize) -> Op {
-        let p = FillParams { len: len as u32, value: 0, _pad: [0; 2] };
+        Op::copy_at(src, 0, dst, 0, len)
+    }
+
+    /// Copies `src[src_offset..][..len]` into `dst[dst_offset..]`.
+    pub fn copy_at(src: Buf, src_offset: usize, dst: Buf, dst_offset: usize, len: usize) -> Op {
+        let p = CopyParams { len: len as u32, src_offset: src_offset as u32, dst_offset: dst_offset as u32, _pad: 0 };
         Op { kind: OpKind::Copy, params: words(&p), bufs: vec![src, dst], groups: ceil_div(len, COLUMN) }
     }
 
@@ -262,12 +360,86 @@ impl Op {
     pub fn loss_accum(p: LossParams, logits: Buf, tokens: Buf, lens: Buf, acc: Buf) -> Op {
         Op { kind: OpKind::LossAccum, params: words(&p), bufs: vec![logits, tokens, lens, acc], groups: p.batch }
     }
+
+    pub fn window_stats(p: WindowStatsParams, spk: Buf, e: Buf, lens: Buf, wc: Buf, we: Buf) -> Op {
+        let groups = ceil_div(p.n as usize, COLUMN) * p.batch;
+        Op { kind: OpKind::WindowStats, params: words(&p), bufs: vec![spk, e, lens, wc, we], groups }
+    }
+
+    pub fn loss_grad(p: LossGradParams, tokens: Buf, lens: Buf, logits: Buf, row_stats: Buf) -> Op {
+        Op { kind: OpKind::LossGrad, params: words(&p), bufs: vec![tokens, lens, logits, row_stats], groups: p.rows }
+    }
+
+    /// `bufs`: row_stats, rbar, neuromod, mod_base, mfac, acc, totals.
+    pub fn rewards(p: RewardsParams, bufs: [Buf; 7]) -> Op {
+        Op { kind: OpKind::Rewards, params: words(&p), bufs: bufs.to_vec(), groups: 1 }
+    }
+
+    /// `bufs`: grads, readouts, totals, g_w, g_b, partials.
+    pub fn decoder_grad(p: DecoderGradParams, bufs: [Buf; 6]) -> Op {
+        let groups = ceil_div(p.vocab as usize, DECODER_GRAD_TILE);
+        Op { kind: OpKind::DecoderGrad, params: words(&p), bufs: bufs.to_vec(), groups }
+    }
+
+    pub fn grad_norm(p: GradNormParams, partials: Buf, scalars: Buf) -> Op {
+        Op { kind: OpKind::GradNorm, params: words(&p), bufs: vec![partials, scalars], groups: 1 }
+    }
+
+    pub fn sgd_step(p: SgdParams, param: Buf, scalars: Buf, grad: Buf) -> Op {
+        Op {
+            kind: OpKind::SgdStep,
+            params: words(&p),
+            bufs: vec![param, scalars, grad],
+            groups: ceil_div(p.len as usize, COLUMN),
+        }
+    }
+
+    /// `bufs`: w_idx, w_val, wc, we, mod_base, mfac, w_next.
+    pub fn plasticity(p: PlasticityParams, bufs: [Buf; 7]) -> Op {
+        Op { kind: OpKind::Plasticity, params: words(&p), bufs: bufs.to_vec(), groups: ceil_div(p.n as usize, COLUMN) }
+    }
+
+    pub fn homeostasis(p: HomeostasisParams, theta: Buf, wc: Buf, theta_next: Buf, activity: Buf) -> Op {
+        let groups = ceil_div(p.n as usize, COLUMN);
+        Op { kind: OpKind::Homeostasis, params: words(&p), bufs: vec![theta, wc, theta_next, activity], groups }
+    }
+
+    pub fn hebbian_gains(p: HebbianParams, meta: Buf, gains: Buf, counts: Buf, rbar: Buf, gains_next: Buf) -> Op {
+        Op {
+            kind: OpKind::HebbianGains,
+            params: words(&p),
+            bufs: vec![meta, gains, counts, rbar, gains_next],
+            groups: 1,
+        }
+    }
+
+    /// Sets `flags[slot]` when any of `len` words of `data` is NaN or ±Inf.
+    pub fn health(data: Buf, len: usize, flags: Buf, slot: usize) -> Op {
+        let p = HealthParams { len: len as u32, slot: slot as u32, _pad: [0; 2] };
+        Op { kind: OpKind::Health, params: words(&p), bufs: vec![data, flags], groups: ceil_div(len, COLUMN) }
+    }
+
+    /// Copies `len` words of `src` into `dst` only when all `n_flags` health flags are clear.
+    pub fn commit(src: Buf, flags: Buf, n_flags: usize, dst: Buf, len: usize) -> Op {
+        let p = CommitParams { len: len as u32, n_flags: n_flags as u32, _pad: [0; 2] };
+        Op { kind: OpKind::Commit, params: words(&p), bufs: vec![src, flags, dst], groups: ceil_div(len, COLUMN) }
+    }
 }
 
 // ---- Parameter structs, mirrored field by field in shaders/*.wgsl and kernels/*.cu. ----
 // All fields are 32-bit; every struct is a multiple of 16 bytes.
 
-/// Parameters of `fill` and `copy` (`value` unused by `copy`).
+/// `copy`: `dst[dst_offset + i] = src[src_offset + i]` for `i < len`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct CopyParams {
+    pub len: u32,
+    pub src_offset: u32,
+    pub dst_offset: u32,
+    pub _pad: u32,
+}
+
+/// Parameters of `fill`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct FillParams {
@@ -418,6 +590,144 @@ pub struct LossParams {
     pub tstride: u32,
     pub pos: u32,
 }
+
+/// Vocabulary rows a `decoder_grad` workgroup accumulates at once.
+pub const DECODER_GRAD_TILE: usize = 8;
+
+/// `window_stats`: after a module's tick, adds each neuron's spike and trace into window
+/// `window` of `wc`/`we` (`[windows][batch][n]`), for sequences whose position `pos` is predicted.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct WindowStatsParams {
+    pub batch: u32,
+    pub n: u32,
+    pub window: u32,
+    pub write_half: u32,
+    pub pos: u32,
+    pub _pad: [u32; 3],
+}
+
+/// `loss_grad`: rows `r = t·batch + b` of the logits. Writes `softmax − onehot(target)` (0 for
+/// padded rows) over the logits and `row_stats[r] = [nll, correct, valid, argmax]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct LossGradParams {
+    pub rows: u32,
+    pub batch: u32,
+    pub vocab: u32,
+    pub tstride: u32,
+}
+
+/// `rewards` (SPEC §5.2 and §5.7): per sequence, in position order, reward ±`reward`, running mean
+/// r̄, prediction error δ; window modulators (mean δ per window); the DA factor each module's
+/// plasticity uses; DA/5HT for the next call; per-sequence loss sums and the last prediction;
+/// batch totals `[Σ nll, Σ correct, count, 1/count]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct RewardsParams {
+    pub batch: u32,
+    pub positions: u32,
+    pub windows: u32,
+    pub window_ticks: u32,
+    pub ticks_per_token: u32,
+    pub reward: f32,
+    pub rbar_decay: f32,
+    pub ht_step: f32,
+    pub s_da: [f32; 6],
+    pub s_5ht: [f32; 6],
+}
+
+/// `decoder_grad`: `g_w[v, d] = Σ_r grads[r, v] · y[r, d] / count`, `g_b[v] = Σ_r grads[r, v] / count`,
+/// and each workgroup's share of the squared norm in `partials`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct DecoderGradParams {
+    pub rows: u32,
+    pub vocab: u32,
+    pub width: u32,
+    pub _pad: u32,
+}
+
+/// `grad_norm`: `scalars = [scale, norm]` with `scale = min(1, clip / norm)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct GradNormParams {
+    pub partials: u32,
+    pub clip: f32,
+    pub _pad: [u32; 2],
+}
+
+/// `sgd_step`: `grad[i] ← param[i] − lr · scalars[0] · grad[i]` (the grad buffer becomes the next value).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct SgdParams {
+    pub len: u32,
+    pub lr: f32,
+    pub _pad: [u32; 2],
+}
+
+/// `plasticity` (SPEC §5.4): `w_next = clip(w + rate/B · Σ_b Σ_w M (c_i ē_j − ē_i c_j), −1, 1)` over the
+/// existing synapses, with `M = mod_base[b, w] · mfac[b, module]` and `ē = we / window_ticks`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct PlasticityParams {
+    pub batch: u32,
+    pub n: u32,
+    pub fanout: u32,
+    pub windows: u32,
+    pub module: u32,
+    pub rate: f32,
+    pub inv_window_ticks: f32,
+    pub _pad: u32,
+}
+
+/// `homeostasis` (SPEC §5.5): `θ_next = θ + eta · (rate_i − target)` with the batch-averaged rate
+/// `Σ wc · inv_ticks`; adds each neuron's spikes to `activity` (for sleep).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct HomeostasisParams {
+    pub batch: u32,
+    pub n: u32,
+    pub windows: u32,
+    pub _pad0: u32,
+    pub eta: f32,
+    pub target: f32,
+    pub inv_ticks: f32,
+    pub _pad1: u32,
+}
+
+/// `hebbian_gains` (SPEC §5.6): per connection `g_next = clamp(g + rate · pre · post · (1 + r̄) · K, 0, 2)`
+/// with pre/post the batch-averaged spike rates of the source/target modules this call.
+/// `meta[c] = [source module, target module, rate bits, 0]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct HebbianParams {
+    pub n_conn: u32,
+    pub batch: u32,
+    pub ticks: u32,
+    pub window_ticks: u32,
+    pub neurons: [u32; 6],
+    pub _pad: [u32; 2],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct HealthParams {
+    pub len: u32,
+    pub slot: u32,
+    pub _pad: [u32; 2],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct CommitParams {
+    pub len: u32,
+    pub n_flags: u32,
+    pub _pad: [u32; 2],
+}
+
+/// Per-row words of `loss_grad`: `[nll (f32 bits), correct, valid, argmax]`.
+pub const ROW_WORDS: usize = 4;
 
 /// Per-sequence control words: `[depth, go, done, unused]`.
 pub const CTRL_WORDS: usize = 4;

@@ -6,7 +6,7 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
 use crate::backend::{to_slot_major, Backend, Buf, ACC_WORDS, CTRL_WORDS};
-use crate::config::{ModelConfig, ModuleId, NUM_MODULES};
+use crate::config::{ModelConfig, ModuleId, Source, NUM_MODULES};
 use crate::error::Result;
 
 /// A fixed-fanout sparse matrix: row `i` reads columns `idx[i·F..(i+1)·F]` (sorted, distinct).
@@ -165,6 +165,8 @@ pub struct ModuleParamBufs {
     pub w_idx: Buf,
     pub w_val: Buf,
     pub theta: Buf,
+    /// Spikes per neuron since the last sleep, summed over sequences (u32).
+    pub activity: Buf,
 }
 
 /// Per-connection projection buffers.
@@ -183,10 +185,67 @@ pub struct ParamBufs {
     pub gains: Buf,
     pub dec_w: Buf,
     pub dec_b: Buf,
+    /// Per connection `[source module, target module, Hebbian rate bits, 0]` (`hebbian_gains`).
+    pub conn_meta: Buf,
+}
+
+/// The module whose spike rate stands for a connection source's activity.
+pub fn source_module(s: Source) -> ModuleId {
+    match s {
+        Source::Module(m) => m,
+        Source::PfcHidden => ModuleId::Pfc,
+        Source::Context => ModuleId::Thalamus,
+    }
+}
+
+fn from_slot_major<T: Copy>(slot_major: &[T], rows: usize, fanout: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(slot_major.len());
+    for i in 0..rows {
+        out.extend((0..fanout).map(|f| slot_major[f * rows + i]));
+    }
+    out
 }
 
 impl ParamBufs {
-    pub fn upload(be: &mut dyn Backend, p: &HostParams) -> Result<ParamBufs> {
+    /// Reads every parameter back to the host (one host sync per tensor; outside calls).
+    pub fn download(&self, be: &mut dyn Backend, cfg: &ModelConfig) -> Result<HostParams> {
+        let f32s = |v: Vec<u32>| -> Vec<f32> { bytemuck::cast_slice(&v).to_vec() };
+        let mut recurrent = Vec::new();
+        let mut theta = Vec::new();
+        for (mc, mb) in cfg.modules.iter().zip(&self.modules) {
+            let (idx, val) = (be.download(mb.w_idx)?, f32s(be.download(mb.w_val)?));
+            recurrent.push(FixedFanout {
+                rows: mc.n,
+                fanout: mc.fanout,
+                idx: from_slot_major(&idx, mc.n, mc.fanout),
+                val: from_slot_major(&val, mc.n, mc.fanout),
+            });
+            theta.push(f32s(be.download(mb.theta)?));
+        }
+        let fan = cfg.init.projection_fanout;
+        let mut projections = Vec::new();
+        for (cc, pb) in cfg.connections.iter().zip(&self.projections) {
+            let rows = cfg.module(cc.target).inputs;
+            let (idx, val) = (be.download(pb.idx)?, f32s(be.download(pb.val)?));
+            projections.push(FixedFanout {
+                rows,
+                fanout: fan,
+                idx: from_slot_major(&idx, rows, fan),
+                val: from_slot_major(&val, rows, fan),
+            });
+        }
+        Ok(HostParams {
+            emb: f32s(be.download(self.emb)?),
+            recurrent,
+            theta,
+            projections,
+            gains: f32s(be.download(self.gains)?),
+            dec_w: f32s(be.download(self.dec_w)?),
+            dec_b: f32s(be.download(self.dec_b)?),
+        })
+    }
+
+    pub fn upload(be: &mut dyn Backend, cfg: &ModelConfig, p: &HostParams) -> Result<ParamBufs> {
         let modules = p
             .recurrent
             .iter()
@@ -196,6 +255,7 @@ impl ParamBufs {
                     w_idx: upload_new(be, &to_slot_major(&w.idx, w.rows, w.fanout))?,
                     w_val: upload_new(be, words(&to_slot_major(&w.val, w.rows, w.fanout)))?,
                     theta: upload_new(be, words(th))?,
+                    activity: upload_new(be, &vec![0; th.len()])?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -209,6 +269,11 @@ impl ParamBufs {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let meta: Vec<u32> = cfg
+            .connections
+            .iter()
+            .flat_map(|c| [source_module(c.source) as u32, c.target as u32, c.hebbian_rate.to_bits(), 0])
+            .collect();
         Ok(ParamBufs {
             emb: upload_new(be, words(&p.emb))?,
             modules,
@@ -216,6 +281,7 @@ impl ParamBufs {
             gains: upload_new(be, words(&p.gains))?,
             dec_w: upload_new(be, words(&p.dec_w))?,
             dec_b: upload_new(be, words(&p.dec_b))?,
+            conn_meta: upload_new(be, &meta)?,
         })
     }
 }
@@ -255,6 +321,8 @@ pub struct StateBufs {
     pub acc: Buf,
     /// Per-sequence lengths (prompt lengths for generate, sequence lengths for evaluate).
     pub lens: Buf,
+    /// Running mean reward r̄ per sequence slot (SPEC §5.2).
+    pub rbar: Buf,
 }
 
 impl StateBufs {
@@ -288,6 +356,7 @@ impl StateBufs {
             logits: be.alloc(batch * cfg.vocab)?,
             acc: be.alloc(batch * ACC_WORDS)?,
             lens: be.alloc(batch)?,
+            rbar: be.alloc(batch)?,
         })
     }
 
@@ -309,6 +378,7 @@ impl StateBufs {
             self.logits,
             self.acc,
             self.lens,
+            self.rbar,
         ] {
             be.free(b);
         }

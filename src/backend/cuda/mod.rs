@@ -36,19 +36,7 @@ const COMMON: &str = include_str!("../../../kernels/common.cuh");
 
 /// CUDA source of an op, embedded at build time.
 pub fn kernel_source(kind: OpKind) -> &'static str {
-    match kind {
-        OpKind::Fill => include_str!("../../../kernels/fill.cu"),
-        OpKind::Copy => include_str!("../../../kernels/copy.cu"),
-        OpKind::EmbedGate => include_str!("../../../kernels/embed_gate.cu"),
-        OpKind::ConnGain => include_str!("../../../kernels/conn_gain.cu"),
-        OpKind::Project => include_str!("../../../kernels/project.cu"),
-        OpKind::LifKwta => include_str!("../../../kernels/lif_kwta.cu"),
-        OpKind::GoNogo => include_str!("../../../kernels/go_nogo.cu"),
-        OpKind::ContextUpdate => include_str!("../../../kernels/context_update.cu"),
-        OpKind::Logits => include_str!("../../../kernels/logits.cu"),
-        OpKind::Sample => include_str!("../../../kernels/sample.cu"),
-        OpKind::LossAccum => include_str!("../../../kernels/loss_accum.cu"),
-    }
+    op_source!(kind, "kernels", "cu")
 }
 
 /// Compiles one kernel file (with the common prelude) to PTX; errors name the kernel and carry
@@ -364,7 +352,8 @@ impl Backend for CudaBackend {
         let mut timed = Vec::new();
         if self.profile {
             for op in &ops {
-                let ev = || self.ctx.new_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT)).map_err(|e| driver("event", e));
+                let ev =
+                    || self.ctx.new_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT)).map_err(|e| driver("event", e));
                 let (a, b) = (ev()?, ev()?);
                 a.record(&self.stream).map_err(|e| driver("event", e))?;
                 self.launch(op)?;

@@ -20,19 +20,7 @@ fn err(message: impl Into<String>) -> NeuroError {
 
 /// WGSL source of an op, embedded at build time.
 pub fn shader_source(kind: OpKind) -> &'static str {
-    match kind {
-        OpKind::Fill => include_str!("../../../shaders/fill.wgsl"),
-        OpKind::Copy => include_str!("../../../shaders/copy.wgsl"),
-        OpKind::EmbedGate => include_str!("../../../shaders/embed_gate.wgsl"),
-        OpKind::ConnGain => include_str!("../../../shaders/conn_gain.wgsl"),
-        OpKind::Project => include_str!("../../../shaders/project.wgsl"),
-        OpKind::LifKwta => include_str!("../../../shaders/lif_kwta.wgsl"),
-        OpKind::GoNogo => include_str!("../../../shaders/go_nogo.wgsl"),
-        OpKind::ContextUpdate => include_str!("../../../shaders/context_update.wgsl"),
-        OpKind::Logits => include_str!("../../../shaders/logits.wgsl"),
-        OpKind::Sample => include_str!("../../../shaders/sample.wgsl"),
-        OpKind::LossAccum => include_str!("../../../shaders/loss_accum.wgsl"),
-    }
+    op_source!(kind, "shaders", "wgsl")
 }
 
 struct Pipeline {

@@ -1,6 +1,10 @@
 //! Turns a call (`generate`, `evaluate`, `forward`) into the recorded op sequence, identical for
 //! every backend. Nothing here waits for the device except the one `submit` at the end of a call.
 
+mod train;
+
+pub use train::{train_words, SleepReport, TrainOutput, TrainPhase};
+
 use std::time::Instant;
 
 use crate::backend::*;
@@ -73,6 +77,13 @@ pub struct Engine {
     tokens: Option<(Buf, usize)>,
     /// Ticks since the last reset (spike ping-pong parity and the context's first tick).
     tick: u64,
+    /// The state was just allocated: the next reset also clears neuromodulators and r̄, which
+    /// otherwise carry over between calls per sequence slot (SPEC §5.7).
+    fresh_state: bool,
+    /// Scratch of `train_step`, sized for (batch, positions).
+    train: Option<train::TrainBufs>,
+    /// Train steps since the engine was built (sleep scheduling, reproducible seeds).
+    pub(crate) steps: u64,
 }
 
 impl Engine {
@@ -87,8 +98,8 @@ impl Engine {
     pub fn with_params(mut be: Box<dyn Backend>, cfg: ModelConfig, params: &HostParams) -> Result<Engine> {
         cfg.validate()?;
         check_fits(&*be, &cfg, 1)?;
-        let params = ParamBufs::upload(&mut *be, params)?;
-        Ok(Engine { be, cfg, params, state: None, tokens: None, tick: 0 })
+        let params = ParamBufs::upload(&mut *be, &cfg, params)?;
+        Ok(Engine { be, cfg, params, state: None, tokens: None, tick: 0, fresh_state: false, train: None, steps: 0 })
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -272,6 +283,7 @@ impl Engine {
         let st = StateBufs::alloc(&mut *self.be, &self.cfg, batch)?;
         self.state = Some(st.clone());
         self.tick = 0;
+        self.fresh_state = true;
         Ok(st)
     }
 
@@ -315,8 +327,11 @@ impl Engine {
         let nc = self.cfg.connections.len();
         let o_thal = self.cfg.module(ModuleId::Thalamus).outputs;
         let o_pfc = self.cfg.module(ModuleId::Pfc).outputs;
+        if std::mem::take(&mut self.fresh_state) {
+            self.be.enqueue(Op::fill(st.neuromod, b * NUM_MODULES * 2, 0))?;
+            self.be.enqueue(Op::fill(st.rbar, b, 0))?;
+        }
         for (buf, len) in [
-            (st.neuromod, b * NUM_MODULES * 2),
             (st.fast, b * nc),
             (st.geff, b * nc),
             (st.prev, b * self.cfg.embed),
@@ -342,13 +357,21 @@ impl Engine {
     /// `ticks_per_token` cognitive steps with the token at `pos` held.
     fn record_token(&mut self, st: &StateBufs, tokens: Buf, tstride: usize, pos: usize) -> Result<()> {
         for _ in 0..self.cfg.ticks_per_token {
-            self.record_tick(st, tokens, tstride, pos)?;
+            self.record_tick(st, tokens, tstride, pos, None)?;
         }
         Ok(())
     }
 
-    /// One cognitive step of SPEC §3 for every sequence of the batch.
-    fn record_tick(&mut self, st: &StateBufs, tokens: Buf, tstride: usize, pos: usize) -> Result<()> {
+    /// One cognitive step of SPEC §3 for every sequence of the batch. With `learn`, each module's
+    /// spikes and traces also go into the current window's statistics (SPEC §5.1).
+    fn record_tick(
+        &mut self,
+        st: &StateBufs,
+        tokens: Buf,
+        tstride: usize,
+        pos: usize,
+        learn: Option<&train::TrainBufs>,
+    ) -> Result<()> {
         let cfg = &self.cfg;
         let batch = st.batch as u32;
         let nc = cfg.connections.len() as u32;
@@ -436,6 +459,17 @@ impl Engine {
                 [ms.j, mp.w_idx, mp.w_val, mp.theta, st.neuromod, st.ctrl],
                 [ms.v, ms.a, ms.e, ms.spk, ms.y, st.counts],
             ));
+            if let Some(tb) = learn {
+                let p = WindowStatsParams {
+                    batch,
+                    n: mc.n as u32,
+                    window: (self.tick / cfg.learn.window_ticks as u64) as u32,
+                    write_half: 1 - read_half,
+                    pos: pos as u32,
+                    _pad: [0; 3],
+                };
+                ops.push(Op::window_stats(p, ms.spk, ms.e, st.lens, tb.wc[m as usize], tb.we[m as usize]));
+            }
         }
         let p = ContextParams {
             batch,

@@ -1,0 +1,90 @@
+// loss_grad: one workgroup per row r = t * batch + b of the logits. Overwrites the row with
+// softmax - onehot(target) (zeros for padded rows) and writes row_stats[r] = [nll, correct, valid, argmax].
+struct Params { rows: u32, batch: u32, vocab: u32, tstride: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(1) @binding(0) var<storage, read> tokens: array<u32>;
+@group(1) @binding(1) var<storage, read> lens: array<u32>;
+@group(1) @binding(2) var<storage, read_write> logits: array<f32>;
+@group(1) @binding(3) var<storage, read_write> row_stats: array<u32>;
+
+var<workgroup> red: array<f32, 256>;
+
+fn reduce_sum(lid: u32, x: f32) -> f32 {
+    red[lid] = x;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) { red[lid] += red[lid + s]; }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+var<workgroup> rkey: array<u32, 256>;
+var<workgroup> rid: array<u32, 256>;
+
+fn okey(x: f32) -> u32 {
+    let b = bitcast<u32>(x);
+    return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+fn argmax(lid: u32, row: u32) -> u32 {
+    var bk = 0u;
+    var bi = 0xffffffffu;
+    for (var i = lid; i < p.vocab; i += 256u) {
+        let k = okey(logits[row + i]);
+        if (bi == 0xffffffffu || k > bk) { bk = k; bi = i; }
+    }
+    rkey[lid] = bk;
+    rid[lid] = bi;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            let ok = rkey[lid + s];
+            let oi = rid[lid + s];
+            if (oi != 0xffffffffu && (rid[lid] == 0xffffffffu || ok > rkey[lid] || (ok == rkey[lid] && oi < rid[lid]))) {
+                rkey[lid] = ok;
+                rid[lid] = oi;
+            }
+        }
+        workgroupBarrier();
+    }
+    let r = rid[0];
+    workgroupBarrier();
+    return r;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let r = wid.x + wid.y * nwg.x;
+    if (r >= p.rows) { return; }
+    let t = r / p.batch;
+    let b = r % p.batch;
+    let row = r * p.vocab;
+    let best = argmax(lid, row);
+    let mx = logits[row + best];
+    var s = 0.0;
+    for (var i = lid; i < p.vocab; i += 256u) { s += exp(logits[row + i] - mx); }
+    let sum = reduce_sum(lid, s);
+    let valid = t + 1u < lens[b];
+    var tgt = 0u;
+    var nll = 0.0;
+    if (valid) {
+        tgt = tokens[b * p.tstride + t + 1u];
+        nll = mx + log(sum) - logits[row + tgt];
+    }
+    workgroupBarrier();
+    for (var i = lid; i < p.vocab; i += 256u) {
+        let prob = exp(logits[row + i] - mx) / sum;
+        logits[row + i] = select(0.0, prob - select(0.0, 1.0, i == tgt), valid);
+    }
+    if (lid == 0u) {
+        let o = r * 4u;
+        row_stats[o] = bitcast<u32>(nll);
+        row_stats[o + 1u] = select(0u, 1u, valid && best == tgt);
+        row_stats[o + 2u] = select(0u, 1u, valid);
+        row_stats[o + 3u] = best;
+    }
+}

@@ -1,0 +1,456 @@
+//! Learning (SPEC §5–6): `train_step` recorded as one submission with one host sync, and `sleep`
+//! (pruning with regrowth, silent-neuron thresholds) between calls.
+
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::{check_fits, CallStats, Engine};
+use crate::backend::*;
+use crate::config::{ModelConfig, ModuleId, NUM_MODULES};
+use crate::error::{NeuroError, Result};
+use crate::model::StateBufs;
+
+/// Scratch of one `train_step`, sized for (batch, positions).
+pub struct TrainBufs {
+    batch: usize,
+    positions: usize,
+    /// Broca readouts of every predicted position, rows `t·B + b`.
+    readouts: Buf,
+    /// Logits of every row, then their gradients.
+    logits: Buf,
+    row_stats: Buf,
+    /// Per module `[windows][batch][N]` spike counts and trace sums.
+    pub(crate) wc: Vec<Buf>,
+    pub(crate) we: Vec<Buf>,
+    mod_base: Buf,
+    mfac: Buf,
+    totals: Buf,
+    partials: Buf,
+    scalars: Buf,
+    /// Decoder gradient, then the next decoder (weights and bias).
+    g_w: Buf,
+    g_b: Buf,
+    w_next: Vec<Buf>,
+    theta_next: Vec<Buf>,
+    gains_next: Buf,
+    flags: Buf,
+}
+
+/// How far `train_step_until` records a step (benchmarks time the phases separately).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TrainPhase {
+    /// Forward over all positions with window statistics.
+    Forward,
+    /// … plus the batched decode, loss, rewards and the decoder update (not applied).
+    Decode,
+    /// The whole step, updates applied.
+    All,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TrainOutput {
+    pub loss: f64,
+    pub accuracy: f64,
+    /// Predicted positions (targets) in the batch.
+    pub positions: u64,
+    /// Per sequence: the argmax prediction at its last position, and its accuracy.
+    pub predictions: Vec<u32>,
+    pub sequence_accuracy: Vec<f64>,
+    /// Decoder gradient norm before clipping.
+    pub grad_norm: f64,
+    pub stats: CallStats,
+}
+
+/// What `sleep` changed.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct SleepReport {
+    pub pruned: usize,
+    pub silent_neurons: usize,
+}
+
+fn windows(cfg: &ModelConfig, positions: usize) -> usize {
+    (positions * cfg.ticks_per_token).div_ceil(cfg.learn.window_ticks)
+}
+
+/// Words of training scratch for (batch, positions).
+pub fn train_words(cfg: &ModelConfig, batch: usize, positions: usize) -> usize {
+    let rows = batch * positions;
+    let (v, d) = (cfg.vocab, cfg.decoder_width());
+    let neurons = cfg.neurons();
+    rows * (d + v + ROW_WORDS)
+        + 2 * windows(cfg, positions) * batch * neurons
+        + v * (d + 1)
+        + cfg.synapses()
+        + neurons
+        + batch * (windows(cfg, positions) + NUM_MODULES)
+        + v.div_ceil(DECODER_GRAD_TILE)
+        + 64
+}
+
+/// Health-flag slots, in recording order (the names the NaN report uses).
+fn flag_names(cfg: &ModelConfig) -> Vec<String> {
+    let mut n: Vec<String> = cfg.modules.iter().map(|m| format!("{} membrane potentials", m.id.name())).collect();
+    n.extend(["Broca readouts", "decoder weights", "decoder bias", "connection gains"].map(String::from));
+    n.extend(cfg.modules.iter().map(|m| format!("{} recurrent weights", m.id.name())));
+    n.extend(cfg.modules.iter().map(|m| format!("{} thresholds", m.id.name())));
+    n
+}
+
+impl TrainBufs {
+    fn alloc(be: &mut dyn Backend, cfg: &ModelConfig, batch: usize, positions: usize) -> Result<TrainBufs> {
+        let rows = batch * positions;
+        let (v, d, w) = (cfg.vocab, cfg.decoder_width(), windows(cfg, positions));
+        let per_module = |be: &mut dyn Backend, len: &dyn Fn(usize) -> usize| -> Result<Vec<Buf>> {
+            (0..NUM_MODULES).map(|m| be.alloc(len(m))).collect()
+        };
+        Ok(TrainBufs {
+            batch,
+            positions,
+            readouts: be.alloc(rows * d)?,
+            logits: be.alloc(rows * v)?,
+            row_stats: be.alloc(rows * ROW_WORDS)?,
+            wc: per_module(be, &|m| w * batch * cfg.modules[m].n)?,
+            we: per_module(be, &|m| w * batch * cfg.modules[m].n)?,
+            mod_base: be.alloc(batch * w)?,
+            mfac: be.alloc(batch * NUM_MODULES)?,
+            totals: be.alloc(4)?,
+            partials: be.alloc(v.div_ceil(DECODER_GRAD_TILE))?,
+            scalars: be.alloc(4)?,
+            g_w: be.alloc(v * d)?,
+            g_b: be.alloc(v)?,
+            w_next: per_module(be, &|m| cfg.modules[m].n * cfg.modules[m].fanout)?,
+            theta_next: per_module(be, &|m| cfg.modules[m].n)?,
+            gains_next: be.alloc(cfg.connections.len())?,
+            flags: be.alloc(flag_names(cfg).len())?,
+        })
+    }
+
+    fn free(&self, be: &mut dyn Backend) {
+        let singles = [
+            self.readouts,
+            self.logits,
+            self.row_stats,
+            self.mod_base,
+            self.mfac,
+            self.totals,
+            self.partials,
+            self.scalars,
+            self.g_w,
+            self.g_b,
+            self.gains_next,
+            self.flags,
+        ];
+        for b in singles
+            .into_iter()
+            .chain(self.wc.iter().chain(&self.we).chain(&self.w_next).chain(&self.theta_next).copied())
+        {
+            be.free(b);
+        }
+    }
+}
+
+impl Engine {
+    /// One learning step over a batch of token sequences (lengths may differ; padding is masked),
+    /// SPEC §5 steps 1–7, recorded as one submission with one host sync. Each sequence starts
+    /// from rest; DA, 5HT and r̄ carry over per sequence slot. If any NaN or Inf appears, no update
+    /// is applied and the error names the tensors it was found in.
+    pub fn train_step(&mut self, seqs: &[Vec<u32>]) -> Result<TrainOutput> {
+        self.train_step_until(seqs, TrainPhase::All)
+    }
+
+    /// `train_step` recorded only up to `phase` (for timing the phases; nothing is applied
+    /// before `TrainPhase::All`).
+    pub fn train_step_until(&mut self, seqs: &[Vec<u32>], phase: TrainPhase) -> Result<TrainOutput> {
+        self.check_batch(seqs, 2)?;
+        let batch = seqs.len();
+        let total = seqs.iter().map(Vec::len).max().unwrap_or(0);
+        let positions = total - 1;
+        self.check_train_fits(batch, positions)?;
+        let (tokens, st) = self.prepare(seqs, total)?;
+        let lens: Vec<u32> = seqs.iter().map(|s| s.len() as u32).collect();
+        self.be.upload(st.lens, 0, &lens)?;
+        let tb = self.ensure_train(batch, positions)?;
+
+        let start = Instant::now();
+        self.be.begin()?;
+        self.record_reset(&st)?;
+        self.record_train(&st, &tb, tokens, total, &lens, phase)?;
+        let out = self.be.submit(&[st.acc, tb.totals, tb.scalars, tb.flags, st.counts])?;
+        self.train = Some(tb);
+        let stats = self.call_stats(start, &out[4], batch);
+        if phase == TrainPhase::All {
+            self.steps += 1;
+        }
+
+        let bad: Vec<String> =
+            flag_names(&self.cfg).into_iter().zip(&out[3]).filter(|(_, &f)| f != 0).map(|(n, _)| n).collect();
+        if phase >= TrainPhase::Decode && !bad.is_empty() {
+            return Err(NeuroError::NonFinite(bad));
+        }
+        let acc: &[f32] = bytemuck::cast_slice(&out[0]);
+        let totals: &[f32] = bytemuck::cast_slice(&out[1]);
+        let scalars: &[f32] = bytemuck::cast_slice(&out[2]);
+        let count = totals[2] as f64;
+        Ok(TrainOutput {
+            loss: totals[0] as f64 / count.max(1.0),
+            accuracy: totals[1] as f64 / count.max(1.0),
+            positions: count as u64,
+            predictions: (0..batch).map(|b| acc[b * ACC_WORDS + 3] as u32).collect(),
+            sequence_accuracy: (0..batch)
+                .map(|b| acc[b * ACC_WORDS + 1] as f64 / (acc[b * ACC_WORDS + 2] as f64).max(1.0))
+                .collect(),
+            grad_norm: scalars[1] as f64,
+            stats,
+        })
+    }
+
+    fn check_train_fits(&self, batch: usize, positions: usize) -> Result<()> {
+        check_fits(&*self.be, &self.cfg, batch)?;
+        let info = self.be.info();
+        let need = 4 * (train_words(&self.cfg, batch, positions) as u64);
+        let largest = 4 * (batch * positions * self.cfg.vocab.max(self.cfg.decoder_width())) as u64;
+        let limit = info.max_binding_bytes.min(info.max_buffer_bytes);
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        if largest > limit {
+            return Err(NeuroError::DoesNotFit(format!(
+                "training {batch} sequences of {positions} predicted positions needs a {:.2} GiB logits buffer; {} allows {:.2} GiB",
+                gib(largest),
+                info.device,
+                gib(limit)
+            )));
+        }
+        if let Some(mem) = info.memory_bytes {
+            let total = self.cfg.memory_bytes(batch) + need;
+            if total > mem {
+                return Err(NeuroError::DoesNotFit(format!(
+                    "training preset {} with batch {batch} × {positions} positions needs about {:.2} GiB, the device has {:.2} GiB; use a smaller batch or sequence length",
+                    self.cfg.preset,
+                    gib(total),
+                    gib(mem)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_train(&mut self, batch: usize, positions: usize) -> Result<TrainBufs> {
+        if let Some(tb) = self.train.take() {
+            if tb.batch == batch && tb.positions == positions {
+                return Ok(tb);
+            }
+            tb.free(&mut *self.be);
+        }
+        TrainBufs::alloc(&mut *self.be, &self.cfg, batch, positions)
+    }
+
+    fn record_train(
+        &mut self,
+        st: &StateBufs,
+        tb: &TrainBufs,
+        tokens: Buf,
+        tstride: usize,
+        lens: &[u32],
+        phase: TrainPhase,
+    ) -> Result<()> {
+        let cfg = self.cfg.clone();
+        let l = &cfg.learn;
+        let (batch, positions) = (st.batch, tb.positions);
+        let (v, d, nw) = (cfg.vocab, cfg.decoder_width(), windows(&cfg, positions));
+        let rows = batch * positions;
+        let flags = flag_names(&cfg);
+        let slot = |name: &str| flags.iter().position(|n| n == name).expect("known flag");
+
+        // 1. Forward over every position with weights held fixed, recording readouts and window stats.
+        for (m, mc) in cfg.modules.iter().enumerate() {
+            self.be.enqueue(Op::fill(tb.wc[m], nw * batch * mc.n, 0))?;
+            self.be.enqueue(Op::fill(tb.we[m], nw * batch * mc.n, 0))?;
+        }
+        self.be.enqueue(Op::fill(tb.flags, flags.len(), 0))?;
+        let broca = st.modules[ModuleId::Broca as usize].y;
+        for pos in 0..positions {
+            for _ in 0..cfg.ticks_per_token {
+                self.record_tick(st, tokens, tstride, pos, Some(tb))?;
+            }
+            self.be.enqueue(Op::copy_at(broca, 0, tb.readouts, pos * batch * d, batch * d))?;
+        }
+        for (m, mc) in cfg.modules.iter().enumerate() {
+            self.be.enqueue(Op::health(st.modules[m].v, batch * mc.n, tb.flags, m))?;
+        }
+        self.be.enqueue(Op::health(tb.readouts, rows * d, tb.flags, slot("Broca readouts")))?;
+        if phase == TrainPhase::Forward {
+            return Ok(());
+        }
+
+        // 2. Decode every predicted position in one batched product; loss, rewards, modulators.
+        let lp = LogitsParams { batch: rows as u32, vocab: v as u32, width: d as u32, _pad: 0 };
+        self.be.enqueue(Op::logits(lp, self.params.dec_w, self.params.dec_b, tb.readouts, tb.logits))?;
+        let gp = LossGradParams { rows: rows as u32, batch: batch as u32, vocab: v as u32, tstride: tstride as u32 };
+        self.be.enqueue(Op::loss_grad(gp, tokens, st.lens, tb.logits, tb.row_stats))?;
+        let mut s_da = [0f32; 6];
+        let mut s_5ht = [0f32; 6];
+        for (m, mc) in cfg.modules.iter().enumerate() {
+            s_da[m] = mc.s_da;
+            s_5ht[m] = mc.s_5ht;
+        }
+        let rp = RewardsParams {
+            batch: batch as u32,
+            positions: positions as u32,
+            windows: nw as u32,
+            window_ticks: l.window_ticks as u32,
+            ticks_per_token: cfg.ticks_per_token as u32,
+            reward: l.reward,
+            rbar_decay: l.rbar_decay,
+            ht_step: l.serotonin_step,
+            s_da,
+            s_5ht,
+        };
+        self.be
+            .enqueue(Op::rewards(rp, [tb.row_stats, st.rbar, st.neuromod, tb.mod_base, tb.mfac, st.acc, tb.totals]))?;
+
+        // 3. Decoder SGD with the gradient norm clipped.
+        let dp = DecoderGradParams { rows: rows as u32, vocab: v as u32, width: d as u32, _pad: 0 };
+        self.be.enqueue(Op::decoder_grad(dp, [tb.logits, tb.readouts, tb.totals, tb.g_w, tb.g_b, tb.partials]))?;
+        let np = GradNormParams { partials: v.div_ceil(DECODER_GRAD_TILE) as u32, clip: l.grad_clip, _pad: [0; 2] };
+        self.be.enqueue(Op::grad_norm(np, tb.partials, tb.scalars))?;
+        let sp = |len: usize| SgdParams { len: len as u32, lr: l.decoder_rate, _pad: [0; 2] };
+        self.be.enqueue(Op::sgd_step(sp(v * d), self.params.dec_w, tb.scalars, tb.g_w))?;
+        self.be.enqueue(Op::sgd_step(sp(v), self.params.dec_b, tb.scalars, tb.g_b))?;
+        if phase == TrainPhase::Decode {
+            return Ok(());
+        }
+
+        // 4–6. Three-factor plasticity, homeostasis, connection Hebbian gains.
+        let valid_ticks: u64 = lens.iter().map(|&n| (n as u64 - 1) * cfg.ticks_per_token as u64).sum();
+        for (m, mc) in cfg.modules.iter().enumerate() {
+            let mp = self.params.modules[m];
+            let pp = PlasticityParams {
+                batch: batch as u32,
+                n: mc.n as u32,
+                fanout: mc.fanout as u32,
+                windows: nw as u32,
+                module: m as u32,
+                rate: mc.plasticity_rate,
+                inv_window_ticks: 1.0 / l.window_ticks as f32,
+                _pad: 0,
+            };
+            self.be.enqueue(Op::plasticity(
+                pp,
+                [mp.w_idx, mp.w_val, tb.wc[m], tb.we[m], tb.mod_base, tb.mfac, tb.w_next[m]],
+            ))?;
+            let hp = HomeostasisParams {
+                batch: batch as u32,
+                n: mc.n as u32,
+                windows: nw as u32,
+                _pad0: 0,
+                eta: l.theta_rate,
+                target: l.target_rate,
+                inv_ticks: 1.0 / valid_ticks.max(1) as f32,
+                _pad1: 0,
+            };
+            self.be.enqueue(Op::homeostasis(hp, mp.theta, tb.wc[m], tb.theta_next[m], mp.activity))?;
+        }
+        let mut neurons = [0u32; 6];
+        for (m, mc) in cfg.modules.iter().enumerate() {
+            neurons[m] = mc.n as u32;
+        }
+        let hp = HebbianParams {
+            n_conn: cfg.connections.len() as u32,
+            batch: batch as u32,
+            ticks: (positions * cfg.ticks_per_token) as u32,
+            window_ticks: l.window_ticks as u32,
+            neurons,
+            _pad: [0; 2],
+        };
+        self.be.enqueue(Op::hebbian_gains(
+            hp,
+            self.params.conn_meta,
+            self.params.gains,
+            st.counts,
+            st.rbar,
+            tb.gains_next,
+        ))?;
+
+        // Numerical safety: check every update, then apply all of them or none.
+        let nc = cfg.connections.len();
+        let mut updates = vec![
+            (tb.g_w, self.params.dec_w, v * d, slot("decoder weights")),
+            (tb.g_b, self.params.dec_b, v, slot("decoder bias")),
+            (tb.gains_next, self.params.gains, nc, slot("connection gains")),
+        ];
+        for (m, mc) in cfg.modules.iter().enumerate() {
+            let mp = self.params.modules[m];
+            updates.push((
+                tb.w_next[m],
+                mp.w_val,
+                mc.n * mc.fanout,
+                slot(&format!("{} recurrent weights", mc.id.name())),
+            ));
+            updates.push((tb.theta_next[m], mp.theta, mc.n, slot(&format!("{} thresholds", mc.id.name()))));
+        }
+        for &(next, _, len, s) in &updates {
+            self.be.enqueue(Op::health(next, len, tb.flags, s))?;
+        }
+        for &(next, dst, len, _) in &updates {
+            self.be.enqueue(Op::commit(next, tb.flags, flags.len(), dst, len))?;
+        }
+        Ok(())
+    }
+
+    /// Sleep (SPEC §6) between calls: synapses with |w| below the pruning threshold are regrown at
+    /// fresh random presynaptic indices (fanout stays fixed; no self-synapses, no duplicates) with
+    /// the regrowth weight; neurons silent since the last sleep get θ lowered; activity restarts.
+    /// Seeded by `seed` and the step count, so reproducible.
+    pub fn sleep(&mut self, seed: u64) -> Result<SleepReport> {
+        let cfg = self.cfg.clone();
+        let l = &cfg.learn;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ self.steps.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let mut report = SleepReport::default();
+        for (m, mc) in cfg.modules.iter().enumerate() {
+            let mp = self.params.modules[m];
+            let (n, fan) = (mc.n, mc.fanout);
+            let mut idx = self.be.download(mp.w_idx)?;
+            let mut val: Vec<f32> = bytemuck::cast_slice(&self.be.download(mp.w_val)?).to_vec();
+            for i in 0..n {
+                let row: Vec<u32> = (0..fan).map(|f| idx[f * n + i]).collect();
+                let mut pairs: Vec<(u32, f32)> = (0..fan).map(|f| (idx[f * n + i], val[f * n + i])).collect();
+                let mut changed = false;
+                for k in 0..fan {
+                    if pairs[k].1.abs() < l.prune_threshold {
+                        let free = |j: u32| j as usize != i && !row.contains(&j) && !pairs.iter().any(|p| p.0 == j);
+                        // Random tries, then a scan; a row with no free index keeps its partner.
+                        let fresh = (0..64)
+                            .map(|_| rng.random_range(0..n) as u32)
+                            .find(|&j| free(j))
+                            .or_else(|| (0..n as u32).find(|&j| free(j)))
+                            .unwrap_or(pairs[k].0);
+                        pairs[k] = (fresh, l.regrow_weight);
+                        changed = true;
+                        report.pruned += 1;
+                    }
+                }
+                if changed {
+                    pairs.sort_unstable_by_key(|p| p.0);
+                    for (f, (j, w)) in pairs.into_iter().enumerate() {
+                        idx[f * n + i] = j;
+                        val[f * n + i] = w;
+                    }
+                }
+            }
+            let activity = self.be.download(mp.activity)?;
+            let mut theta: Vec<f32> = bytemuck::cast_slice(&self.be.download(mp.theta)?).to_vec();
+            for (t, &a) in theta.iter_mut().zip(&activity) {
+                if a == 0 {
+                    *t -= l.silent_theta_drop;
+                    report.silent_neurons += 1;
+                }
+            }
+            self.be.upload(mp.w_idx, 0, &idx)?;
+            self.be.upload(mp.w_val, 0, bytemuck::cast_slice(&val))?;
+            self.be.upload(mp.theta, 0, bytemuck::cast_slice(&theta))?;
+            self.be.upload(mp.activity, 0, &vec![0; n])?;
+        }
+        Ok(report)
+    }
+}
