@@ -5,21 +5,26 @@
 
 pub mod backend;
 pub mod bench;
+pub mod charts;
+pub mod checkpoint;
 pub mod config;
+pub mod corpus;
 pub mod error;
 pub mod model;
 pub mod orchestrator;
+pub mod run;
 pub mod sampling;
-pub mod text;
+pub mod tokenizer;
 pub mod trainer;
 
 pub use backend::{Backend, BackendStats};
 pub use config::{ModelConfig, ModuleId, Preset};
 pub use error::{NeuroError, Result};
 pub use orchestrator::{
-    CallStats, Engine, EvalOutput, GenerateOptions, GenerateOutput, SleepReport, TrainOutput, TrainPhase,
+    CallStats, Engine, EvalOutput, GenerateOptions, GenerateOutput, SleepReport, Snapshot, TrainOutput, TrainPhase,
 };
 pub use sampling::SamplingRule;
+pub use tokenizer::Tokenizer;
 
 /// Which implementation of the backend trait to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]

@@ -26,6 +26,20 @@ impl ReplayBuffer {
         self.items.truncate(self.capacity);
     }
 
+    /// Every kept (reward, sequence), best first.
+    pub fn items(&self) -> &[(f64, Vec<u32>)] {
+        &self.items
+    }
+
+    /// A buffer holding `items` (a checkpoint's).
+    pub fn from_items(capacity: usize, items: Vec<(f64, Vec<u32>)>) -> Self {
+        let mut r = ReplayBuffer::new(capacity);
+        for (reward, seq) in items {
+            r.push(reward, seq);
+        }
+        r
+    }
+
     /// The `n` highest-reward sequences.
     pub fn best(&self, n: usize) -> Vec<Vec<u32>> {
         self.items.iter().take(n).map(|(_, s)| s.clone()).collect()
@@ -62,8 +76,14 @@ impl Trainer {
         Trainer { engine, replay: ReplayBuffer::new(cap), seed, step: 0 }
     }
 
+    /// Data steps taken (replays excluded).
     pub fn steps(&self) -> u64 {
         self.step
+    }
+
+    /// Continues a run that had taken `steps` data steps.
+    pub fn resume_at(&mut self, steps: u64) {
+        self.step = steps;
     }
 
     /// One train step on `batch`; every `sleep_interval` steps, sleep and replay.

@@ -92,7 +92,7 @@ fn evaluate_a_file() {
     let (ok, out, err) = neurogen(&["--backend", "cpu", "evaluate", "--data", path.to_str().unwrap(), "--json"]);
     assert!(ok, "{err}");
     let v = json_line(&out);
-    assert_eq!(v["positions"], 19 + 23); // BOS + bytes, minus the last of each line
+    assert_eq!(v["positions"], 19 + 23 + 2); // documents joined by EOS after BOS; all but the first token are predicted
     assert!(v["loss"].as_f64().unwrap() > 0.0 && v["perplexity"].as_f64().unwrap() > 1.0);
     let (ok, _, err) = neurogen(&["--backend", "cpu", "evaluate", "--data", "/nonexistent/x.txt"]);
     assert!(!ok && err.contains("/nonexistent/x.txt"), "{err}");
@@ -100,9 +100,13 @@ fn evaluate_a_file() {
 
 #[test]
 fn main_job_runs_on_a_preset() {
-    let (ok, out, err) = neurogen(&["--backend", "cpu", "--preset", "tiny"]);
+    let (ok, out, err) = neurogen(&["--backend", "cpu", "--main-seconds", "2"]);
     assert!(ok, "{err}");
-    assert!(out.contains("tokens/s") && out.contains("1 host synchronisation"), "{out}");
+    assert!(out.contains("trained") && out.contains("run directory: runs/"), "{out}");
+    let dir =
+        out.lines().find_map(|l| l.strip_prefix("run directory: ")).unwrap().split(' ').next().unwrap().to_string();
+    assert!(std::path::Path::new(&dir).join("charts/loss.png").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -177,4 +181,117 @@ fn train_json_and_bench_train() {
         ["share_forward", "share_decode", "share_plasticity"].iter().map(|k| v[k].as_f64().unwrap()).sum();
     assert!((shares - 1.0).abs() < 0.2, "{v}");
     assert_eq!(v["host_syncs_per_call"], 1);
+}
+
+#[test]
+fn pipeline_end_to_end_on_tiny() {
+    let dir = std::env::temp_dir().join(format!("neurogen-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data.jsonl");
+    let lines: Vec<String> =
+        (0..60).map(|i| format!("{{\"text\": \"sentence {i}: the cat sat on the mat.\"}}")).collect();
+    std::fs::write(&data, lines.join("\n") + "\n{broken\n").unwrap();
+    let run = dir.join("run");
+    let (d, r) = (data.to_str().unwrap(), run.to_str().unwrap());
+
+    // A BPE tokenizer, then a run with it.
+    let tok = dir.join("tokenizer.json");
+    let (ok, out, err) =
+        neurogen(&["tokenizer", "train", "--data", d, "--vocab", "300", "--out", tok.to_str().unwrap()]);
+    assert!(ok && out.contains("wrote"), "{err}");
+    let (ok, out, err) = neurogen(&[
+        "--backend",
+        "cpu",
+        "train",
+        "--data",
+        d,
+        "--tokenizer",
+        tok.to_str().unwrap(),
+        "--steps",
+        "4",
+        "--batch",
+        "2",
+        "--seq-len",
+        "24",
+        "--out",
+        r,
+        "--checkpoint-every",
+        "2",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("skipped"), "the malformed line is reported: {err}");
+    assert_eq!(out.lines().count(), 4);
+    for f in [
+        "metrics.jsonl",
+        "samples.json",
+        "charts/loss.png",
+        "checkpoints/step-00000002/manifest.json",
+        "checkpoints/step-00000004/tokenizer.json",
+    ] {
+        assert!(run.join(f).exists(), "missing {f}");
+    }
+
+    // The run directory serves generate, evaluate and chat; resume continues the step count.
+    let (ok, out, err) = neurogen(&[
+        "--backend",
+        "cpu",
+        "generate",
+        "--checkpoint",
+        r,
+        "--prompt",
+        "the cat",
+        "--max-new",
+        "5",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert!(json_line(&out)["tokens"].as_array().unwrap().iter().all(|t| t.as_u64().unwrap() < 300));
+    let (ok, out, err) =
+        neurogen(&["--backend", "cpu", "evaluate", "--checkpoint", r, "--data", d, "--seq-len", "24", "--json"]);
+    assert!(ok, "{err}");
+    assert!(json_line(&out)["perplexity"].as_f64().unwrap() > 1.0);
+    let (ok, out, err) = neurogen(&[
+        "--backend",
+        "cpu",
+        "train",
+        "--data",
+        d,
+        "--resume",
+        r,
+        "--steps",
+        "6",
+        "--batch",
+        "2",
+        "--seq-len",
+        "24",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let steps: Vec<u64> =
+        out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, vec![5, 6], "resumed at step 4");
+    let mut chat = Command::new(env!("CARGO_BIN_EXE_neurogen"))
+        .args(["--backend", "cpu", "chat", "--checkpoint", r, "--max-new", "4"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    chat.stdin.take().unwrap().write_all(b"hello brain\nthe mat\n\n").unwrap();
+    let o = chat.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(text.contains("hello brain") && text.contains("the mat"), "{text}");
+
+    // A corrupt checkpoint is refused with a clear error.
+    let ck = run.join("checkpoints/step-00000006/tensors.safetensors");
+    let mut bytes = std::fs::read(&ck).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&ck, bytes).unwrap();
+    let (ok, _, err) = neurogen(&["--backend", "cpu", "generate", "--checkpoint", r, "--prompt", "x"]);
+    assert!(!ok && err.contains("checksum") && !err.contains("panicked"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

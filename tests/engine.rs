@@ -144,7 +144,10 @@ fn evaluate_loss_agrees_across_backends() {
 fn sampling_is_identical_across_backends() {
     let cfg = tiny();
     let (mut cpu_eng, gpus) = engines(&cfg, 5);
-    let prompts = vec![neurogen::text::encode("The thalamus"), neurogen::text::encode("Broca")];
+    let prompts = vec![
+        neurogen::Tokenizer::bytes().encode("The thalamus").unwrap(),
+        neurogen::Tokenizer::bytes().encode("Broca").unwrap(),
+    ];
     let rules = [
         SamplingRule { greedy: true, temperature: 1.0, top_k: 0, top_p: 1.0 },
         SamplingRule { greedy: false, temperature: 1.0, top_k: 0, top_p: 1.0 },

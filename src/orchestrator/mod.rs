@@ -67,6 +67,18 @@ pub struct EvalOutput {
     pub stats: CallStats,
 }
 
+/// Everything a checkpoint keeps of an engine: parameters, sleep bookkeeping, the per-slot state
+/// that carries over between calls (DA/5HT, r̄), and the step count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub params: HostParams,
+    /// Spikes per neuron since the last sleep, per module.
+    pub activity: Vec<Vec<u32>>,
+    /// `(batch, neuromod [batch][6][2], rbar [batch])` when slots exist.
+    pub slots: Option<(usize, Vec<f32>, Vec<f32>)>,
+    pub steps: u64,
+}
+
 /// The engine: one model on one backend, with state for a batch of sequence slots.
 pub struct Engine {
     be: Box<dyn Backend>,
@@ -102,6 +114,38 @@ impl Engine {
         Ok(Engine { be, cfg, params, state: None, tokens: None, tick: 0, fresh_state: false, train: None, steps: 0 })
     }
 
+    /// Reads the whole learnable state back (host syncs; outside calls).
+    pub fn snapshot(&mut self) -> Result<Snapshot> {
+        let params = self.params.download(&mut *self.be, &self.cfg)?;
+        let activity = self.params.modules.iter().map(|m| self.be.download(m.activity)).collect::<Result<Vec<_>>>()?;
+        let slots = match self.state.clone() {
+            Some(st) if !self.fresh_state => {
+                let nm = self.be.download(st.neuromod)?;
+                let rb = self.be.download(st.rbar)?;
+                Some((st.batch, bytemuck::cast_slice(&nm).to_vec(), bytemuck::cast_slice(&rb).to_vec()))
+            }
+            _ => None,
+        };
+        Ok(Snapshot { params, activity, slots, steps: self.steps })
+    }
+
+    /// Rebuilds an engine from a snapshot (the inverse of [`Engine::snapshot`]).
+    pub fn from_snapshot(be: Box<dyn Backend>, cfg: ModelConfig, snap: &Snapshot) -> Result<Engine> {
+        let mut eng = Engine::with_params(be, cfg, &snap.params)?;
+        for (m, a) in snap.activity.iter().enumerate() {
+            let buf = eng.params.modules[m].activity;
+            eng.be.upload(buf, 0, a)?;
+        }
+        if let Some((batch, nm, rb)) = &snap.slots {
+            let st = eng.ensure_state(*batch)?;
+            eng.be.upload(st.neuromod, 0, bytemuck::cast_slice(nm))?;
+            eng.be.upload(st.rbar, 0, bytemuck::cast_slice(rb))?;
+            eng.fresh_state = false;
+        }
+        eng.steps = snap.steps;
+        Ok(eng)
+    }
+
     pub fn config(&self) -> &ModelConfig {
         &self.cfg
     }
@@ -117,6 +161,11 @@ impl Engine {
     pub fn state(&self) -> Option<&StateBufs> {
         self.state.as_ref()
     }
+    /// Train steps applied since the model was initialised (restored from checkpoints).
+    pub fn steps_taken(&self) -> u64 {
+        self.steps
+    }
+
     /// Ticks run since the last reset.
     pub fn ticks(&self) -> u64 {
         self.tick
@@ -277,13 +326,35 @@ impl Engine {
             }
         }
         check_fits(&*self.be, &self.cfg, batch)?;
-        if let Some(old) = self.state.take() {
-            old.free(&mut *self.be);
-        }
+        // DA, 5HT and r̄ belong to sequence slots and outlive calls: slots that exist in both
+        // the old and the new batch keep theirs (outside any call, so these syncs are not a call's).
+        let carried = match self.state.take() {
+            Some(old) if !self.fresh_state => {
+                let nm = self.be.download(old.neuromod)?;
+                let rb = self.be.download(old.rbar)?;
+                old.free(&mut *self.be);
+                Some((old.batch, nm, rb))
+            }
+            Some(old) => {
+                old.free(&mut *self.be);
+                None
+            }
+            None => None,
+        };
         let st = StateBufs::alloc(&mut *self.be, &self.cfg, batch)?;
         self.state = Some(st.clone());
         self.tick = 0;
-        self.fresh_state = true;
+        self.fresh_state = carried.is_none();
+        if let Some((old_batch, nm, rb)) = carried {
+            let keep = old_batch.min(batch);
+            let per = NUM_MODULES * 2;
+            let mut new_nm = vec![0u32; batch * per];
+            new_nm[..keep * per].copy_from_slice(&nm[..keep * per]);
+            let mut new_rb = vec![0u32; batch];
+            new_rb[..keep].copy_from_slice(&rb[..keep]);
+            self.be.upload(st.neuromod, 0, &new_nm)?;
+            self.be.upload(st.rbar, 0, &new_rb)?;
+        }
         Ok(st)
     }
 

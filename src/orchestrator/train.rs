@@ -60,6 +60,9 @@ pub struct TrainOutput {
     pub sequence_accuracy: Vec<f64>,
     /// Decoder gradient norm before clipping.
     pub grad_norm: f64,
+    /// Mean dopamine and serotonin over sequences and modules after the step.
+    pub dopamine: f64,
+    pub serotonin: f64,
     pub stats: CallStats,
 }
 
@@ -177,7 +180,7 @@ impl Engine {
         self.be.begin()?;
         self.record_reset(&st)?;
         self.record_train(&st, &tb, tokens, total, &lens, phase)?;
-        let out = self.be.submit(&[st.acc, tb.totals, tb.scalars, tb.flags, st.counts])?;
+        let out = self.be.submit(&[st.acc, tb.totals, tb.scalars, tb.flags, st.counts, st.neuromod])?;
         self.train = Some(tb);
         let stats = self.call_stats(start, &out[4], batch);
         if phase == TrainPhase::All {
@@ -193,6 +196,9 @@ impl Engine {
         let totals: &[f32] = bytemuck::cast_slice(&out[1]);
         let scalars: &[f32] = bytemuck::cast_slice(&out[2]);
         let count = totals[2] as f64;
+        let nm: &[f32] = bytemuck::cast_slice(&out[5]);
+        let level =
+            |k: usize| nm.iter().skip(k).step_by(2).map(|&x| x as f64).sum::<f64>() / (nm.len() / 2).max(1) as f64;
         Ok(TrainOutput {
             loss: totals[0] as f64 / count.max(1.0),
             accuracy: totals[1] as f64 / count.max(1.0),
@@ -202,6 +208,8 @@ impl Engine {
                 .map(|b| acc[b * ACC_WORDS + 1] as f64 / (acc[b * ACC_WORDS + 2] as f64).max(1.0))
                 .collect(),
             grad_norm: scalars[1] as f64,
+            dopamine: level(0),
+            serotonin: level(1),
             stats,
         })
     }

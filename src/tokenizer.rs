@@ -1,0 +1,178 @@
+//! Tokenizers: byte-level (the embedded default: 256 bytes + BOS, EOS, PAD) or any Hugging Face
+//! `tokenizer.json` through the `tokenizers` crate, and BPE training. The model's V follows the
+//! tokenizer.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
+use tokenizers::models::TrainerWrapper;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::AddedToken;
+
+use crate::config::{ModelConfig, BYTE_BOS, BYTE_EOS, BYTE_PAD, BYTE_VOCAB};
+use crate::error::{NeuroError, Result};
+
+/// Special tokens a trained BPE tokenizer gets (and that a loaded one is searched for).
+const BOS_NAMES: [&str; 4] = ["<s>", "<bos>", "<|begin_of_text|>", "<|endoftext|>"];
+const EOS_NAMES: [&str; 4] = ["</s>", "<eos>", "<|end_of_text|>", "<|endoftext|>"];
+const PAD_NAMES: [&str; 3] = ["<pad>", "<|pad|>", "[PAD]"];
+
+fn tok_err(what: impl std::fmt::Display) -> NeuroError {
+    NeuroError::InvalidInput(format!("tokenizer: {what}"))
+}
+
+/// How a checkpoint names its tokenizer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenizerSpec {
+    Bytes,
+    /// A `tokenizer.json` stored beside the checkpoint's manifest.
+    File {
+        file: String,
+    },
+}
+
+pub enum Tokenizer {
+    Bytes,
+    Hf { tk: Box<tokenizers::Tokenizer>, bos: u32, eos: u32, pad: u32, json: String },
+}
+
+impl Tokenizer {
+    pub fn bytes() -> Tokenizer {
+        Tokenizer::Bytes
+    }
+
+    /// Loads a `tokenizer.json` and finds its BOS/EOS/PAD tokens.
+    pub fn from_file(path: &Path) -> Result<Tokenizer> {
+        let json = std::fs::read_to_string(path).map_err(|e| tok_err(format!("reading {}: {e}", path.display())))?;
+        Tokenizer::from_json(&json).map_err(|e| tok_err(format!("{}: {e}", path.display())))
+    }
+
+    pub fn from_json(json: &str) -> Result<Tokenizer> {
+        let tk: tokenizers::Tokenizer = json.parse().map_err(|e| tok_err(format!("not a tokenizer.json: {e}")))?;
+        let find = |names: &[&str]| names.iter().find_map(|n| tk.token_to_id(n));
+        let bos = find(&BOS_NAMES).ok_or_else(|| tok_err(format!("no BOS token (looked for {BOS_NAMES:?})")))?;
+        let eos = find(&EOS_NAMES).ok_or_else(|| tok_err(format!("no EOS token (looked for {EOS_NAMES:?})")))?;
+        let pad = find(&PAD_NAMES).unwrap_or(eos);
+        Ok(Tokenizer::Hf { tk: Box::new(tk), bos, eos, pad, json: json.to_string() })
+    }
+
+    /// The tokenizer a checkpoint names, reading its file from `dir`.
+    pub fn from_spec(spec: &TokenizerSpec, dir: &Path) -> Result<Tokenizer> {
+        match spec {
+            TokenizerSpec::Bytes => Ok(Tokenizer::Bytes),
+            TokenizerSpec::File { file } => Tokenizer::from_file(&dir.join(file)),
+        }
+    }
+
+    pub fn spec(&self) -> TokenizerSpec {
+        match self {
+            Tokenizer::Bytes => TokenizerSpec::Bytes,
+            Tokenizer::Hf { .. } => TokenizerSpec::File { file: "tokenizer.json".into() },
+        }
+    }
+
+    /// The `tokenizer.json` text, for tokenizers that have one.
+    pub fn json(&self) -> Option<&str> {
+        match self {
+            Tokenizer::Bytes => None,
+            Tokenizer::Hf { json, .. } => Some(json),
+        }
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            Tokenizer::Bytes => BYTE_VOCAB,
+            Tokenizer::Hf { tk, .. } => tk.get_vocab_size(true),
+        }
+    }
+
+    pub fn bos(&self) -> u32 {
+        match self {
+            Tokenizer::Bytes => BYTE_BOS,
+            Tokenizer::Hf { bos, .. } => *bos,
+        }
+    }
+
+    pub fn eos(&self) -> u32 {
+        match self {
+            Tokenizer::Bytes => BYTE_EOS,
+            Tokenizer::Hf { eos, .. } => *eos,
+        }
+    }
+
+    pub fn pad(&self) -> u32 {
+        match self {
+            Tokenizer::Bytes => BYTE_PAD,
+            Tokenizer::Hf { pad, .. } => *pad,
+        }
+    }
+
+    /// Sets V and the special tokens of a model configuration.
+    pub fn configure(&self, cfg: &mut ModelConfig) {
+        cfg.vocab = self.vocab_size();
+        cfg.bos = self.bos();
+        cfg.eos = self.eos();
+        cfg.pad = self.pad();
+    }
+
+    /// Token ids of `text` (no BOS/EOS added).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        match self {
+            Tokenizer::Bytes => Ok(text.bytes().map(u32::from).collect()),
+            Tokenizer::Hf { tk, .. } => Ok(tk.encode(text, false).map_err(tok_err)?.get_ids().to_vec()),
+        }
+    }
+
+    /// Text of `ids`, special tokens dropped; invalid UTF-8 is replaced.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        match self {
+            Tokenizer::Bytes => {
+                let bytes: Vec<u8> = ids.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            Tokenizer::Hf { tk, .. } => tk.decode(ids, true).unwrap_or_default(),
+        }
+    }
+}
+
+/// Trains a byte-level BPE tokenizer of `vocab` tokens on text files and writes `tokenizer.json`.
+pub fn train_bpe(files: &[String], vocab: usize, out: &Path) -> Result<Tokenizer> {
+    if vocab < 260 {
+        return Err(tok_err(format!("a BPE vocabulary needs at least 260 tokens (256 bytes + specials), got {vocab}")));
+    }
+    let specials: Vec<AddedToken> = ["<s>", "</s>", "<pad>"].iter().map(|s| AddedToken::from(*s, true)).collect();
+    let alphabet: HashSet<char> = ByteLevel::alphabet().into_iter().collect();
+    let mut trainer: TrainerWrapper = BpeTrainerBuilder::new()
+        .vocab_size(vocab)
+        .min_frequency(2)
+        .show_progress(false)
+        .special_tokens(specials)
+        .initial_alphabet(alphabet)
+        .build()
+        .into();
+    let mut tk = tokenizers::Tokenizer::new(BPE::default());
+    tk.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)));
+    tk.with_decoder(Some(ByteLevel::default()));
+    tk.train_from_files(&mut trainer, files.to_vec()).map_err(|e| tok_err(format!("training failed: {e}")))?;
+    let tmp = out.with_extension("json.tmp");
+    tk.save(&tmp, false).map_err(|e| tok_err(format!("writing {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, out).map_err(|e| tok_err(format!("writing {}: {e}", out.display())))?;
+    Tokenizer::from_file(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_round_trip() {
+        let t = Tokenizer::bytes();
+        let s = "Grüße, brain!";
+        assert_eq!(t.decode(&t.encode(s).unwrap()), s);
+        assert_eq!(t.vocab_size(), 259);
+        assert_eq!((t.bos(), t.eos(), t.pad()), (256, 257, 258));
+    }
+}
