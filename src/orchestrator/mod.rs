@@ -218,7 +218,7 @@ impl Engine {
             self.be.enqueue(Op::sample(p, st.logits, st.lens, tokens, st.ctrl))?;
         }
         let out = self.be.submit(&[tokens, st.counts])?;
-        let stats = self.call_stats(start, &out[1], batch);
+        let stats = self.call_stats(start, &out[1], batch, 0);
         let tokens = prompts
             .iter()
             .enumerate()
@@ -257,7 +257,7 @@ impl Engine {
             self.be.enqueue(Op::loss_accum(p, st.logits, tokens, st.lens, st.acc))?;
         }
         let out = self.be.submit(&[st.acc, st.counts])?;
-        let stats = self.call_stats(start, &out[1], batch);
+        let stats = self.call_stats(start, &out[1], batch, 0);
         let acc: &[f32] = bytemuck::cast_slice(&out[0]);
         let sum = |k: usize| (0..batch).map(|b| acc[b * ACC_WORDS + k] as f64).sum::<f64>();
         let (nll, correct, count) = (sum(0), sum(1), sum(2));
@@ -287,13 +287,14 @@ impl Engine {
         }
         let (tokens, st) = self.prepare(seqs, len)?;
         let start = Instant::now();
+        let first_tick = self.tick;
         self.be.begin()?;
         self.be.enqueue(Op::fill(st.counts, st.batch * NUM_MODULES, 0))?;
         for pos in 0..len {
             self.record_token(&st, tokens, len, pos)?;
         }
         let out = self.be.submit(&[st.counts])?;
-        Ok(self.call_stats(start, &out[0], seqs.len()))
+        Ok(self.call_stats(start, &out[0], seqs.len(), first_tick))
     }
 
     // ---- validation -------------------------------------------------------------------------
@@ -572,9 +573,10 @@ impl Engine {
         self.be.enqueue(Op::logits(p, self.params.dec_w, self.params.dec_b, y, st.logits))
     }
 
-    fn call_stats(&self, start: Instant, counts: &[u32], batch: usize) -> CallStats {
+    /// Statistics of the call that began at tick `first_tick` (0 for calls that reset).
+    fn call_stats(&self, start: Instant, counts: &[u32], batch: usize, first_tick: u64) -> CallStats {
         let s = self.be.stats();
-        let ticks = self.tick;
+        let ticks = self.tick - first_tick;
         let mut spike_rates = [0.0; NUM_MODULES];
         for (m, mc) in self.cfg.modules.iter().enumerate() {
             let total: u64 = (0..batch).map(|b| counts[b * NUM_MODULES + m] as u64).sum();

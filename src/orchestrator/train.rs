@@ -182,7 +182,7 @@ impl Engine {
         self.record_train(&st, &tb, tokens, total, &lens, phase)?;
         let out = self.be.submit(&[st.acc, tb.totals, tb.scalars, tb.flags, st.counts, st.neuromod])?;
         self.train = Some(tb);
-        let stats = self.call_stats(start, &out[4], batch);
+        let stats = self.call_stats(start, &out[4], batch, 0);
         if phase == TrainPhase::All {
             self.steps += 1;
         }
