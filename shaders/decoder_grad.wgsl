@@ -12,19 +12,6 @@ struct Params { rows: u32, vocab: u32, width: u32, _p0: u32 }
 @group(1) @binding(5) var<storage, read_write> partials: array<f32>;
 
 const TILE: u32 = 8u;
-var<workgroup> red: array<f32, 256>;
-
-fn reduce_sum(lid: u32, x: f32) -> f32 {
-    red[lid] = x;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) { red[lid] += red[lid + s]; }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -8,20 +8,6 @@ struct Params { batch: u32, embed: u32, tstride: u32, pos: u32, tau_att: f32, _p
 @group(1) @binding(2) var<storage, read_write> prev: array<f32>;
 @group(1) @binding(3) var<storage, read_write> j: array<f32>;
 
-var<workgroup> red: array<f32, 256>;
-
-fn reduce_sum(lid: u32, x: f32) -> f32 {
-    red[lid] = x;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) { red[lid] += red[lid + s]; }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
-
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {

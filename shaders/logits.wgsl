@@ -10,7 +10,7 @@ struct Params { batch: u32, vocab: u32, width: u32, _p0: u32 }
 @group(1) @binding(3) var<storage, read_write> logits: array<f32>;
 
 const TILE: u32 = 8u;
-var<workgroup> red: array<f32, 2048>;
+var<workgroup> tile_red: array<f32, 2048>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -41,14 +41,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             hi += wd * vec4<f32>(y[y1.x + d], y[y1.y + d], y[y1.z + d], y[y1.w + d]);
         }
     }
-    red[lid] = lo.x; red[256u + lid] = lo.y; red[512u + lid] = lo.z; red[768u + lid] = lo.w;
-    red[1024u + lid] = hi.x; red[1280u + lid] = hi.y; red[1536u + lid] = hi.z; red[1792u + lid] = hi.w;
+    tile_red[lid] = lo.x; tile_red[256u + lid] = lo.y; tile_red[512u + lid] = lo.z; tile_red[768u + lid] = lo.w;
+    tile_red[1024u + lid] = hi.x; tile_red[1280u + lid] = hi.y; tile_red[1536u + lid] = hi.z; tile_red[1792u + lid] = hi.w;
     workgroupBarrier();
     for (var s = 128u; s > 0u; s >>= 1u) {
         if (lid < s) {
-            for (var t = 0u; t < nb; t++) { red[t * 256u + lid] += red[t * 256u + lid + s]; }
+            for (var t = 0u; t < nb; t++) { tile_red[t * 256u + lid] += tile_red[t * 256u + lid + s]; }
         }
         workgroupBarrier();
     }
-    if (lid < nb) { logits[(b0 + lid) * p.vocab + r] = dec_b[r] + red[lid * 256u]; }
+    if (lid < nb) { logits[(b0 + lid) * p.vocab + r] = dec_b[r] + tile_red[lid * 256u]; }
 }

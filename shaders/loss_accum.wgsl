@@ -8,53 +8,15 @@ struct Params { batch: u32, vocab: u32, tstride: u32, pos: u32 }
 @group(1) @binding(2) var<storage, read> lens: array<u32>;
 @group(1) @binding(3) var<storage, read_write> acc: array<f32>;
 
-var<workgroup> red: array<f32, 256>;
-var<workgroup> rkey: array<u32, 256>;
-var<workgroup> rid: array<u32, 256>;
-
-// Float order as unsigned order.
-fn okey(x: f32) -> u32 {
-    let b = bitcast<u32>(x);
-    return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-}
-
-fn reduce_sum(lid: u32, x: f32) -> f32 {
-    red[lid] = x;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) { red[lid] += red[lid + s]; }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
-
 // Index of the largest value of the row, ties to the lower id.
 fn argmax(lid: u32, row: u32) -> u32 {
     var bk = 0u;
-    var bi = 0xffffffffu;
+    var bi = NONE;
     for (var i = lid; i < p.vocab; i += 256u) {
         let k = okey(logits[row + i]);
-        if (bi == 0xffffffffu || k > bk) { bk = k; bi = i; }
+        if (bi == NONE || k > bk) { bk = k; bi = i; }
     }
-    rkey[lid] = bk;
-    rid[lid] = bi;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            let ok = rkey[lid + s];
-            let oi = rid[lid + s];
-            if (oi != 0xffffffffu && (rid[lid] == 0xffffffffu || ok > rkey[lid] || (ok == rkey[lid] && oi < rid[lid]))) {
-                rkey[lid] = ok;
-                rid[lid] = oi;
-            }
-        }
-        workgroupBarrier();
-    }
-    let r = rid[0];
-    workgroupBarrier();
-    return r;
+    return argmax_reduce(lid, bk, bi);
 }
 
 @compute @workgroup_size(256)

@@ -17,34 +17,12 @@ struct Params {
 @group(1) @binding(2) var<storage, read_write> tokens: array<u32>;
 @group(1) @binding(3) var<storage, read_write> ctrl: array<u32>;
 
-const NONE: u32 = 0xffffffffu;
-
-var<workgroup> red: array<f32, 256>;
-var<workgroup> rkey: array<u32, 256>;
-var<workgroup> rid: array<u32, 256>;
 var<workgroup> hist: array<atomic<u32>, 256>;
 var<workgroup> scan: array<f32, 256>;
 var<workgroup> shared_u: array<u32, 2>;
 var<workgroup> found: atomic<u32>;
 var<workgroup> last_kept: atomic<u32>;
 var<workgroup> done_flag: u32;
-
-fn okey(x: f32) -> u32 {
-    let b = bitcast<u32>(x);
-    return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-}
-
-fn reduce_sum(lid: u32, x: f32) -> f32 {
-    red[lid] = x;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) { red[lid] += red[lid + s]; }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
 
 // Inclusive prefix sum over the workgroup (Hillis-Steele).
 fn scan_incl(lid: u32, x: f32) -> f32 {
@@ -67,23 +45,7 @@ fn argmax(lid: u32, row: u32) -> u32 {
         let k = okey(logits[row + i]);
         if (bi == NONE || k > bk) { bk = k; bi = i; }
     }
-    rkey[lid] = bk;
-    rid[lid] = bi;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            let ok = rkey[lid + s];
-            let oi = rid[lid + s];
-            if (oi != NONE && (rid[lid] == NONE || ok > rkey[lid] || (ok == rkey[lid] && oi < rid[lid]))) {
-                rkey[lid] = ok;
-                rid[lid] = oi;
-            }
-        }
-        workgroupBarrier();
-    }
-    let r = rid[0];
-    workgroupBarrier();
-    return r;
+    return argmax_reduce(lid, bk, bi);
 }
 
 // 32 x 32 -> 64-bit product as (hi, lo) without 64-bit integers.

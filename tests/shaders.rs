@@ -7,7 +7,10 @@ fn every_shader_validates_with_naga() {
     let mut failures = Vec::new();
     for kind in OpKind::ALL {
         let path = format!("{}/shaders/{}.wgsl", env!("CARGO_MANIFEST_DIR"), kind.name());
-        let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let common = std::fs::read_to_string(format!("{}/shaders/common.wgsl", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let own = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // As the wgpu backend compiles it: the common prelude first.
+        let src = format!("{common}\n{own}");
         let module = match naga::front::wgsl::parse_str(&src) {
             Ok(m) => m,
             Err(e) => {

@@ -18,9 +18,12 @@ fn err(message: impl Into<String>) -> NeuroError {
     NeuroError::Backend { backend: "wgpu", message: message.into() }
 }
 
-/// WGSL source of an op, embedded at build time.
-pub fn shader_source(kind: OpKind) -> &'static str {
-    op_source!(kind, "shaders", "wgsl")
+/// Helpers every shader shares (`shaders/common.wgsl`), prepended to each.
+pub const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
+
+/// WGSL source of an op as compiled: the common prelude, then `shaders/<name>.wgsl`.
+pub fn shader_source(kind: OpKind) -> String {
+    format!("{COMMON_WGSL}\n{}", op_source!(kind, "shaders", "wgsl"))
 }
 
 struct Pipeline {

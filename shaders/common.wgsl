@@ -1,0 +1,49 @@
+// Prepended to every shader by the wgpu backend (and the naga test), as kernels/common.cuh is to
+// every kernel: block reductions shared by the ops. Workgroups have 256 invocations.
+
+var<workgroup> red: array<f32, 256>;
+var<workgroup> rkey: array<u32, 256>;
+var<workgroup> rid: array<u32, 256>;
+
+const NONE: u32 = 0xffffffffu;
+
+// Sum over the workgroup (every invocation must call it).
+fn reduce_sum(lid: u32, x: f32) -> f32 {
+    red[lid] = x;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) { red[lid] += red[lid + s]; }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+// Float order as unsigned order (-0 just below +0).
+fn okey(x: f32) -> u32 {
+    let b = bitcast<u32>(x);
+    return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+// The id of the largest key over the workgroup, ties to the lower id; each invocation brings its
+// best (key, id) so far (id NONE for none). Every invocation must call it.
+fn argmax_reduce(lid: u32, key: u32, id: u32) -> u32 {
+    rkey[lid] = key;
+    rid[lid] = id;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            let ok = rkey[lid + s];
+            let oi = rid[lid + s];
+            if (oi != NONE && (rid[lid] == NONE || ok > rkey[lid] || (ok == rkey[lid] && oi < rid[lid]))) {
+                rkey[lid] = ok;
+                rid[lid] = oi;
+            }
+        }
+        workgroupBarrier();
+    }
+    let r = rid[0];
+    workgroupBarrier();
+    return r;
+}
