@@ -1,4 +1,4 @@
-// lif_kwta: one module's tick for one 256-neuron column of one sequence (SPEC §3.4-6):
+// lif_kwta: one module's tick for one 256-neuron column of up to 32 sequences (SPEC §3.4-6):
 // neuromodulated input, recurrent input from last tick's spikes (slot-major W), LIF-A, exact
 // kWTA (largest v*, ties to the lower index), readout, traces and the module's spike count.
 struct LifParams {
@@ -6,6 +6,10 @@ struct LifParams {
     float excitability, s_da, s_5ht, inhibition, go_bias, alpha, beta, delta_a, v_rest, v_reset, v_min, trace_lambda;
     u32 _p0, _p1, _p2;
 };
+
+// Spikes are bits: word [half][b / 32][i] holds sequence b's spike of neuron i, so one gather of a
+// presynaptic word serves the block's tile of up to 32 sequences.
+#define TILE 32u
 
 extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, const float* __restrict__ j,
         const u32* __restrict__ w_idx, const float* __restrict__ w_val, const float* __restrict__ theta,
@@ -15,52 +19,78 @@ extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, co
     __shared__ u32 cand[256];
     __shared__ u32 fired;
     const u32 g = block_id(), cols = p.n / 256u, lid = threadIdx.x;
-    const u32 b = g / cols;
-    if (b >= p.batch) return;
+    const u32 tiles = (p.batch + TILE - 1u) / TILE, tile = g / cols;
+    if (tile >= tiles) return;
+    const u32 b0 = tile * TILE, nb = min(TILE, p.batch - b0);
+    const u32 mask = nb == 32u ? 0xffffffffu : (1u << nb) - 1u;
     const u32 i = (g % cols) * 256u + lid;
-    const size_t si = (size_t)b * p.n + i;
-    if (lid == 0u) fired = 0u;
-
-    const u32 nm = (b * MODULES + p.module) * 2u;
-    const bool go = p.use_go != 0u && ctrl[b * 4u + 1u] != 0u;
-    const float inh = p.inhibition * (1.0f - (go ? p.go_bias : 0.0f));
-    const float gain = p.excitability * (1.0f + neuromod[nm] * p.s_da) * (1.0f + 0.5f * neuromod[nm + 1u] * p.s_5ht) * (1.0f - inh);
-    const float cur = i < p.inputs ? j[b * p.inputs + i] * gain : 0.0f;
-
-    const u32* prev = spk + ((size_t)p.read_half * p.batch + b) * p.n;
-    float rec = 0.0f;
-    for (u32 f = 0u; f < p.fanout; f++) {
-        size_t syn = (size_t)f * p.n + i;
-        if (prev[w_idx[syn]] != 0u) rec += w_val[syn];
-    }
-    const float vs = fmaxf(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + rec - a[si]);
     const float th = theta[i];
-    const bool is_cand = vs > th;
-    vstar[lid] = vs;
-    cand[lid] = is_cand ? 1u : 0u;
-    __syncthreads();
 
-    bool spike = false;
-    if (is_cand) {
-        u32 rank = 0u;
-        for (u32 u = 0u; u < 256u; u++) {
-            float o = vstar[u];
-            if (cand[u] != 0u && (o > vs || (o == vs && u < lid))) rank++;
+    // Recurrent input of every sequence of the tile, summed in synapse order (slot-major W).
+    float rec[TILE];
+#pragma unroll
+    for (u32 t = 0; t < TILE; t++) rec[t] = 0.0f;
+    const u32* prev = spk + ((size_t)p.read_half * tiles + tile) * p.n;
+    if (nb == 1u) {
+        for (u32 f = 0u; f < p.fanout; f++) {
+            const size_t syn = (size_t)f * p.n + i;
+            if (prev[w_idx[syn]] & 1u) rec[0] += w_val[syn];
         }
-        spike = rank < p.k;
-    }
-    float an = p.beta * a[si];
-    if (spike) {
-        v[si] = p.v_reset;
-        an += p.delta_a;
-        atomicAdd(&fired, 1u);
     } else {
-        v[si] = is_cand ? th : vs;
+        for (u32 f = 0u; f < p.fanout; f++) {
+            const size_t syn = (size_t)f * p.n + i;
+            u32 word = prev[w_idx[syn]] & mask;
+            if (word == 0u) continue;
+            const float w = w_val[syn];
+#pragma unroll
+            for (u32 t = 0; t < TILE; t++)
+                if (word & (1u << t)) rec[t] += w;
+        }
     }
-    a[si] = an;
-    if (i < p.outputs) y[b * p.outputs + i] = 1.0f / (1.0f + expf(-(0.1f * (fmaxf(0.0f, vs - p.v_rest) - 10.0f))));
-    e[si] = p.trace_lambda * e[si] + (spike ? 1.0f : 0.0f);
-    spk[((size_t)(1u - p.read_half) * p.batch + b) * p.n + i] = spike ? 1u : 0u;
-    __syncthreads();
-    if (lid == 0u) atomicAdd(&counts[b * MODULES + p.module], fired);
+
+    u32 bits = 0u;
+    for (u32 t = 0u; t < nb; t++) {
+        const u32 b = b0 + t;
+        const size_t si = (size_t)b * p.n + i;
+        if (lid == 0u) fired = 0u;
+        const u32 nm = (b * MODULES + p.module) * 2u;
+        const bool go = p.use_go != 0u && ctrl[b * 4u + 1u] != 0u;
+        const float inh = p.inhibition * (1.0f - (go ? p.go_bias : 0.0f));
+        const float gain = p.excitability * (1.0f + neuromod[nm] * p.s_da) * (1.0f + 0.5f * neuromod[nm + 1u] * p.s_5ht) * (1.0f - inh);
+        const float cur = i < p.inputs ? j[b * p.inputs + i] * gain : 0.0f;
+        float r = 0.0f;
+#pragma unroll
+        for (u32 k = 0; k < TILE; k++)
+            if (k == t) r = rec[k];
+        const float vs = fmaxf(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + r - a[si]);
+        const bool is_cand = vs > th;
+        vstar[lid] = vs;
+        cand[lid] = is_cand ? 1u : 0u;
+        __syncthreads();
+
+        bool spike = false;
+        if (is_cand) {
+            u32 rank = 0u;
+            for (u32 u = 0u; u < 256u; u++) {
+                float o = vstar[u];
+                if (cand[u] != 0u && (o > vs || (o == vs && u < lid))) rank++;
+            }
+            spike = rank < p.k;
+        }
+        float an = p.beta * a[si];
+        if (spike) {
+            v[si] = p.v_reset;
+            an += p.delta_a;
+            atomicAdd(&fired, 1u);
+            bits |= 1u << t;
+        } else {
+            v[si] = is_cand ? th : vs;
+        }
+        a[si] = an;
+        if (i < p.outputs) y[b * p.outputs + i] = 1.0f / (1.0f + expf(-(0.1f * (fmaxf(0.0f, vs - p.v_rest) - 10.0f))));
+        e[si] = p.trace_lambda * e[si] + (spike ? 1.0f : 0.0f);
+        __syncthreads();
+        if (lid == 0u) atomicAdd(&counts[b * MODULES + p.module], fired);
+    }
+    spk[((size_t)(1u - p.read_half) * tiles + tile) * p.n + i] = bits;
 }

@@ -8,6 +8,7 @@ extern "C" __global__ void __launch_bounds__(256) window_stats(const WindowStats
     const u32 b = g / chunks, i = (g % chunks) * 256u + threadIdx.x;
     if (b >= p.batch || i >= p.n || p.pos + 1u >= lens[b]) return;
     const size_t o = ((size_t)p.window * p.batch + b) * p.n + i;
-    wc[o] += (float)spk[((size_t)p.write_half * p.batch + b) * p.n + i];
+    const u32 tiles = (p.batch + 31u) / 32u;
+    wc[o] += (float)((spk[((size_t)p.write_half * tiles + b / 32u) * p.n + i] >> (b % 32u)) & 1u);
     we[o] += e[(size_t)b * p.n + i];
 }

@@ -1,4 +1,4 @@
-// lif_kwta: one module's tick for one 256-neuron column of one sequence (SPEC §3.4-6):
+// lif_kwta: one module's tick for one 256-neuron column of up to 32 sequences (SPEC §3.4-6):
 // neuromodulated input, recurrent input from last tick's spikes, LIF-A, exact kWTA
 // (largest v*, ties to the lower index), readout, traces and the module's spike count.
 struct Params {
@@ -30,66 +30,89 @@ var<workgroup> vstar: array<f32, 256>;
 var<workgroup> cand: array<u32, 256>;
 var<workgroup> fired: atomic<u32>;
 
+// Spikes are bits: word [half][b / 32][i] holds sequence b's spike of neuron i, so one gather of a
+// presynaptic word serves the workgroup's tile of up to 32 sequences.
+const TILE: u32 = 32u;
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let g = wid.x + wid.y * nwg.x;
     let cols = p.n / 256u;
-    let b = g / cols;
-    if (b >= p.batch) { return; }
+    let tiles = (p.batch + TILE - 1u) / TILE;
+    let tile = g / cols;
+    if (tile >= tiles) { return; }
+    let b0 = tile * TILE;
+    let nb = min(TILE, p.batch - b0);
+    let mask = select((1u << nb) - 1u, 0xffffffffu, nb == 32u);
     let i = (g % cols) * 256u + lid;
-    let si = b * p.n + i;
-    if (lid == 0u) { atomicStore(&fired, 0u); }
-
-    // Neuromodulated input gain of this module for sequence b.
-    let nm = (b * MODULES + p.module_id) * 2u;
-    let go = p.use_go != 0u && ctrl[b * 4u + 1u] != 0u;
-    let inh = p.inhibition * (1.0 - select(0.0, p.go_bias, go));
-    let gain = p.excitability * (1.0 + neuromod[nm] * p.s_da) * (1.0 + 0.5 * neuromod[nm + 1u] * p.s_5ht) * (1.0 - inh);
-    var cur = 0.0;
-    if (i < p.inputs) { cur = j[b * p.inputs + i] * gain; }
-
-    // Recurrent input: sum of the weights of presynaptic neurons that spiked last tick.
-    let prev = (p.read_half * p.batch + b) * p.n;
-    var rec = 0.0;
-    for (var f = 0u; f < p.fanout; f++) {
-        let syn = f * p.n + i; // slot-major: a warp reads contiguous words
-        if (spk[prev + w_idx[syn]] != 0u) { rec += w_val[syn]; }
-    }
-    let vs = max(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + rec - a[si]);
     let th = theta[i];
-    let is_cand = vs > th;
-    vstar[lid] = vs;
-    cand[lid] = select(0u, 1u, is_cand);
-    workgroupBarrier();
 
-    // Exact kWTA: rank among the column's candidates.
-    var spike = false;
-    if (is_cand) {
-        var rank = 0u;
-        for (var u = 0u; u < 256u; u++) {
-            let o = vstar[u];
-            if (cand[u] != 0u && (o > vs || (o == vs && u < lid))) { rank++; }
+    // Recurrent input of every sequence of the tile: the weights of presynaptic neurons that
+    // spiked last tick, summed in synapse order (slot-major: a warp reads contiguous words).
+    var rec: array<f32, 32>;
+    let prev = (p.read_half * tiles + tile) * p.n;
+    for (var f = 0u; f < p.fanout; f++) {
+        let syn = f * p.n + i;
+        var word = spk[prev + w_idx[syn]] & mask;
+        if (word == 0u) { continue; }
+        let w = w_val[syn];
+        loop {
+            if (word == 0u) { break; }
+            let t = countTrailingZeros(word);
+            rec[t] += w;
+            word &= word - 1u;
         }
-        spike = rank < p.k;
     }
 
-    a[si] = p.beta * a[si];
-    if (spike) {
-        v[si] = p.v_reset;
-        a[si] = a[si] + p.delta_a;
-        atomicAdd(&fired, 1u);
-    } else if (is_cand) {
-        v[si] = th;
-    } else {
-        v[si] = vs;
+    var bits = 0u;
+    for (var t = 0u; t < nb; t++) {
+        let b = b0 + t;
+        let si = b * p.n + i;
+        if (lid == 0u) { atomicStore(&fired, 0u); }
+
+        // Neuromodulated input gain of this module for sequence b.
+        let nm = (b * MODULES + p.module_id) * 2u;
+        let go = p.use_go != 0u && ctrl[b * 4u + 1u] != 0u;
+        let inh = p.inhibition * (1.0 - select(0.0, p.go_bias, go));
+        let gain = p.excitability * (1.0 + neuromod[nm] * p.s_da) * (1.0 + 0.5 * neuromod[nm + 1u] * p.s_5ht) * (1.0 - inh);
+        var cur = 0.0;
+        if (i < p.inputs) { cur = j[b * p.inputs + i] * gain; }
+
+        let vs = max(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + rec[t] - a[si]);
+        let is_cand = vs > th;
+        vstar[lid] = vs;
+        cand[lid] = select(0u, 1u, is_cand);
+        workgroupBarrier();
+
+        // Exact kWTA: rank among the column's candidates.
+        var spike = false;
+        if (is_cand) {
+            var rank = 0u;
+            for (var u = 0u; u < 256u; u++) {
+                let o = vstar[u];
+                if (cand[u] != 0u && (o > vs || (o == vs && u < lid))) { rank++; }
+            }
+            spike = rank < p.k;
+        }
+
+        a[si] = p.beta * a[si];
+        if (spike) {
+            v[si] = p.v_reset;
+            a[si] = a[si] + p.delta_a;
+            atomicAdd(&fired, 1u);
+            bits |= 1u << t;
+        } else if (is_cand) {
+            v[si] = th;
+        } else {
+            v[si] = vs;
+        }
+        if (i < p.outputs) {
+            y[b * p.outputs + i] = 1.0 / (1.0 + exp(-(0.1 * (max(0.0, vs - p.v_rest) - 10.0))));
+        }
+        e[si] = p.trace_lambda * e[si] + select(0.0, 1.0, spike);
+        workgroupBarrier();
+        if (lid == 0u) { atomicAdd(&counts[b * MODULES + p.module_id], atomicLoad(&fired)); }
     }
-    if (i < p.outputs) {
-        y[b * p.outputs + i] = 1.0 / (1.0 + exp(-(0.1 * (max(0.0, vs - p.v_rest) - 10.0))));
-    }
-    let s = select(0u, 1u, spike);
-    e[si] = p.trace_lambda * e[si] + f32(s);
-    spk[((1u - p.read_half) * p.batch + b) * p.n + i] = s;
-    workgroupBarrier();
-    if (lid == 0u) { atomicAdd(&counts[b * MODULES + p.module_id], atomicLoad(&fired)); }
+    spk[((1u - p.read_half) * tiles + tile) * p.n + i] = bits;
 }

@@ -18,6 +18,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let i = (g % chunks) * 256u + lid;
     if (b >= p.batch || i >= p.n || p.pos + 1u >= lens[b]) { return; }
     let o = (p.window * p.batch + b) * p.n + i;
-    wc[o] += f32(spk[(p.write_half * p.batch + b) * p.n + i]);
+    let tiles = (p.batch + 31u) / 32u;
+    wc[o] += f32((spk[(p.write_half * tiles + b / 32u) * p.n + i] >> (b % 32u)) & 1u);
     we[o] += e[b * p.n + i];
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use neurogen::backend::{Backend, Buf};
+use neurogen::backend::{unpack_spikes, Backend, Buf};
 use neurogen::model::{HostParams, StateBufs};
 use neurogen::{BackendKind, Engine, GenerateOptions, ModelConfig, ModuleId, NeuroError, Preset, SamplingRule};
 use rand::{Rng, SeedableRng};
@@ -86,8 +86,8 @@ fn spikes_agree_for_64_ticks_on_tiny() {
             for (m, mc) in cfg.modules.iter().enumerate() {
                 let n = batch * mc.n;
                 let want =
-                    cpu_eng.backend_mut().download(cs.modules[m].spk).unwrap()[half * n..(half + 1) * n].to_vec();
-                let got = gpu_eng.backend_mut().download(gs.modules[m].spk).unwrap()[half * n..(half + 1) * n].to_vec();
+                    unpack_spikes(&cpu_eng.backend_mut().download(cs.modules[m].spk).unwrap(), half, batch, mc.n);
+                let got = unpack_spikes(&gpu_eng.backend_mut().download(gs.modules[m].spk).unwrap(), half, batch, mc.n);
                 spikes += want.iter().sum::<u32>() as usize;
                 if want == got {
                     continue;

@@ -217,7 +217,8 @@ fn lif_kwta() {
         (2, 512, 512, 512, 7, 256, 0, 5, 1),
         (1, 1024, 256, 129, 32, 0, 1, 5, 1),
         (2, 512, 512, 300, 8, 50, 0, 1, 0), // exact ties: every v* equal, kWTA picks by index
-        (11, 256, 64, 100, 5, 20, 1, 3, 0), // a second, partial tile of sequences
+        (11, 256, 64, 100, 5, 20, 1, 3, 0),
+        (37, 256, 64, 100, 9, 20, 0, 4, 0), // a full tile of 32 sequences and a partial one
     ]
     .iter()
     .enumerate()
@@ -248,10 +249,13 @@ fn lif_kwta() {
             _pad: [0; 3],
         };
         let (bn, nf) = ((batch * n) as usize, (n * fanout) as usize);
-        // Last tick's half holds random spikes; this tick's half is poisoned.
-        let mut spk = poison(2 * bn);
-        let half = read_half as usize * bn;
-        spk[half..half + bn].copy_from_slice(&ints(r, bn, 2));
+        // Last tick's half holds random spike bits (bits past the batch are noise the kernels must
+        // ignore); this tick's half is poisoned.
+        let words = spike_words(batch as usize, n as usize) / 2;
+        let mut spk = poison(2 * words);
+        let half = read_half as usize * words;
+        let sparse: Vec<u32> = (0..words).map(|_| r.random::<u32>() & r.random::<u32>() & r.random::<u32>()).collect();
+        spk[half..half + words].copy_from_slice(&sparse);
         let ctrl: Vec<u32> = (0..batch as usize * CTRL_WORDS)
             .map(|i| if i % CTRL_WORDS == 1 { (i / CTRL_WORDS % 2) as u32 } else { 0 })
             .collect();
@@ -275,7 +279,7 @@ fn lif_kwta() {
             data[3] = f32_words(&vec![-55.0; n as usize]);
             data[6] = f32_words(&vec![-60.0; bn]);
             data[7] = f32_words(&vec![0.0; bn]);
-            data[9][half..half + bn].fill(0);
+            data[9][half..half + words].fill(0);
         }
         cases.push(Case {
             name: format!("lif_kwta b={batch} n={n} k={k} fan={fanout}"),
@@ -491,7 +495,7 @@ fn window_stats() {
             name: format!("window_stats b={batch} n={n} w={window}"),
             op: Op::window_stats(p, b(0), b(1), b(2), b(3), b(4)),
             data: vec![
-                ints(r, 2 * batch * n, 2),
+                (0..spike_words(batch, n)).map(|_| r.random::<u32>()).collect(),
                 uniform(r, batch * n, 0.0, 3.0),
                 lens,
                 uniform(r, windows * batch * n, 0.0, 5.0),

@@ -111,10 +111,15 @@ pub fn lif_kwta(p: &LifParams, x: LifInputs, s: LifState) {
     let (inputs, outputs) = (p.inputs as usize, p.outputs as usize);
     let read = p.read_half as usize;
     let write = 1 - read;
+    let tiles = batch.div_ceil(SPIKE_TILE);
+    // This tick's half is rebuilt bit by bit.
+    s.spk[write * tiles * n..(write + 1) * tiles * n].fill(0);
     let mut vstar = vec![0f32; COLUMN];
     for b in 0..batch {
         let gain = input_gain(p, x.neuromod, x.ctrl, b);
-        let prev_spk = &s.spk[(read * batch + b) * n..(read * batch + b + 1) * n];
+        let (tile, bit) = (b / SPIKE_TILE, b % SPIKE_TILE);
+        let prev_words = s.spk[(read * tiles + tile) * n..(read * tiles + tile + 1) * n].to_vec();
+        let prev_spk = |j: usize| (prev_words[j] >> bit) & 1;
         let mut fired = vec![0u32; n];
         for col in 0..n / COLUMN {
             let base = col * COLUMN;
@@ -122,7 +127,7 @@ pub fn lif_kwta(p: &LifParams, x: LifInputs, s: LifState) {
                 let i = base + t;
                 let cur = if i < inputs { x.j[b * inputs + i] * gain } else { 0.0 };
                 let rec: f64 = (0..fan)
-                    .filter(|&f| prev_spk[x.w_idx[f * n + i] as usize] != 0)
+                    .filter(|&f| prev_spk(x.w_idx[f * n + i] as usize) != 0)
                     .map(|f| x.w_val[f * n + i] as f64)
                     .sum();
                 let si = b * n + i;
@@ -156,7 +161,10 @@ pub fn lif_kwta(p: &LifParams, x: LifInputs, s: LifState) {
                 fired[i] = sp;
             }
         }
-        s.spk[(write * batch + b) * n..(write * batch + b + 1) * n].copy_from_slice(&fired);
+        let words = &mut s.spk[(write * tiles + tile) * n..(write * tiles + tile + 1) * n];
+        for (w, &f) in words.iter_mut().zip(&fired) {
+            *w |= f << bit;
+        }
         s.counts[b * NUM_MODULES + p.module as usize] += fired.iter().sum::<u32>();
     }
 }
@@ -268,10 +276,11 @@ pub fn window_stats(p: &WindowStatsParams, spk: &[u32], e: &[f32], lens: &[u32],
         if p.pos as usize + 1 >= lens[b] as usize {
             continue;
         }
-        let spikes = &spk[(p.write_half as usize * batch + b) * n..][..n];
+        let tiles = batch.div_ceil(SPIKE_TILE);
+        let words = &spk[(p.write_half as usize * tiles + b / SPIKE_TILE) * n..][..n];
         let o = (p.window as usize * batch + b) * n;
         for i in 0..n {
-            wc[o + i] += spikes[i] as f32;
+            wc[o + i] += ((words[i] >> (b % SPIKE_TILE)) & 1) as f32;
             we[o + i] += e[b * n + i];
         }
     }

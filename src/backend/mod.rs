@@ -288,6 +288,23 @@ pub fn grid(groups: u32) -> (u32, u32) {
     (x, groups.div_ceil(x).max(1))
 }
 
+/// Spikes are bits: word `[half][b / 32][i]` holds bit `b % 32` for neuron `i` of sequence `b`, so
+/// one gather of a presynaptic neuron's word serves 32 sequences (`lif_kwta` steps them together).
+pub const SPIKE_TILE: usize = 32;
+
+/// Words of a module's spike buffer (both halves) for `batch` sequences of `n` neurons.
+pub fn spike_words(batch: usize, n: usize) -> usize {
+    2 * batch.div_ceil(SPIKE_TILE) * n
+}
+
+/// The spikes of one half as 0/1 per `[batch][n]`.
+pub fn unpack_spikes(spk: &[u32], half: usize, batch: usize, n: usize) -> Vec<u32> {
+    let tiles = batch.div_ceil(SPIKE_TILE);
+    (0..batch)
+        .flat_map(|b| (0..n).map(move |i| (spk[(half * tiles + b / SPIKE_TILE) * n + i] >> (b % SPIKE_TILE)) & 1))
+        .collect()
+}
+
 /// Sequences a `logits` workgroup decodes at once (its register tile).
 pub const LOGITS_BATCH_TILE: usize = 8;
 
@@ -327,7 +344,7 @@ impl Op {
     }
 
     pub fn lif_kwta(p: LifParams, inputs: [Buf; 6], state: [Buf; 6]) -> Op {
-        let groups = (p.n as usize / COLUMN) as u32 * p.batch;
+        let groups = (p.n as usize / COLUMN) as u32 * ceil_div(p.batch as usize, SPIKE_TILE);
         let mut bufs = inputs.to_vec();
         bufs.extend_from_slice(&state);
         Op { kind: OpKind::LifKwta, params: words(&p), bufs, groups }

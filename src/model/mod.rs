@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
-use crate::backend::{to_slot_major, Backend, Buf, ACC_WORDS, CTRL_WORDS};
+use crate::backend::{spike_words, to_slot_major, Backend, Buf, ACC_WORDS, CTRL_WORDS};
 use crate::config::{ModelConfig, ModuleId, Source, NUM_MODULES};
 use crate::error::Result;
 
@@ -335,7 +335,7 @@ impl StateBufs {
                     v: be.alloc(batch * m.n)?,
                     a: be.alloc(batch * m.n)?,
                     e: be.alloc(batch * m.n)?,
-                    spk: be.alloc(2 * batch * m.n)?,
+                    spk: be.alloc(spike_words(batch, m.n))?,
                     y: be.alloc(batch * m.outputs)?,
                     j: be.alloc(batch * m.inputs)?,
                 })

@@ -390,9 +390,13 @@ impl Engine {
         let rest = self.cfg.lif.v_rest.to_bits();
         for (m, ms) in self.cfg.modules.iter().zip(&st.modules) {
             self.be.enqueue(Op::fill(ms.v, b * m.n, rest))?;
-            for (buf, len) in
-                [(ms.a, b * m.n), (ms.e, b * m.n), (ms.spk, 2 * b * m.n), (ms.y, b * m.outputs), (ms.j, b * m.inputs)]
-            {
+            for (buf, len) in [
+                (ms.a, b * m.n),
+                (ms.e, b * m.n),
+                (ms.spk, spike_words(b, m.n)),
+                (ms.y, b * m.outputs),
+                (ms.j, b * m.inputs),
+            ] {
                 self.be.enqueue(Op::fill(buf, len, 0))?;
             }
         }
@@ -603,7 +607,7 @@ pub fn check_fits(be: &dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<(
         .unwrap_or(0) as u64
         * 4;
     let largest_state =
-        cfg.modules.iter().map(|m| 2 * batch * m.n).chain([batch * cfg.vocab]).max().unwrap_or(0) as u64 * 4;
+        cfg.modules.iter().map(|m| batch * m.n).chain([batch * cfg.vocab]).max().unwrap_or(0) as u64 * 4;
     let largest = largest_param.max(largest_state);
     let limit = info.max_binding_bytes.min(info.max_buffer_bytes);
     let total = cfg.memory_bytes(batch);
