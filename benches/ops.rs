@@ -56,6 +56,7 @@ fn ops(c: &mut Criterion) {
     let lif_bytes = (n * fanout * 8 + batch * n * 24) as u64;
     time_op(c, "lif_kwta small/Wernicke b4", lif_bytes, &|be| {
         let p = LifParams {
+            seq_per_group: lif_seq_per_group(n as usize, batch as usize),
             batch,
             n,
             inputs,

@@ -4,11 +4,12 @@
 struct LifParams {
     u32 batch, n, inputs, outputs, fanout, k, read_half, module, use_go;
     float excitability, s_da, s_5ht, inhibition, go_bias, alpha, beta, delta_a, v_rest, v_reset, v_min, trace_lambda;
-    u32 _p0, _p1, _p2;
+    u32 seq_per_group, _p1, _p2;
 };
 
 // Spikes are bits: word [half][b / 32][i] holds sequence b's spike of neuron i, so one gather of a
-// presynaptic word serves the block's tile of up to 32 sequences.
+// presynaptic word serves all the sequences a block steps (seq_per_group, a power of two <= 32, so
+// a block's bits never straddle two words; several blocks may share a word).
 #define TILE 32u
 
 extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, const float* __restrict__ j,
@@ -19,10 +20,10 @@ extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, co
     __shared__ u32 cand[256];
     __shared__ u32 fired;
     const u32 g = block_id(), cols = p.n / 256u, lid = threadIdx.x;
-    const u32 tiles = (p.batch + TILE - 1u) / TILE, tile = g / cols;
-    if (tile >= tiles) return;
-    const u32 b0 = tile * TILE, nb = min(TILE, p.batch - b0);
-    const u32 mask = nb == 32u ? 0xffffffffu : (1u << nb) - 1u;
+    const u32 tiles = (p.batch + 31u) / 32u, b0 = (g / cols) * p.seq_per_group;
+    if (b0 >= p.batch) return;
+    const u32 nb = min(p.seq_per_group, p.batch - b0), tile = b0 / 32u, off = b0 % 32u;
+    const u32 mask = (nb == 32u ? 0xffffffffu : (1u << nb) - 1u) << off;
     const u32 i = (g % cols) * 256u + lid;
     const float th = theta[i];
 
@@ -34,12 +35,12 @@ extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, co
     if (nb == 1u) {
         for (u32 f = 0u; f < p.fanout; f++) {
             const size_t syn = (size_t)f * p.n + i;
-            if (prev[w_idx[syn]] & 1u) rec[0] += w_val[syn];
+            if (prev[w_idx[syn]] & mask) rec[0] += w_val[syn];
         }
     } else {
         for (u32 f = 0u; f < p.fanout; f++) {
             const size_t syn = (size_t)f * p.n + i;
-            u32 word = prev[w_idx[syn]] & mask;
+            u32 word = (prev[w_idx[syn]] & mask) >> off;
             if (word == 0u) continue;
             const float w = w_val[syn];
 #pragma unroll
@@ -92,5 +93,10 @@ extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, co
         __syncthreads();
         if (lid == 0u) atomicAdd(&counts[b * MODULES + p.module], fired);
     }
-    spk[((size_t)(1u - p.read_half) * tiles + tile) * p.n + i] = bits;
+    u32* out = spk + ((size_t)(1u - p.read_half) * tiles + tile) * p.n + i;
+    // The block with the batch's last sequence also clears the word's unused high bits.
+    const u32 used = p.batch - tile * 32u;
+    const u32 clear = mask | (b0 + nb == p.batch && used < 32u ? ~((1u << used) - 1u) : 0u);
+    atomicAnd(out, ~clear);
+    atomicOr(out, bits << off);
 }

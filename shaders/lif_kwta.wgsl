@@ -7,7 +7,7 @@ struct Params {
     use_go: u32, excitability: f32, s_da: f32, s_5ht: f32,
     inhibition: f32, go_bias: f32, alpha: f32, beta: f32,
     delta_a: f32, v_rest: f32, v_reset: f32, v_min: f32,
-    trace_lambda: f32, _p0: u32, _p1: u32, _p2: u32,
+    trace_lambda: f32, seq_per_group: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -20,7 +20,7 @@ struct Params {
 @group(1) @binding(6) var<storage, read_write> v: array<f32>;
 @group(1) @binding(7) var<storage, read_write> a: array<f32>;
 @group(1) @binding(8) var<storage, read_write> e: array<f32>;
-@group(1) @binding(9) var<storage, read_write> spk: array<u32>;
+@group(1) @binding(9) var<storage, read_write> spk: array<atomic<u32>>;
 @group(1) @binding(10) var<storage, read_write> y: array<f32>;
 @group(1) @binding(11) var<storage, read_write> counts: array<atomic<u32>>;
 
@@ -31,20 +31,21 @@ var<workgroup> cand: array<u32, 256>;
 var<workgroup> fired: atomic<u32>;
 
 // Spikes are bits: word [half][b / 32][i] holds sequence b's spike of neuron i, so one gather of a
-// presynaptic word serves the workgroup's tile of up to 32 sequences.
-const TILE: u32 = 32u;
+// presynaptic word serves all the sequences a workgroup steps (seq_per_group, a power of two <= 32,
+// so a workgroup's bits never straddle two words; several workgroups may share a word).
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let g = wid.x + wid.y * nwg.x;
     let cols = p.n / 256u;
-    let tiles = (p.batch + TILE - 1u) / TILE;
-    let tile = g / cols;
-    if (tile >= tiles) { return; }
-    let b0 = tile * TILE;
-    let nb = min(TILE, p.batch - b0);
-    let mask = select((1u << nb) - 1u, 0xffffffffu, nb == 32u);
+    let tiles = (p.batch + 31u) / 32u;
+    let b0 = (g / cols) * p.seq_per_group;
+    if (b0 >= p.batch) { return; }
+    let nb = min(p.seq_per_group, p.batch - b0);
+    let tile = b0 / 32u;
+    let off = b0 % 32u;
+    let mask = select((1u << nb) - 1u, 0xffffffffu, nb == 32u) << off;
     let i = (g % cols) * 256u + lid;
     let th = theta[i];
 
@@ -54,7 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let prev = (p.read_half * tiles + tile) * p.n;
     for (var f = 0u; f < p.fanout; f++) {
         let syn = f * p.n + i;
-        var word = spk[prev + w_idx[syn]] & mask;
+        var word = (atomicLoad(&spk[prev + w_idx[syn]]) & mask) >> off;
         if (word == 0u) { continue; }
         let w = w_val[syn];
         loop {
@@ -114,5 +115,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         workgroupBarrier();
         if (lid == 0u) { atomicAdd(&counts[b * MODULES + p.module_id], atomicLoad(&fired)); }
     }
-    spk[((1u - p.read_half) * tiles + tile) * p.n + i] = bits;
+    let out = ((1u - p.read_half) * tiles + tile) * p.n + i;
+    // The workgroup with the batch's last sequence also clears the word's unused high bits.
+    var clear = mask;
+    let used = p.batch - tile * 32u;
+    if (b0 + nb == p.batch && used < 32u) { clear |= ~((1u << used) - 1u); }
+    atomicAnd(&spk[out], ~clear);
+    atomicOr(&spk[out], bits << off);
 }

@@ -246,7 +246,8 @@ fn lif_kwta() {
             v_reset: -65.0,
             v_min: -90.0,
             trace_lambda: 0.9,
-            _pad: [0; 3],
+            seq_per_group: [1u32, 2, 32, 4, 8, 32, 4][seed],
+            _pad: [0; 2],
         };
         let (bn, nf) = ((batch * n) as usize, (n * fanout) as usize);
         // Last tick's half holds random spike bits (bits past the batch are noise the kernels must

@@ -292,6 +292,17 @@ pub fn grid(groups: u32) -> (u32, u32) {
 /// one gather of a presynaptic neuron's word serves 32 sequences (`lif_kwta` steps them together).
 pub const SPIKE_TILE: usize = 32;
 
+/// Sequences per `lif_kwta` workgroup for a module of `n` neurons and a batch: the most (up to
+/// 32) that still leave about 1024 workgroups to fill the device.
+pub fn lif_seq_per_group(n: usize, batch: usize) -> u32 {
+    let cols = n / COLUMN;
+    let mut spg = SPIKE_TILE;
+    while spg > 1 && cols * batch.div_ceil(spg) < 1024 {
+        spg /= 2;
+    }
+    spg as u32
+}
+
 /// Words of a module's spike buffer (both halves) for `batch` sequences of `n` neurons.
 pub fn spike_words(batch: usize, n: usize) -> usize {
     2 * batch.div_ceil(SPIKE_TILE) * n
@@ -344,7 +355,8 @@ impl Op {
     }
 
     pub fn lif_kwta(p: LifParams, inputs: [Buf; 6], state: [Buf; 6]) -> Op {
-        let groups = (p.n as usize / COLUMN) as u32 * ceil_div(p.batch as usize, SPIKE_TILE);
+        assert!(p.seq_per_group.is_power_of_two() && p.seq_per_group as usize <= SPIKE_TILE);
+        let groups = (p.n as usize / COLUMN) as u32 * ceil_div(p.batch as usize, p.seq_per_group as usize);
         let mut bufs = inputs.to_vec();
         bufs.extend_from_slice(&state);
         Op { kind: OpKind::LifKwta, params: words(&p), bufs, groups }
@@ -536,7 +548,10 @@ pub struct LifParams {
     pub v_reset: f32,
     pub v_min: f32,
     pub trace_lambda: f32,
-    pub _pad: [u32; 3],
+    /// Sequences one workgroup steps together (a power of two ≤ 32): many for large modules, so
+    /// gathers and weights serve several sequences; few for small ones, for parallelism.
+    pub seq_per_group: u32,
+    pub _pad: [u32; 2],
 }
 
 /// Basal-ganglia go/no-go (SPEC §3.7).

@@ -527,7 +527,8 @@ impl Engine {
                 v_reset: l.v_reset,
                 v_min: l.v_min,
                 trace_lambda: l.trace_lambda,
-                _pad: [0; 3],
+                seq_per_group: lif_seq_per_group(mc.n, st.batch),
+                _pad: [0; 2],
             };
             let mp = self.params.modules[m as usize];
             ops.push(Op::lif_kwta(
