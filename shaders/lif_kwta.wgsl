@@ -52,8 +52,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // Recurrent input of every sequence of the tile: the weights of presynaptic neurons that
     // spiked last tick, summed in synapse order (slot-major: a warp reads contiguous words).
     var rec: array<f32, 32>;
+    var rec1 = 0.0; // one sequence per workgroup: a register, not the array
     let prev = (p.read_half * tiles + tile) * p.n;
-    for (var f = 0u; f < p.fanout; f++) {
+    if (nb == 1u) {
+        for (var f = 0u; f < p.fanout; f++) {
+            let syn = f * p.n + i;
+            if ((atomicLoad(&spk[prev + w_idx[syn]]) & mask) != 0u) { rec1 += w_val[syn]; }
+        }
+        rec[0] = rec1;
+    }
+    for (var f = 0u; f < p.fanout * u32(nb > 1u); f++) {
         let syn = f * p.n + i;
         var word = (atomicLoad(&spk[prev + w_idx[syn]]) & mask) >> off;
         if (word == 0u) { continue; }
