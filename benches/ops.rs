@@ -82,12 +82,13 @@ fn ops(c: &mut Criterion) {
             zeroed(be, n as usize),
             zeroed(be, batch as usize * 12),
             zeroed(be, batch as usize * 4),
+            zeroed(be, spike_words(batch as usize, n as usize)),
         ];
         let st = [
             zeroed(be, (batch * n) as usize),
             zeroed(be, (batch * n) as usize),
             zeroed(be, (batch * n) as usize),
-            zeroed(be, (2 * batch * n) as usize),
+            zeroed(be, spike_words(batch as usize, n as usize)),
             zeroed(be, (batch * outputs) as usize),
             zeroed(be, batch as usize * 6),
         ];

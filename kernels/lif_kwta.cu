@@ -2,25 +2,25 @@
 // neuromodulated input, recurrent input from last tick's spikes (slot-major W), LIF-A, exact
 // kWTA (largest v*, ties to the lower index), readout, traces and the module's spike count.
 struct LifParams {
-    u32 batch, n, inputs, outputs, fanout, k, read_half, module, use_go;
+    u32 batch, n, inputs, outputs, fanout, k, _p3, module, use_go;
     float excitability, s_da, s_5ht, inhibition, go_bias, alpha, beta, delta_a, v_rest, v_reset, v_min, trace_lambda;
     u32 seq_per_group, _p1, _p2;
 };
 
-// Spikes are bits: word [half][b / 32][i] holds sequence b's spike of neuron i, so one gather of a
+// Spikes are bits: word [b / 32][i] holds sequence b's spike of neuron i, so one gather of a
 // presynaptic word serves all the sequences a block steps (seq_per_group, a power of two <= 32, so
 // a block's bits never straddle two words; several blocks may share a word).
 #define TILE 32u
 
 extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, const float* __restrict__ j,
         const u32* __restrict__ w_idx, const float* __restrict__ w_val, const float* __restrict__ theta,
-        const float* __restrict__ neuromod, const u32* __restrict__ ctrl, float* v, float* a, float* e, u32* spk,
+        const float* __restrict__ neuromod, const u32* __restrict__ ctrl, const u32* __restrict__ spk_prev, float* v, float* a, float* e, u32* spk_next,
         float* y, u32* counts) {
     __shared__ float vstar[256];
     __shared__ u32 cand[256];
     __shared__ u32 fired;
     const u32 g = block_id(), cols = p.n / 256u, lid = threadIdx.x;
-    const u32 tiles = (p.batch + 31u) / 32u, b0 = (g / cols) * p.seq_per_group;
+    const u32 b0 = (g / cols) * p.seq_per_group;
     if (b0 >= p.batch) return;
     const u32 nb = min(p.seq_per_group, p.batch - b0), tile = b0 / 32u, off = b0 % 32u;
     const u32 mask = (nb == 32u ? 0xffffffffu : (1u << nb) - 1u) << off;
@@ -31,7 +31,7 @@ extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, co
     float rec[TILE];
 #pragma unroll
     for (u32 t = 0; t < TILE; t++) rec[t] = 0.0f;
-    const u32* prev = spk + ((size_t)p.read_half * tiles + tile) * p.n;
+    const u32* prev = spk_prev + (size_t)tile * p.n;
     if (nb == 1u) {
         for (u32 f = 0u; f < p.fanout; f++) {
             const size_t syn = (size_t)f * p.n + i;
@@ -93,7 +93,7 @@ extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, co
         __syncthreads();
         if (lid == 0u) atomicAdd(&counts[b * MODULES + p.module], fired);
     }
-    u32* out = spk + ((size_t)(1u - p.read_half) * tiles + tile) * p.n + i;
+    u32* out = spk_next + (size_t)tile * p.n + i;
     // The block with the batch's last sequence also clears the word's unused high bits.
     const u32 used = p.batch - tile * 32u;
     const u32 clear = mask | (b0 + nb == p.batch && used < 32u ? ~((1u << used) - 1u) : 0u);

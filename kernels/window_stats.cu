@@ -1,6 +1,6 @@
 // window_stats: adds each neuron's spike and trace into window `window` of wc/we
 // ([windows][batch][n]) for sequences whose position pos is predicted (pos + 1 < lens[b]).
-struct WindowStatsParams { u32 batch, n, window, write_half, pos, _p0, _p1, _p2; };
+struct WindowStatsParams { u32 batch, n, window, _p3, pos, _p0, _p1, _p2; };
 
 extern "C" __global__ void __launch_bounds__(256) window_stats(const WindowStatsParams p, const u32* __restrict__ spk,
         const float* __restrict__ e, const u32* __restrict__ lens, float* wc, float* we) {
@@ -8,7 +8,6 @@ extern "C" __global__ void __launch_bounds__(256) window_stats(const WindowStats
     const u32 b = g / chunks, i = (g % chunks) * 256u + threadIdx.x;
     if (b >= p.batch || i >= p.n || p.pos + 1u >= lens[b]) return;
     const size_t o = ((size_t)p.window * p.batch + b) * p.n + i;
-    const u32 tiles = (p.batch + 31u) / 32u;
-    wc[o] += (float)((spk[((size_t)p.write_half * tiles + b / 32u) * p.n + i] >> (b % 32u)) & 1u);
+    wc[o] += (float)((spk[(size_t)(b / 32u) * p.n + i] >> (b % 32u)) & 1u);
     we[o] += e[(size_t)b * p.n + i];
 }

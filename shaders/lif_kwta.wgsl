@@ -3,7 +3,7 @@
 // (largest v*, ties to the lower index), readout, traces and the module's spike count.
 struct Params {
     batch: u32, n: u32, inputs: u32, outputs: u32,
-    fanout: u32, k: u32, read_half: u32, module_id: u32,
+    fanout: u32, k: u32, _p3: u32, module_id: u32,
     use_go: u32, excitability: f32, s_da: f32, s_5ht: f32,
     inhibition: f32, go_bias: f32, alpha: f32, beta: f32,
     delta_a: f32, v_rest: f32, v_reset: f32, v_min: f32,
@@ -17,12 +17,13 @@ struct Params {
 @group(1) @binding(3) var<storage, read> theta: array<f32>;
 @group(1) @binding(4) var<storage, read> neuromod: array<f32>;
 @group(1) @binding(5) var<storage, read> ctrl: array<u32>;
-@group(1) @binding(6) var<storage, read_write> v: array<f32>;
-@group(1) @binding(7) var<storage, read_write> a: array<f32>;
-@group(1) @binding(8) var<storage, read_write> e: array<f32>;
-@group(1) @binding(9) var<storage, read_write> spk: array<atomic<u32>>;
-@group(1) @binding(10) var<storage, read_write> y: array<f32>;
-@group(1) @binding(11) var<storage, read_write> counts: array<atomic<u32>>;
+@group(1) @binding(6) var<storage, read> spk_prev: array<u32>;
+@group(1) @binding(7) var<storage, read_write> v: array<f32>;
+@group(1) @binding(8) var<storage, read_write> a: array<f32>;
+@group(1) @binding(9) var<storage, read_write> e: array<f32>;
+@group(1) @binding(10) var<storage, read_write> spk_next: array<atomic<u32>>;
+@group(1) @binding(11) var<storage, read_write> y: array<f32>;
+@group(1) @binding(12) var<storage, read_write> counts: array<atomic<u32>>;
 
 const MODULES: u32 = 6u;
 
@@ -30,7 +31,7 @@ var<workgroup> vstar: array<f32, 256>;
 var<workgroup> cand: array<u32, 256>;
 var<workgroup> fired: atomic<u32>;
 
-// Spikes are bits: word [half][b / 32][i] holds sequence b's spike of neuron i, so one gather of a
+// Spikes are bits: word [b / 32][i] holds sequence b's spike of neuron i, so one gather of a
 // presynaptic word serves all the sequences a workgroup steps (seq_per_group, a power of two <= 32,
 // so a workgroup's bits never straddle two words; several workgroups may share a word).
 
@@ -39,7 +40,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let g = wid.x + wid.y * nwg.x;
     let cols = p.n / 256u;
-    let tiles = (p.batch + 31u) / 32u;
     let b0 = (g / cols) * p.seq_per_group;
     if (b0 >= p.batch) { return; }
     let nb = min(p.seq_per_group, p.batch - b0);
@@ -53,17 +53,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // spiked last tick, summed in synapse order (slot-major: a warp reads contiguous words).
     var rec: array<f32, 32>;
     var rec1 = 0.0; // one sequence per workgroup: a register, not the array
-    let prev = (p.read_half * tiles + tile) * p.n;
+    let prev = tile * p.n;
     if (nb == 1u) {
         for (var f = 0u; f < p.fanout; f++) {
             let syn = f * p.n + i;
-            if ((atomicLoad(&spk[prev + w_idx[syn]]) & mask) != 0u) { rec1 += w_val[syn]; }
+            if ((spk_prev[prev + w_idx[syn]] & mask) != 0u) { rec1 += w_val[syn]; }
         }
         rec[0] = rec1;
     }
     for (var f = 0u; f < p.fanout * u32(nb > 1u); f++) {
         let syn = f * p.n + i;
-        var word = (atomicLoad(&spk[prev + w_idx[syn]]) & mask) >> off;
+        var word = (spk_prev[prev + w_idx[syn]] & mask) >> off;
         if (word == 0u) { continue; }
         let w = w_val[syn];
         loop {
@@ -123,11 +123,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         workgroupBarrier();
         if (lid == 0u) { atomicAdd(&counts[b * MODULES + p.module_id], atomicLoad(&fired)); }
     }
-    let out = ((1u - p.read_half) * tiles + tile) * p.n + i;
+    let out = tile * p.n + i;
     // The workgroup with the batch's last sequence also clears the word's unused high bits.
     var clear = mask;
     let used = p.batch - tile * 32u;
     if (b0 + nb == p.batch && used < 32u) { clear |= ~((1u << used) - 1u); }
-    atomicAnd(&spk[out], ~clear);
-    atomicOr(&spk[out], bits << off);
+    atomicAnd(&spk_next[out], ~clear);
+    atomicOr(&spk_next[out], bits << off);
 }

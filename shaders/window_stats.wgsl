@@ -1,6 +1,6 @@
 // window_stats: after a module's tick, adds each neuron's spike and trace into window `window` of
 // wc/we ([windows][batch][n]) for sequences whose position pos is predicted (pos + 1 < lens[b]).
-struct Params { batch: u32, n: u32, window: u32, write_half: u32, pos: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params { batch: u32, n: u32, window: u32, _p3: u32, pos: u32, _p0: u32, _p1: u32, _p2: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(1) @binding(0) var<storage, read> spk: array<u32>;
@@ -18,7 +18,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let i = (g % chunks) * 256u + lid;
     if (b >= p.batch || i >= p.n || p.pos + 1u >= lens[b]) { return; }
     let o = (p.window * p.batch + b) * p.n + i;
-    let tiles = (p.batch + 31u) / 32u;
-    wc[o] += f32((spk[(p.write_half * tiles + b / 32u) * p.n + i] >> (b % 32u)) & 1u);
+    wc[o] += f32((spk[(b / 32u) * p.n + i] >> (b % 32u)) & 1u);
     we[o] += e[b * p.n + i];
 }

@@ -29,7 +29,7 @@ fn engines(cfg: &ModelConfig, seed: u64) -> (Engine, Vec<(BackendKind, Engine)>)
 
 /// Every per-sequence state buffer, in a fixed order.
 fn state_buffers(st: &StateBufs) -> Vec<Buf> {
-    let mut v: Vec<Buf> = st.modules.iter().flat_map(|m| [m.v, m.a, m.e, m.spk, m.y, m.j]).collect();
+    let mut v: Vec<Buf> = st.modules.iter().flat_map(|m| [m.v, m.a, m.e, m.spk[0], m.spk[1], m.y, m.j]).collect();
     v.extend([st.neuromod, st.fast, st.geff, st.prev, st.context, st.pfc_hidden, st.ctrl]);
     v
 }
@@ -80,14 +80,15 @@ fn spikes_agree_for_64_ticks_on_tiny() {
             let toks: Vec<Vec<u32>> = (0..batch).map(|b| random_tokens(100 * t + b as u64, 1, 259)).collect();
             cpu_eng.forward(&toks).unwrap();
             gpu_eng.forward(&toks).unwrap();
-            let half = (cpu_eng.ticks() % 2) as usize; // the half this tick wrote
+            let written = (cpu_eng.ticks() % 2) as usize; // the spike buffer this tick wrote
             let (cs, gs) = (cpu_eng.state().unwrap().clone(), gpu_eng.state().unwrap().clone());
             let mut resync = false;
             for (m, mc) in cfg.modules.iter().enumerate() {
                 let n = batch * mc.n;
                 let want =
-                    unpack_spikes(&cpu_eng.backend_mut().download(cs.modules[m].spk).unwrap(), half, batch, mc.n);
-                let got = unpack_spikes(&gpu_eng.backend_mut().download(gs.modules[m].spk).unwrap(), half, batch, mc.n);
+                    unpack_spikes(&cpu_eng.backend_mut().download(cs.modules[m].spk[written]).unwrap(), batch, mc.n);
+                let got =
+                    unpack_spikes(&gpu_eng.backend_mut().download(gs.modules[m].spk[written]).unwrap(), batch, mc.n);
                 spikes += want.iter().sum::<u32>() as usize;
                 if want == got {
                     continue;

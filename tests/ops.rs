@@ -210,8 +210,8 @@ fn project() {
 #[test]
 fn lif_kwta() {
     let mut cases = Vec::new();
-    // (batch, n, inputs, outputs, fanout, k, read_half, module, use_go)
-    for (seed, &(batch, n, inputs, outputs, fanout, k, read_half, module, use_go)) in [
+    // (batch, n, inputs, outputs, fanout, k, unused, module, use_go)
+    for (seed, &(batch, n, inputs, outputs, fanout, k, _, module, use_go)) in [
         (1, 256, 1, 1, 1, 1, 0, 0, 0),
         (3, 768, 137, 300, 16, 50, 1, 2, 0),
         (2, 512, 512, 512, 7, 256, 0, 5, 1),
@@ -231,7 +231,7 @@ fn lif_kwta() {
             outputs,
             fanout,
             k,
-            read_half,
+            _pad0: 0,
             module,
             use_go,
             excitability: 1.2,
@@ -250,13 +250,11 @@ fn lif_kwta() {
             _pad: [0; 2],
         };
         let (bn, nf) = ((batch * n) as usize, (n * fanout) as usize);
-        // Last tick's half holds random spike bits (bits past the batch are noise the kernels must
-        // ignore); this tick's half is poisoned.
-        let words = spike_words(batch as usize, n as usize) / 2;
-        let mut spk = poison(2 * words);
-        let half = read_half as usize * words;
-        let sparse: Vec<u32> = (0..words).map(|_| r.random::<u32>() & r.random::<u32>() & r.random::<u32>()).collect();
-        spk[half..half + words].copy_from_slice(&sparse);
+        // Last tick's spike bits are random (bits past the batch are noise the kernels must
+        // ignore); this tick's buffer is poisoned.
+        let words = spike_words(batch as usize, n as usize);
+        let spk_prev: Vec<u32> =
+            (0..words).map(|_| r.random::<u32>() & r.random::<u32>() & r.random::<u32>()).collect();
         let ctrl: Vec<u32> = (0..batch as usize * CTRL_WORDS)
             .map(|i| if i % CTRL_WORDS == 1 { (i / CTRL_WORDS % 2) as u32 } else { 0 })
             .collect();
@@ -268,25 +266,26 @@ fn lif_kwta() {
             uniform(r, n as usize, -58.0, -52.0),
             uniform(r, batch as usize * NUM_MODULES * 2, 0.0, 2.0),
             ctrl,
+            spk_prev,
             uniform(r, bn, -80.0, -50.0),
             uniform(r, bn, 0.0, 3.0),
             uniform(r, bn, 0.0, 2.0),
-            spk,
+            poison(words),
             poison((batch * outputs) as usize),
             ints(r, batch as usize * NUM_MODULES, 1000),
         ];
         if ties {
             data[0] = f32_words(&vec![20.0; (batch * inputs) as usize]);
             data[3] = f32_words(&vec![-55.0; n as usize]);
-            data[6] = f32_words(&vec![-60.0; bn]);
-            data[7] = f32_words(&vec![0.0; bn]);
-            data[9][half..half + words].fill(0);
+            data[6].fill(0);
+            data[7] = f32_words(&vec![-60.0; bn]);
+            data[8] = f32_words(&vec![0.0; bn]);
         }
         cases.push(Case {
             name: format!("lif_kwta b={batch} n={n} k={k} fan={fanout}"),
-            op: Op::lif_kwta(p, [b(0), b(1), b(2), b(3), b(4), b(5)], [b(6), b(7), b(8), b(9), b(10), b(11)]),
+            op: Op::lif_kwta(p, [b(0), b(1), b(2), b(3), b(4), b(5), b(6)], [b(7), b(8), b(9), b(10), b(11), b(12)]),
             data,
-            cmp: vec![F, Cmp::Exact, F, F, F, Cmp::Exact, F, F, F, Cmp::Exact, F, Cmp::Exact],
+            cmp: vec![F, Cmp::Exact, F, F, F, Cmp::Exact, Cmp::Exact, F, F, F, Cmp::Exact, F, Cmp::Exact],
         });
     }
     check(cases);
@@ -490,7 +489,7 @@ fn window_stats() {
     for (seed, &(batch, n, window)) in [(1usize, 256usize, 0u32), (3, 300, 2), (2, 513, 1)].iter().enumerate() {
         let r = &mut rng(100 + seed as u64);
         let windows = 3;
-        let p = WindowStatsParams { batch: batch as u32, n: n as u32, window, write_half: 1, pos: 4, _pad: [0; 3] };
+        let p = WindowStatsParams { batch: batch as u32, n: n as u32, window, _pad0: 0, pos: 4, _pad: [0; 3] };
         let lens: Vec<u32> = (0..batch as u32).map(|b| 4 + 2 * b).collect(); // sequence 0 is past its end
         cases.push(Case {
             name: format!("window_stats b={batch} n={n} w={window}"),

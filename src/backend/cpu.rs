@@ -83,6 +83,8 @@ pub struct LifInputs<'a> {
     pub theta: &'a [f32],
     pub neuromod: &'a [f32],
     pub ctrl: &'a [u32],
+    /// Last tick's spike bits.
+    pub spk_prev: &'a [u32],
 }
 
 /// State written by `lif_kwta`, in binding order.
@@ -90,6 +92,7 @@ pub struct LifState<'a> {
     pub v: &'a mut [f32],
     pub a: &'a mut [f32],
     pub e: &'a mut [f32],
+    /// This tick's spike bits.
     pub spk: &'a mut [u32],
     pub y: &'a mut [f32],
     pub counts: &'a mut [u32],
@@ -109,16 +112,14 @@ pub fn input_gain(p: &LifParams, neuromod: &[f32], ctrl: &[u32], b: usize) -> f3
 pub fn lif_kwta(p: &LifParams, x: LifInputs, s: LifState) {
     let (n, fan, batch) = (p.n as usize, p.fanout as usize, p.batch as usize);
     let (inputs, outputs) = (p.inputs as usize, p.outputs as usize);
-    let read = p.read_half as usize;
-    let write = 1 - read;
     let tiles = batch.div_ceil(SPIKE_TILE);
-    // This tick's half is rebuilt bit by bit.
-    s.spk[write * tiles * n..(write + 1) * tiles * n].fill(0);
+    // This tick's buffer is rebuilt bit by bit.
+    s.spk[..tiles * n].fill(0);
     let mut vstar = vec![0f32; COLUMN];
     for b in 0..batch {
         let gain = input_gain(p, x.neuromod, x.ctrl, b);
         let (tile, bit) = (b / SPIKE_TILE, b % SPIKE_TILE);
-        let prev_words = s.spk[(read * tiles + tile) * n..(read * tiles + tile + 1) * n].to_vec();
+        let prev_words = &x.spk_prev[tile * n..(tile + 1) * n];
         let prev_spk = |j: usize| (prev_words[j] >> bit) & 1;
         let mut fired = vec![0u32; n];
         for col in 0..n / COLUMN {
@@ -161,7 +162,7 @@ pub fn lif_kwta(p: &LifParams, x: LifInputs, s: LifState) {
                 fired[i] = sp;
             }
         }
-        let words = &mut s.spk[(write * tiles + tile) * n..(write * tiles + tile + 1) * n];
+        let words = &mut s.spk[tile * n..(tile + 1) * n];
         for (w, &f) in words.iter_mut().zip(&fired) {
             *w |= f << bit;
         }
@@ -276,8 +277,7 @@ pub fn window_stats(p: &WindowStatsParams, spk: &[u32], e: &[f32], lens: &[u32],
         if p.pos as usize + 1 >= lens[b] as usize {
             continue;
         }
-        let tiles = batch.div_ceil(SPIKE_TILE);
-        let words = &spk[(p.write_half as usize * tiles + b / SPIKE_TILE) * n..][..n];
+        let words = &spk[(b / SPIKE_TILE) * n..][..n];
         let o = (p.window as usize * batch + b) * n;
         for i in 0..n {
             wc[o + i] += ((words[i] >> (b % SPIKE_TILE)) & 1) as f32;
@@ -626,7 +626,7 @@ impl CpuBackend {
                 self.restore([b[4]], [j]);
             }
             OpKind::LifKwta => {
-                let ids = [b[6], b[7], b[8], b[9], b[10], b[11]];
+                let ids = [b[7], b[8], b[9], b[10], b[11], b[12]];
                 let [mut v, mut a, mut e, mut spk, mut y, mut counts] = self.take(ids);
                 let inputs = LifInputs {
                     j: f(self.buf(b[0])),
@@ -635,6 +635,7 @@ impl CpuBackend {
                     theta: f(self.buf(b[3])),
                     neuromod: f(self.buf(b[4])),
                     ctrl: self.buf(b[5]),
+                    spk_prev: self.buf(b[6]),
                 };
                 let state = LifState {
                     v: fm(&mut v),

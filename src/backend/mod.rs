@@ -171,10 +171,11 @@ impl OpKind {
             OpKind::ConnGain => &[Read, Read, ReadWrite, ReadWrite],
             // p_idx, p_val, y_src, geff, j
             OpKind::Project => &[Read, Read, Read, Read, ReadWrite],
-            // j, w_idx, w_val, theta, neuromod, ctrl, v, a, e, spk, y, counts
-            OpKind::LifKwta => {
-                &[Read, Read, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite]
-            }
+            // j, w_idx, w_val, theta, neuromod, ctrl, spk_prev, v, a, e, spk_next, y, counts
+            OpKind::LifKwta => &[
+                Read, Read, Read, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+                ReadWrite,
+            ],
             // y_bg, ctrl
             OpKind::GoNogo => &[Read, ReadWrite],
             // y_thal, y_pfc, context, pfc_hidden, neuromod
@@ -288,8 +289,9 @@ pub fn grid(groups: u32) -> (u32, u32) {
     (x, groups.div_ceil(x).max(1))
 }
 
-/// Spikes are bits: word `[half][b / 32][i]` holds bit `b % 32` for neuron `i` of sequence `b`, so
-/// one gather of a presynaptic neuron's word serves 32 sequences (`lif_kwta` steps them together).
+/// Spikes are bits: word `[b / 32][i]` holds bit `b % 32` for neuron `i` of sequence `b`, so one
+/// gather of a presynaptic neuron's word serves 32 sequences. Each module has two such buffers,
+/// last tick's (read) and this tick's (written), swapped every tick.
 pub const SPIKE_TILE: usize = 32;
 
 /// Sequences per `lif_kwta` workgroup for a module of `n` neurons and a batch: the most (up to
@@ -308,17 +310,14 @@ pub fn lif_seq_per_group(n: usize, batch: usize) -> u32 {
     }
 }
 
-/// Words of a module's spike buffer (both halves) for `batch` sequences of `n` neurons.
+/// Words of one spike buffer for `batch` sequences of `n` neurons.
 pub fn spike_words(batch: usize, n: usize) -> usize {
-    2 * batch.div_ceil(SPIKE_TILE) * n
+    batch.div_ceil(SPIKE_TILE) * n
 }
 
-/// The spikes of one half as 0/1 per `[batch][n]`.
-pub fn unpack_spikes(spk: &[u32], half: usize, batch: usize, n: usize) -> Vec<u32> {
-    let tiles = batch.div_ceil(SPIKE_TILE);
-    (0..batch)
-        .flat_map(|b| (0..n).map(move |i| (spk[(half * tiles + b / SPIKE_TILE) * n + i] >> (b % SPIKE_TILE)) & 1))
-        .collect()
+/// A spike buffer as 0/1 per `[batch][n]`.
+pub fn unpack_spikes(spk: &[u32], batch: usize, n: usize) -> Vec<u32> {
+    (0..batch).flat_map(|b| (0..n).map(move |i| (spk[(b / SPIKE_TILE) * n + i] >> (b % SPIKE_TILE)) & 1)).collect()
 }
 
 /// Sequences a `logits` workgroup decodes at once (its register tile).
@@ -359,7 +358,7 @@ impl Op {
         Op { kind: OpKind::Project, params: words(&p), bufs: vec![p_idx, p_val, y_src, geff, j], groups }
     }
 
-    pub fn lif_kwta(p: LifParams, inputs: [Buf; 6], state: [Buf; 6]) -> Op {
+    pub fn lif_kwta(p: LifParams, inputs: [Buf; 7], state: [Buf; 6]) -> Op {
         assert!(p.seq_per_group.is_power_of_two() && p.seq_per_group as usize <= SPIKE_TILE);
         let groups = (p.n as usize / COLUMN) as u32 * ceil_div(p.batch as usize, p.seq_per_group as usize);
         let mut bufs = inputs.to_vec();
@@ -536,8 +535,7 @@ pub struct LifParams {
     pub outputs: u32,
     pub fanout: u32,
     pub k: u32,
-    /// Which half of the spike buffer holds last tick's spikes; this tick writes the other.
-    pub read_half: u32,
+    pub _pad0: u32,
     pub module: u32,
     /// 1 for Broca: the inhibition bias follows the go/no-go decision.
     pub use_go: u32,
@@ -639,7 +637,7 @@ pub struct WindowStatsParams {
     pub batch: u32,
     pub n: u32,
     pub window: u32,
-    pub write_half: u32,
+    pub _pad0: u32,
     pub pos: u32,
     pub _pad: [u32; 3],
 }

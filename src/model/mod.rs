@@ -292,7 +292,8 @@ pub struct ModuleStateBufs {
     pub v: Buf,
     pub a: Buf,
     pub e: Buf,
-    pub spk: Buf,
+    /// Spike bits, swapped every tick: `spk[tick % 2]` holds last tick's.
+    pub spk: [Buf; 2],
     pub y: Buf,
     /// Input current scratch `[batch][I]`.
     pub j: Buf,
@@ -335,7 +336,7 @@ impl StateBufs {
                     v: be.alloc(batch * m.n)?,
                     a: be.alloc(batch * m.n)?,
                     e: be.alloc(batch * m.n)?,
-                    spk: be.alloc(spike_words(batch, m.n))?,
+                    spk: [be.alloc(spike_words(batch, m.n))?, be.alloc(spike_words(batch, m.n))?],
                     y: be.alloc(batch * m.outputs)?,
                     j: be.alloc(batch * m.inputs)?,
                 })
@@ -362,7 +363,7 @@ impl StateBufs {
 
     pub fn free(&self, be: &mut dyn Backend) {
         for m in &self.modules {
-            for b in [m.v, m.a, m.e, m.spk, m.y, m.j] {
+            for b in [m.v, m.a, m.e, m.spk[0], m.spk[1], m.y, m.j] {
                 be.free(b);
             }
         }

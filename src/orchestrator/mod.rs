@@ -393,7 +393,8 @@ impl Engine {
             for (buf, len) in [
                 (ms.a, b * m.n),
                 (ms.e, b * m.n),
-                (ms.spk, spike_words(b, m.n)),
+                (ms.spk[0], spike_words(b, m.n)),
+                (ms.spk[1], spike_words(b, m.n)),
                 (ms.y, b * m.outputs),
                 (ms.j, b * m.inputs),
             ] {
@@ -451,7 +452,7 @@ impl Engine {
         let cfg = &self.cfg;
         let batch = st.batch as u32;
         let nc = cfg.connections.len() as u32;
-        let read_half = (self.tick % 2) as u32;
+        let parity = (self.tick % 2) as usize;
         let mut ops = Vec::with_capacity(32);
         for mc in &cfg.modules {
             let m = mc.id;
@@ -512,7 +513,7 @@ impl Engine {
                 outputs: mc.outputs as u32,
                 fanout: mc.fanout as u32,
                 k: mc.k as u32,
-                read_half,
+                _pad0: 0,
                 module: m as u32,
                 use_go: (m == ModuleId::Broca) as u32,
                 excitability: mc.excitability,
@@ -533,19 +534,19 @@ impl Engine {
             let mp = self.params.modules[m as usize];
             ops.push(Op::lif_kwta(
                 p,
-                [ms.j, mp.w_idx, mp.w_val, mp.theta, st.neuromod, st.ctrl],
-                [ms.v, ms.a, ms.e, ms.spk, ms.y, st.counts],
+                [ms.j, mp.w_idx, mp.w_val, mp.theta, st.neuromod, st.ctrl, ms.spk[parity]],
+                [ms.v, ms.a, ms.e, ms.spk[1 - parity], ms.y, st.counts],
             ));
             if let Some(tb) = learn {
                 let p = WindowStatsParams {
                     batch,
                     n: mc.n as u32,
                     window: (self.tick / cfg.learn.window_ticks as u64) as u32,
-                    write_half: 1 - read_half,
+                    _pad0: 0,
                     pos: pos as u32,
                     _pad: [0; 3],
                 };
-                ops.push(Op::window_stats(p, ms.spk, ms.e, st.lens, tb.wc[m as usize], tb.we[m as usize]));
+                ops.push(Op::window_stats(p, ms.spk[1 - parity], ms.e, st.lens, tb.wc[m as usize], tb.we[m as usize]));
             }
         }
         let p = ContextParams {
