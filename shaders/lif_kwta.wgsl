@@ -59,7 +59,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let syn = f * p.n + i;
             if ((spk_prev[prev + w_idx[syn]] & mask) != 0u) { rec1 += w_val[syn]; }
         }
-        rec[0] = rec1;
     }
     for (var f = 0u; f < p.fanout * u32(nb > 1u); f++) {
         let syn = f * p.n + i;
@@ -88,7 +87,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var cur = 0.0;
         if (i < p.inputs) { cur = j[b * p.inputs + i] * gain; }
 
-        let vs = max(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + rec[t] - a[si]);
+        var r = rec1;
+        if (nb > 1u) { r = rec[t]; }
+        let vs = max(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + r - a[si]);
         let is_cand = vs > th;
         vstar[lid] = vs;
         cand[lid] = select(0u, 1u, is_cand);
