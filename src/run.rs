@@ -146,7 +146,8 @@ pub fn train(
     let begin = Instant::now();
     let mut tokens_done = 0u64;
     let mut samples = Vec::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5EED);
+    // Sampling seeds derive from (seed, step), so a resumed run samples as an uninterrupted one.
+    let sample_seed = |step: u64| opts.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     loop {
         let done = match opts.budget {
             Budget::Steps(n) => trainer.steps() >= n,
@@ -188,7 +189,7 @@ pub fn train(
         bar.set_message(format!("loss {:.3}  acc {:.1}%  {:.0} tok/s", m.loss, 100.0 * m.accuracy, m.tokens_per_s));
         let step = trainer.steps();
         if opts.sample_every > 0 && step % opts.sample_every == 0 {
-            let s = sample_text(&mut trainer.engine, tok, &opts.sample_prompt, rng.random(), 48)?;
+            let s = sample_text(&mut trainer.engine, tok, &opts.sample_prompt, sample_seed(step), 48)?;
             samples.push((step, s));
         }
         if opts.checkpoint_every > 0 && step % opts.checkpoint_every == 0 {
@@ -198,7 +199,7 @@ pub fn train(
     bar.finish_and_clear();
     save_checkpoint(&mut trainer, tok, opts, position)?;
     let steps = trainer.steps();
-    samples.push((steps, sample_text(&mut trainer.engine, tok, &opts.sample_prompt, rng.random(), 64)?));
+    samples.push((steps, sample_text(&mut trainer.engine, tok, &opts.sample_prompt, sample_seed(steps), 64)?));
     write_samples(out, &samples)?;
     let held_out = if held_out.is_empty() {
         None
