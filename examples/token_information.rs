@@ -2,7 +2,7 @@
 //! explained by the token (between-class share) on random 12-symbol input, with spike rates.
 //! The decoder can only learn what Broca's readout carries; this is the diagnostic for that.
 //! Knobs (env): R (recurrent strength), PS (projection scale), IG (input gain per √E), K (kWTA
-//! winners), GM (connection gain multiplier).
+//! winners), GM (connection gain multiplier), TPT (ticks per token).
 //!     cargo run --release --example token_information
 use neurogen::*;
 use rand::{Rng, SeedableRng};
@@ -16,6 +16,7 @@ fn main() {
     for m in cfg.modules.iter_mut() {
         m.k = k;
     }
+    cfg.ticks_per_token = e("TPT", 1.0) as usize;
     let gm = e("GM", 1.0);
     for c in cfg.connections.iter_mut() {
         c.gain *= gm;
