@@ -30,7 +30,7 @@ fn engines(cfg: &ModelConfig, seed: u64) -> (Engine, Vec<(BackendKind, Engine)>)
 /// Every per-sequence state buffer, in a fixed order.
 fn state_buffers(st: &StateBufs) -> Vec<Buf> {
     let mut v: Vec<Buf> = st.modules.iter().flat_map(|m| [m.v, m.a, m.e, m.spk[0], m.spk[1], m.y, m.j]).collect();
-    v.extend([st.neuromod, st.fast, st.geff, st.prev, st.context, st.pfc_hidden, st.ctrl]);
+    v.extend([st.neuromod, st.fast, st.acts, st.prev, st.context, st.pfc_hidden, st.ctrl]);
     v
 }
 

@@ -136,72 +136,50 @@ fn embed_gate() {
 }
 
 #[test]
-fn conn_gain() {
-    let mut cases = Vec::new();
-    for (seed, &(batch, o_src, n_conn, inhibitory, thr)) in
-        [(1, 1, 1, 0, 0.1), (3, 137, 3, 1, 0.1), (2, 300, 11, 0, 0.05), (4, 64, 2, 0, 10.0)].iter().enumerate()
-    {
-        let r = &mut rng(10 + seed as u64);
-        let conn = (n_conn - 1) as u32;
-        let p = ConnGainParams {
-            batch: batch as u32,
-            o_src: o_src as u32,
-            conn,
-            n_conn: n_conn as u32,
-            inhibitory,
-            gate_threshold: thr,
-            fast_decay: 0.95,
-            fast_rate: 0.1,
-            fast_cap: 0.5,
-            _pad: [0; 3],
-        };
-        // With one connection every slot is written, so geff starts poisoned.
-        let geff = if n_conn == 1 { poison(batch) } else { uniform(r, batch * n_conn, -1.0, 1.0) };
-        cases.push(Case {
-            name: format!("conn_gain b={batch} o={o_src} c={conn}"),
-            op: Op::conn_gain(p, b(0), b(1), b(2), b(3)),
-            data: vec![
-                uniform(r, batch * o_src, 0.0, 1.0),
-                uniform(r, n_conn, 0.0, 2.0),
-                uniform(r, batch * n_conn, 0.0, 0.6),
-                geff,
-            ],
-            cmp: vec![F, F, F, F],
-        });
-    }
-    check(cases);
-}
-
-#[test]
 fn project() {
     let mut cases = Vec::new();
-    for (seed, &(batch, rows, fanout, o_src, accumulate)) in
-        [(1, 1, 1, 1, 0), (3, 137, 16, 300, 1), (2, 300, 7, 64, 0), (1, 513, 16, 1024, 1)].iter().enumerate()
+    // (batch, rows, fanout, o_src, accumulate, n_conn, inhibitory, gate threshold)
+    for (seed, &(batch, rows, fanout, o_src, accumulate, n_conn, inhibitory, thr)) in [
+        (1, 1, 1, 1, 0, 1, 0, 0.1),
+        (3, 137, 16, 300, 1, 3, 1, 0.1),
+        (2, 300, 7, 64, 0, 11, 0, 0.05),
+        (1, 513, 16, 1024, 1, 2, 0, 10.0), // soft gating active
+    ]
+    .iter()
+    .enumerate()
     {
         let r = &mut rng(20 + seed as u64);
-        let n_conn = 3;
+        let conn = (n_conn - 1) as u32;
         let p = ProjectParams {
             batch: batch as u32,
             rows: rows as u32,
             fanout: fanout as u32,
             o_src: o_src as u32,
-            conn: 2,
-            n_conn,
+            conn,
+            n_conn: n_conn as u32,
             accumulate,
-            _pad: 0,
+            inhibitory,
+            gate_threshold: thr,
+            fast_decay: 0.95,
+            fast_rate: 0.1,
+            fast_cap: 0.5,
         };
         let j = if accumulate == 1 { uniform(r, batch * rows, -5.0, 5.0) } else { poison(batch * rows) };
+        // With one connection every activity slot is written, so it starts poisoned.
+        let acts = if n_conn == 1 { poison(batch) } else { uniform(r, batch * n_conn, 0.0, 1.0) };
         cases.push(Case {
-            name: format!("project b={batch} rows={rows} fan={fanout} acc={accumulate}"),
-            op: Op::project(p, b(0), b(1), b(2), b(3), b(4)),
+            name: format!("project b={batch} rows={rows} fan={fanout} acc={accumulate} c={conn}"),
+            op: Op::project(p, [b(0), b(1), b(2), b(3), b(4), b(5), b(6)]),
             data: vec![
                 ints(r, rows * fanout, o_src as u32),
                 uniform(r, rows * fanout, -3.0, 3.0),
                 uniform(r, batch * o_src, 0.0, 1.0),
-                uniform(r, batch * n_conn as usize, -1.5, 1.5),
+                uniform(r, n_conn, 0.0, 2.0),
+                uniform(r, batch * n_conn, 0.0, 0.6),
                 j,
+                acts,
             ],
-            cmp: vec![Cmp::Exact, F, F, F, F],
+            cmp: vec![Cmp::Exact, F, F, F, F, F, F],
         });
     }
     check(cases);
@@ -315,7 +293,8 @@ fn go_nogo() {
 #[test]
 fn context_update() {
     let mut cases = Vec::new();
-    for (seed, &(batch, o_thal, o_pfc, first)) in [(1, 1, 1, 1), (3, 128, 300, 0), (2, 600, 137, 0)].iter().enumerate()
+    for (seed, &(batch, o_thal, o_pfc, first, n_conn)) in
+        [(1, 1, 1, 1, 1), (3, 128, 300, 0, 11), (2, 600, 137, 0, 300)].iter().enumerate()
     {
         let r = &mut rng(50 + seed as u64);
         let p = ContextParams {
@@ -327,19 +306,25 @@ fn context_update() {
             hidden_decay: 0.7,
             da_decay: 0.95,
             ht_decay: 0.98,
+            n_conn: n_conn as u32,
+            fast_decay: 0.95,
+            fast_rate: 0.1,
+            fast_cap: 0.5,
         };
         let context = if first == 1 { poison(batch * o_thal) } else { uniform(r, batch * o_thal, 0.0, 1.0) };
         cases.push(Case {
-            name: format!("context_update b={batch} ot={o_thal} op={o_pfc} first={first}"),
-            op: Op::context_update(p, b(0), b(1), b(2), b(3), b(4)),
+            name: format!("context_update b={batch} ot={o_thal} op={o_pfc} first={first} c={n_conn}"),
+            op: Op::context_update(p, [b(0), b(1), b(2), b(3), b(4), b(5), b(6)]),
             data: vec![
                 uniform(r, batch * o_thal, 0.0, 1.0),
                 uniform(r, batch * o_pfc, 0.0, 1.0),
+                uniform(r, batch * n_conn, 0.0, 1.0),
                 context,
                 uniform(r, batch * o_pfc, 0.0, 1.0),
                 uniform(r, batch * NUM_MODULES * 2, 0.0, 2.0),
+                uniform(r, batch * n_conn, 0.0, 0.6),
             ],
-            cmp: vec![F, F, F, F, F],
+            cmp: vec![F, F, F, F, F, F, F],
         });
     }
     check(cases);

@@ -42,14 +42,28 @@ pub fn embed_gate(p: &EmbedGateParams, tokens: &[u32], emb: &[f32], prev: &mut [
     }
 }
 
-pub fn conn_gain(p: &ConnGainParams, y_src: &[f32], gains: &[f32], fast: &mut [f32], geff: &mut [f32]) {
-    let o = p.o_src as usize;
+/// The fast weight a connection will have after this tick (SPEC §3.3).
+pub fn next_fast(f: f32, act: f32, decay: f32, rate: f32, cap: f32) -> f32 {
+    (decay * f + rate * act.abs()).min(cap)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn project(
+    p: &ProjectParams,
+    p_idx: &[u32],
+    p_val: &[f32],
+    y_src: &[f32],
+    gains: &[f32],
+    fast: &[f32],
+    j: &mut [f32],
+    acts: &mut [f32],
+) {
+    let (rows, fan, o) = (p.rows as usize, p.fanout as usize, p.o_src as usize);
     for b in 0..p.batch as usize {
-        let act = mean(&y_src[b * o..(b + 1) * o]) as f32;
         let slot = b * p.n_conn as usize + p.conn as usize;
-        let f = (p.fast_decay * fast[slot] + p.fast_rate * act.abs()).min(p.fast_cap);
-        fast[slot] = f;
-        let mut g = gains[p.conn as usize] + f;
+        let act = mean(&y_src[b * o..(b + 1) * o]) as f32;
+        acts[slot] = act;
+        let mut g = gains[p.conn as usize] + next_fast(fast[slot], act, p.fast_decay, p.fast_rate, p.fast_cap);
         if p.inhibitory != 0 {
             g = -g.abs();
         }
@@ -57,14 +71,6 @@ pub fn conn_gain(p: &ConnGainParams, y_src: &[f32], gains: &[f32], fast: &mut [f
         if drive < p.gate_threshold {
             g = g * drive / p.gate_threshold;
         }
-        geff[slot] = g;
-    }
-}
-
-pub fn project(p: &ProjectParams, p_idx: &[u32], p_val: &[f32], y_src: &[f32], geff: &[f32], j: &mut [f32]) {
-    let (rows, fan, o) = (p.rows as usize, p.fanout as usize, p.o_src as usize);
-    for b in 0..p.batch as usize {
-        let g = geff[b * p.n_conn as usize + p.conn as usize];
         for i in 0..rows {
             let s: f64 =
                 (0..fan).map(|k| p_val[k * rows + i] as f64 * y_src[b * o + p_idx[k * rows + i] as usize] as f64).sum();
@@ -184,16 +190,23 @@ pub fn go_nogo(p: &GoNogoParams, y_bg: &[f32], ctrl: &mut [u32]) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn context_update(
     p: &ContextParams,
     y_thal: &[f32],
     y_pfc: &[f32],
+    acts: &[f32],
     context: &mut [f32],
     hidden: &mut [f32],
     neuromod: &mut [f32],
+    fast: &mut [f32],
 ) {
-    let (ot, op) = (p.o_thal as usize, p.o_pfc as usize);
+    let (ot, op, nc) = (p.o_thal as usize, p.o_pfc as usize, p.n_conn as usize);
     for b in 0..p.batch as usize {
+        for c in 0..nc {
+            let f = &mut fast[b * nc + c];
+            *f = next_fast(*f, acts[b * nc + c], p.fast_decay, p.fast_rate, p.fast_cap);
+        }
         for i in 0..ot {
             let y = y_thal[b * ot + i];
             let c = &mut context[b * ot + i];
@@ -614,16 +627,12 @@ impl CpuBackend {
                 embed_gate(&op.params(), self.buf(b[0]), f(self.buf(b[1])), fm(&mut prev), fm(&mut j));
                 self.restore([b[2], b[3]], [prev, j]);
             }
-            OpKind::ConnGain => {
-                let [mut fast, mut geff] = self.take([b[2], b[3]]);
-                conn_gain(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), fm(&mut fast), fm(&mut geff));
-                self.restore([b[2], b[3]], [fast, geff]);
-            }
             OpKind::Project => {
-                let [mut j] = self.take([b[4]]);
-                let (i, v, y, g) = (self.buf(b[0]), f(self.buf(b[1])), f(self.buf(b[2])), f(self.buf(b[3])));
-                project(&op.params(), i, v, y, g, fm(&mut j));
-                self.restore([b[4]], [j]);
+                let ids = [b[5], b[6]];
+                let [mut j, mut acts] = self.take(ids);
+                let (i, v, y) = (self.buf(b[0]), f(self.buf(b[1])), f(self.buf(b[2])));
+                project(&op.params(), i, v, y, f(self.buf(b[3])), f(self.buf(b[4])), fm(&mut j), fm(&mut acts));
+                self.restore(ids, [j, acts]);
             }
             OpKind::LifKwta => {
                 let ids = [b[7], b[8], b[9], b[10], b[11], b[12]];
@@ -654,10 +663,11 @@ impl CpuBackend {
                 self.restore([b[1]], [ctrl]);
             }
             OpKind::ContextUpdate => {
-                let ids = [b[2], b[3], b[4]];
-                let [mut c, mut h, mut nm] = self.take(ids);
-                context_update(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), fm(&mut c), fm(&mut h), fm(&mut nm));
-                self.restore(ids, [c, h, nm]);
+                let ids = [b[3], b[4], b[5], b[6]];
+                let [mut c, mut h, mut nm, mut fast] = self.take(ids);
+                let (yt, yp, acts) = (f(self.buf(b[0])), f(self.buf(b[1])), f(self.buf(b[2])));
+                context_update(&op.params(), yt, yp, acts, fm(&mut c), fm(&mut h), fm(&mut nm), fm(&mut fast));
+                self.restore(ids, [c, h, nm, fast]);
             }
             OpKind::Logits => {
                 let [mut out] = self.take([b[3]]);

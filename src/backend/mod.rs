@@ -83,7 +83,6 @@ pub enum OpKind {
     Fill,
     Copy,
     EmbedGate,
-    ConnGain,
     Project,
     LifKwta,
     GoNogo,
@@ -106,11 +105,10 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 22] = [
+    pub const ALL: [OpKind; 21] = [
         OpKind::Fill,
         OpKind::Copy,
         OpKind::EmbedGate,
-        OpKind::ConnGain,
         OpKind::Project,
         OpKind::LifKwta,
         OpKind::GoNogo,
@@ -136,7 +134,6 @@ impl OpKind {
             OpKind::Fill => "fill",
             OpKind::Copy => "copy",
             OpKind::EmbedGate => "embed_gate",
-            OpKind::ConnGain => "conn_gain",
             OpKind::Project => "project",
             OpKind::LifKwta => "lif_kwta",
             OpKind::GoNogo => "go_nogo",
@@ -167,10 +164,8 @@ impl OpKind {
             OpKind::Copy => &[Read, ReadWrite],
             // tokens, emb, prev, j
             OpKind::EmbedGate => &[Read, Read, ReadWrite, ReadWrite],
-            // y_src, gains, fast, geff
-            OpKind::ConnGain => &[Read, Read, ReadWrite, ReadWrite],
-            // p_idx, p_val, y_src, geff, j
-            OpKind::Project => &[Read, Read, Read, Read, ReadWrite],
+            // p_idx, p_val, y_src, gains, fast, j, acts
+            OpKind::Project => &[Read, Read, Read, Read, Read, ReadWrite, ReadWrite],
             // j, w_idx, w_val, theta, neuromod, ctrl, spk_prev, v, a, e, spk_next, y, counts
             OpKind::LifKwta => &[
                 Read, Read, Read, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
@@ -178,8 +173,8 @@ impl OpKind {
             ],
             // y_bg, ctrl
             OpKind::GoNogo => &[Read, ReadWrite],
-            // y_thal, y_pfc, context, pfc_hidden, neuromod
-            OpKind::ContextUpdate => &[Read, Read, ReadWrite, ReadWrite, ReadWrite],
+            // y_thal, y_pfc, acts, context, pfc_hidden, neuromod, fast
+            OpKind::ContextUpdate => &[Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite],
             // dec_w, dec_b, y, logits
             OpKind::Logits => &[Read, Read, Read, ReadWrite],
             // logits, lens, tokens, ctrl
@@ -220,7 +215,6 @@ macro_rules! op_source {
             OpKind::Fill => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/fill.", $ext)),
             OpKind::Copy => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/copy.", $ext)),
             OpKind::EmbedGate => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/embed_gate.", $ext)),
-            OpKind::ConnGain => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/conn_gain.", $ext)),
             OpKind::Project => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/project.", $ext)),
             OpKind::LifKwta => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/lif_kwta.", $ext)),
             OpKind::GoNogo => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $dir, "/go_nogo.", $ext)),
@@ -349,13 +343,10 @@ impl Op {
         Op { kind: OpKind::EmbedGate, params: words(&p), bufs: vec![tokens, emb, prev, j], groups: p.batch }
     }
 
-    pub fn conn_gain(p: ConnGainParams, y_src: Buf, gains: Buf, fast: Buf, geff: Buf) -> Op {
-        Op { kind: OpKind::ConnGain, params: words(&p), bufs: vec![y_src, gains, fast, geff], groups: p.batch }
-    }
-
-    pub fn project(p: ProjectParams, p_idx: Buf, p_val: Buf, y_src: Buf, geff: Buf, j: Buf) -> Op {
+    /// `bufs`: p_idx, p_val, y_src, gains, fast, j, acts.
+    pub fn project(p: ProjectParams, bufs: [Buf; 7]) -> Op {
         let groups = ceil_div(p.rows as usize, COLUMN) * p.batch;
-        Op { kind: OpKind::Project, params: words(&p), bufs: vec![p_idx, p_val, y_src, geff, j], groups }
+        Op { kind: OpKind::Project, params: words(&p), bufs: bufs.to_vec(), groups }
     }
 
     pub fn lif_kwta(p: LifParams, inputs: [Buf; 7], state: [Buf; 6]) -> Op {
@@ -370,15 +361,11 @@ impl Op {
         Op { kind: OpKind::GoNogo, params: words(&p), bufs: vec![y_bg, ctrl], groups: p.batch }
     }
 
-    pub fn context_update(p: ContextParams, y_thal: Buf, y_pfc: Buf, context: Buf, hidden: Buf, neuromod: Buf) -> Op {
-        let width = (p.o_thal.max(p.o_pfc) as usize).max(2 * crate::config::NUM_MODULES);
+    /// `bufs`: y_thal, y_pfc, acts, context, pfc_hidden, neuromod, fast.
+    pub fn context_update(p: ContextParams, bufs: [Buf; 7]) -> Op {
+        let width = (p.o_thal.max(p.o_pfc) as usize).max(2 * crate::config::NUM_MODULES).max(p.n_conn as usize);
         let groups = ceil_div(width, COLUMN) * p.batch;
-        Op {
-            kind: OpKind::ContextUpdate,
-            params: words(&p),
-            bufs: vec![y_thal, y_pfc, context, hidden, neuromod],
-            groups,
-        }
+        Op { kind: OpKind::ContextUpdate, params: words(&p), bufs: bufs.to_vec(), groups }
     }
 
     pub fn logits(p: LogitsParams, dec_w: Buf, dec_b: Buf, y: Buf, logits: Buf) -> Op {
@@ -493,23 +480,10 @@ pub struct EmbedGateParams {
     pub _pad: [u32; 3],
 }
 
-/// Fast weight and soft gating of connection `conn` (SPEC §3.3).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct ConnGainParams {
-    pub batch: u32,
-    pub o_src: u32,
-    pub conn: u32,
-    pub n_conn: u32,
-    pub inhibitory: u32,
-    pub gate_threshold: f32,
-    pub fast_decay: f32,
-    pub fast_rate: f32,
-    pub fast_cap: f32,
-    pub _pad: [u32; 3],
-}
-
-/// Sparse projection `j[b, i] (+)= geff[b, conn] · Σ_k P[i, k] · y_src[b, idx[i, k]]`.
+/// One connection (SPEC §3.3): `act = mean(y_src)`; the fast weight it will have after this tick,
+/// `f' = min(decay·f + rate·|act|, cap)`; `G = g + f'` (`−|G|` if inhibitory), softly gated when
+/// `|act·G| < threshold`; then the sparse projection `j[b, i] (+)= G · Σ_k P[i, k] · y_src[b, idx[i, k]]`.
+/// `act` goes to `acts[b, conn]`; `context_update` stores `f'` at the end of the tick.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct ProjectParams {
@@ -521,7 +495,11 @@ pub struct ProjectParams {
     pub n_conn: u32,
     /// 0: overwrite `j` (first current into the module this tick); 1: add.
     pub accumulate: u32,
-    pub _pad: u32,
+    pub inhibitory: u32,
+    pub gate_threshold: f32,
+    pub fast_decay: f32,
+    pub fast_rate: f32,
+    pub fast_cap: f32,
 }
 
 /// Fused neuromodulated input, recurrent SpMM on last tick's spikes, LIF-A, exact kWTA,
@@ -567,7 +545,8 @@ pub struct GoNogoParams {
     pub _pad: u32,
 }
 
-/// Working-memory context, PFC hidden state and neuromodulator decay (SPEC §3.8–9).
+/// End of a tick: working-memory context, PFC hidden state, neuromodulator decay (SPEC §3.8–9)
+/// and every connection's fast weight from this tick's activity (SPEC §3.3).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct ContextParams {
@@ -580,6 +559,10 @@ pub struct ContextParams {
     pub hidden_decay: f32,
     pub da_decay: f32,
     pub ht_decay: f32,
+    pub n_conn: u32,
+    pub fast_decay: f32,
+    pub fast_rate: f32,
+    pub fast_cap: f32,
 }
 
 /// `logits[b, v] = b_dec[v] + Σ_d W_dec[v, d] · y[b, d]` (SPEC §4).

@@ -306,9 +306,9 @@ pub struct StateBufs {
     pub modules: Vec<ModuleStateBufs>,
     /// DA and 5HT per (sequence, module): `[batch][6][2]`.
     pub neuromod: Buf,
-    /// Fast weights and effective gains per (sequence, connection).
+    /// Fast weights, and this tick's source activity, per (sequence, connection).
     pub fast: Buf,
-    pub geff: Buf,
+    pub acts: Buf,
     pub prev: Buf,
     pub context: Buf,
     pub pfc_hidden: Buf,
@@ -348,7 +348,7 @@ impl StateBufs {
             modules,
             neuromod: be.alloc(batch * NUM_MODULES * 2)?,
             fast: be.alloc(batch * nc)?,
-            geff: be.alloc(batch * nc)?,
+            acts: be.alloc(batch * nc)?,
             prev: be.alloc(batch * cfg.embed)?,
             context: be.alloc(batch * cfg.module(ModuleId::Thalamus).outputs)?,
             pfc_hidden: be.alloc(batch * cfg.module(ModuleId::Pfc).outputs)?,
@@ -370,7 +370,7 @@ impl StateBufs {
         for b in [
             self.neuromod,
             self.fast,
-            self.geff,
+            self.acts,
             self.prev,
             self.context,
             self.pfc_hidden,

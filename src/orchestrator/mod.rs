@@ -410,7 +410,7 @@ impl Engine {
         }
         for (buf, len) in [
             (st.fast, b * nc),
-            (st.geff, b * nc),
+            (st.acts, b * nc),
             (st.prev, b * self.cfg.embed),
             (st.context, b * o_thal),
             (st.pfc_hidden, b * o_pfc),
@@ -473,19 +473,6 @@ impl Engine {
             for (c, cc) in cfg.connections.iter().enumerate().filter(|(_, cc)| cc.target == m) {
                 let y_src = self.source_buf(st, cc.source);
                 let o_src = cfg.source_width(cc.source) as u32;
-                let gp = ConnGainParams {
-                    batch,
-                    o_src,
-                    conn: c as u32,
-                    n_conn: nc,
-                    inhibitory: cc.inhibitory as u32,
-                    gate_threshold: cc.gate_threshold,
-                    fast_decay: FAST_DECAY,
-                    fast_rate: FAST_RATE,
-                    fast_cap: FAST_CAP,
-                    _pad: [0; 3],
-                };
-                ops.push(Op::conn_gain(gp, y_src, self.params.gains, st.fast, st.geff));
                 let pp = ProjectParams {
                     batch,
                     rows: mc.inputs as u32,
@@ -494,10 +481,14 @@ impl Engine {
                     conn: c as u32,
                     n_conn: nc,
                     accumulate: !overwrite as u32,
-                    _pad: 0,
+                    inhibitory: cc.inhibitory as u32,
+                    gate_threshold: cc.gate_threshold,
+                    fast_decay: FAST_DECAY,
+                    fast_rate: FAST_RATE,
+                    fast_cap: FAST_CAP,
                 };
                 let pr = self.params.projections[c];
-                ops.push(Op::project(pp, pr.idx, pr.val, y_src, st.geff, ms.j));
+                ops.push(Op::project(pp, [pr.idx, pr.val, y_src, self.params.gains, st.fast, ms.j, st.acts]));
                 overwrite = false;
             }
             if m == ModuleId::Broca {
@@ -558,9 +549,13 @@ impl Engine {
             hidden_decay: HIDDEN_DECAY,
             da_decay: DA_DECAY,
             ht_decay: HT_DECAY,
+            n_conn: nc,
+            fast_decay: FAST_DECAY,
+            fast_rate: FAST_RATE,
+            fast_cap: FAST_CAP,
         };
         let (yt, yp) = (st.modules[ModuleId::Thalamus as usize].y, st.modules[ModuleId::Pfc as usize].y);
-        ops.push(Op::context_update(p, yt, yp, st.context, st.pfc_hidden, st.neuromod));
+        ops.push(Op::context_update(p, [yt, yp, st.acts, st.context, st.pfc_hidden, st.neuromod, st.fast]));
         for op in ops {
             self.be.enqueue(op)?;
         }
