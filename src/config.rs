@@ -428,6 +428,8 @@ impl ModelConfig {
 
     /// Per-sequence state in 32-bit words (with the per-tick scratch it needs).
     pub fn state_words_per_sequence(&self) -> usize {
+        // v, a, e, and the two spike-bit buffers at their worst case (a batch of one uses a whole
+        // word per neuron; larger batches share each word between 32 sequences).
         let m: usize = self.modules.iter().map(|m| 5 * m.n + m.outputs + m.inputs).sum();
         m + self.embed
             + self.module(ModuleId::Thalamus).outputs
