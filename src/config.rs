@@ -115,9 +115,17 @@ pub struct InitConfig {
     /// Recurrent weights ~ N(R/F, (spread·R/F)²), clipped to [−1, 1].
     pub recurrent_strength: f32,
     pub recurrent_spread: f32,
-    /// Projection fanout and weight scale: weights ~ N(0, scale²/fanout).
+    /// Projection fanout and weight scale: weights ~ N(0, scale²/fanout), then each row shifted to
+    /// sum to zero, so a source at rest (readout σ(−1) on every element) drives nothing and only
+    /// what differs from rest reaches the target. `projection_scale` is for feed-forward
+    /// connections (source updated earlier in the tick); `feedback_projection_scale` for back
+    /// edges and the context/pfc_hidden sources, which carry the past. A strong feed-forward drive
+    /// pushes membranes past the threshold (v ← θ or reset) or to v_min every tick, which clears
+    /// their α = 0.95 memory: the readout then says what the current token is (see README).
     pub projection_fanout: usize,
     pub projection_scale: f32,
+    #[serde(default = "default_feedback_projection_scale")]
+    pub feedback_projection_scale: f32,
     /// Target standard deviation of the initial logits.
     pub logit_std: f32,
     /// Typical RMS of a Broca readout element, used to size the decoder.
@@ -132,12 +140,17 @@ impl Default for InitConfig {
             recurrent_strength: 16.0,
             recurrent_spread: 0.5,
             projection_fanout: 16,
-            projection_scale: 10.0,
+            projection_scale: 200.0,
+            feedback_projection_scale: default_feedback_projection_scale(),
             logit_std: 2.5,
-            typical_readout_rms: 0.35,
+            typical_readout_rms: 0.67,
             decoder_bias_std: 0.01,
         }
     }
+}
+
+fn default_feedback_projection_scale() -> f32 {
+    3.0
 }
 
 /// Learning constants (SPEC §5–6).
@@ -171,7 +184,7 @@ impl Default for LearnConfig {
     fn default() -> Self {
         LearnConfig {
             window_ticks: 16,
-            decoder_rate: 0.5,
+            decoder_rate: 0.2,
             grad_clip: 1.0,
             theta_rate: 0.1,
             target_rate: 0.05,
@@ -346,6 +359,15 @@ impl ModelConfig {
     /// Decoder width D = O_Broca.
     pub fn decoder_width(&self) -> usize {
         self.module(ModuleId::Broca).outputs
+    }
+
+    /// Whether a connection carries the past: a back edge (its source module updates after its
+    /// target, so it sends last tick's readout) or a context/pfc_hidden source.
+    pub fn is_feedback(&self, c: &ConnectionConfig) -> bool {
+        match c.source {
+            Source::Module(m) => m as usize >= c.target as usize,
+            Source::PfcHidden | Source::Context => true,
+        }
     }
 
     /// Width of a connection source's activity vector.

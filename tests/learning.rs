@@ -145,15 +145,14 @@ fn held_out_loss_falls_on_a_generated_corpus() {
     assert!(after < before - 3.0, "held-out loss {before} -> {after}");
 }
 
-/// The model memorises a repeated deterministic sequence (decoder SGD with neuromodulation; the
-/// slow synaptic rates are off here: see the learning notes in README).
+/// The model memorises a repeated deterministic sequence with every learning rule at its default
+/// rate (decoder SGD, three-factor plasticity, homeostasis, Hebbian gains, neuromodulation).
 #[test]
 fn tiny_learns_a_repeated_sequence_to_90_percent() {
-    let mut cfg = tiny();
-    cfg.learn.theta_rate = 0.0;
-    cfg.connections.iter_mut().for_each(|c| c.hebbian_rate = 0.0);
-    cfg.modules.iter_mut().for_each(|m| m.plasticity_rate = 0.0);
+    let cfg = tiny();
+    assert!(cfg.learn.theta_rate > 0.0 && cfg.modules.iter().all(|m| m.plasticity_rate > 0.0));
     let mut eng = Engine::new(cpu(), cfg, 1).unwrap();
+    let w0 = learned(&mut eng);
     let pattern = b"abcdefghij";
     let seq: Vec<u32> = (0..32).map(|i| pattern[i % pattern.len()] as u32).collect();
     let first = eng.train_step(&[seq.clone()]).unwrap();
@@ -167,6 +166,9 @@ fn tiny_learns_a_repeated_sequence_to_90_percent() {
     eprintln!("repeated sequence: loss {:.3} -> {:.3}, accuracy {:.3}", first.loss, last.loss, last.accuracy);
     assert!(last.accuracy >= 0.9, "train accuracy {}", last.accuracy);
     assert!(last.loss < first.loss / 4.0);
+    // The slow rules ran too: recurrent weights, thresholds and gains moved.
+    let w1 = learned(&mut eng);
+    assert!(w0.0 != w1.0 && w0.1 != w1.1 && w0.3 != w1.3);
 }
 
 /// A generated corpus: a first-order Markov source over 12 symbols with peaked transitions.
@@ -205,29 +207,20 @@ fn markov_corpus(seed: u64, draw: u64, sequences: usize, len: usize) -> (Vec<Vec
     (data, unigram)
 }
 
-/// On a generated corpus, held-out loss falls clearly below the unigram baseline.
-/// Open: the decoder learns the corpus's symbol distribution (held-out loss 9.1 → 2.35–2.65 nats
-/// in 160–400 steps) but not yet its transitions, so the loss stays above the unigram entropy
-/// (2.07 nats). Run with `cargo test --release -- --ignored` (STEPS, QUIET=1 to vary it).
+/// On a generated corpus, held-out loss falls clearly below the unigram baseline: the readout
+/// carries the current token and the decoder learns the source's transitions (measured: 8.9 →
+/// 1.46–1.71 nats for engine seeds 1–3 against a 2.06-nat unigram entropy; the bigram entropy of
+/// the source is about 1.1 nats). 160 steps of 4 fresh sequences, default rates throughout.
 #[test]
-#[ignore = "open: held-out loss stays above the unigram baseline (see the doc comment)"]
 fn held_out_loss_falls_below_the_unigram_baseline() {
-    let (train, unigram) = markov_corpus(5, 1, 64, 33);
-    let (held_out, _) = markov_corpus(5, 2, 8, 33); // the same source, fresh draws
-    let mut cfg = tiny();
-    if std::env::var("QUIET").is_ok() {
-        cfg.learn.theta_rate = 0.0;
-        cfg.connections.iter_mut().for_each(|c| c.hebbian_rate = 0.0);
-        cfg.modules.iter_mut().for_each(|m| m.plasticity_rate = 0.0);
+    let (train, unigram) = markov_corpus(5, 1, 640, 33);
+    let (held_out, _) = markov_corpus(5, 2, 16, 33); // the same source, fresh draws
+    let mut eng = Engine::new(cpu(), tiny(), 3).unwrap();
+    let before = eng.evaluate(&held_out).unwrap().loss;
+    for batch in train.chunks(4) {
+        eng.train_step(batch).unwrap();
     }
-    let steps: usize = std::env::var("STEPS").map(|v| v.parse().unwrap()).unwrap_or(160);
-    let mut eng = Engine::new(cpu(), cfg, 3).unwrap();
-    let before = eng.evaluate(&held_out[..8]).unwrap().loss;
-    for step in 0..steps {
-        let b = (step * 4) % train.len();
-        eng.train_step(&train[b..b + 4]).unwrap();
-    }
-    let after = eng.evaluate(&held_out[..8]).unwrap().loss;
+    let after = eng.evaluate(&held_out).unwrap().loss;
     eprintln!("held-out loss {before:.3} -> {after:.3}; unigram baseline {unigram:.3} nats");
-    assert!(after < unigram - 0.1, "held-out loss {after} vs unigram {unigram}");
+    assert!(after < unigram - 0.25, "held-out loss {after} vs unigram {unigram}");
 }

@@ -129,14 +129,22 @@ impl HostParams {
         let theta = cfg.modules.iter().map(|m| vec![cfg.lif.theta0; m.n]).collect();
 
         let fan = ini.projection_fanout;
-        let pw = Normal::new(0.0f32, ini.projection_scale / (fan as f32).sqrt()).expect("finite");
         let projections = cfg
             .connections
             .iter()
             .enumerate()
             .map(|(c, cc)| {
                 let rows = cfg.module(cc.target).inputs;
-                fixed_fanout(seed, 100 + c as u64, rows, cfg.source_width(cc.source), fan, false, |r| pw.sample(r))
+                let scale = if cfg.is_feedback(cc) { ini.feedback_projection_scale } else { ini.projection_scale };
+                let pw = Normal::new(0.0f32, scale / (fan as f32).sqrt()).expect("finite");
+                let mut p =
+                    fixed_fanout(seed, 100 + c as u64, rows, cfg.source_width(cc.source), fan, false, |r| pw.sample(r));
+                // Zero-sum rows: a source at rest drives nothing (see `InitConfig`).
+                for row in p.val.chunks_mut(fan) {
+                    let mean = row.iter().sum::<f32>() / fan as f32;
+                    row.iter_mut().for_each(|w| *w -= mean);
+                }
+                p
             })
             .collect();
         let gains = cfg.connections.iter().map(|c| c.gain).collect();
