@@ -1,45 +1,73 @@
-// decoder_grad: one block per tile of 8 vocabulary rows; threads stride over d.
-// g_w[v, d] = sum_r grads[r, v] * y[r, d] / count; g_b[v] = sum_r grads[r, v] / count;
-// partials[tile] = the tile's share of the squared gradient norm.
+// decoder_grad: g_w[v, d] = sum_r grads[r, v] * y[r, d] / count; g_b[v] = sum_r grads[r, v] / count;
+// partials[block] = the block's share of the squared gradient norm (bias in column tile 0).
+// A tiled GEMM: each block computes a 64 x 64 (vocabulary x column) tile, staging 16 rows of
+// both operands in shared memory, so each element read from global memory serves 64 products.
+// Each thread owns a 4 x 4 sub-tile (v = v0 + 4*ty + i, d = d0 + 4*tx + j).
 struct DecoderGradParams { u32 rows, vocab, width, _p0; };
 
-#define TILE 8u
+#define TM 64u
+#define TK 16u
 
 extern "C" __global__ void __launch_bounds__(256) decoder_grad(const DecoderGradParams p, const float* __restrict__ grads,
         const float* __restrict__ y, const float* __restrict__ totals, float* g_w, float* g_b, float* partials) {
+    __shared__ __align__(16) float gs[TK][TM];
+    __shared__ __align__(16) float ys[TK][TM];
     __shared__ float red[256];
-    const u32 tile = block_id(), lid = threadIdx.x, v0 = tile * TILE;
-    if (v0 >= p.vocab) return;
-    const u32 nv = min(TILE, p.vocab - v0);
+    const u32 g = block_id(), lid = threadIdx.x;
+    const u32 vtiles = (p.vocab + TM - 1u) / TM, dtiles = (p.width + TM - 1u) / TM;
+    if (g >= vtiles * dtiles) return;
+    const u32 v0 = (g % vtiles) * TM, d0 = (g / vtiles) * TM;
+    const u32 tx = lid % 16u, ty = lid / 16u;
+    float acc[4][4], bsum[4];
+#pragma unroll
+    for (u32 i = 0; i < 4u; i++) {
+        bsum[i] = 0.0f;
+#pragma unroll
+        for (u32 j = 0; j < 4u; j++) acc[i][j] = 0.0f;
+    }
+    for (u32 r0 = 0u; r0 < p.rows; r0 += TK) {
+#pragma unroll
+        for (u32 q = 0; q < 4u; q++) {
+            const u32 e = lid + 256u * q, k = e / TM, c = e % TM, r = r0 + k;
+            gs[k][c] = (r < p.rows && v0 + c < p.vocab) ? grads[(size_t)r * p.vocab + v0 + c] : 0.0f;
+            ys[k][c] = (r < p.rows && d0 + c < p.width) ? y[(size_t)r * p.width + d0 + c] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (u32 k = 0; k < TK; k++) {
+            const float4 a = reinterpret_cast<const float4*>(gs[k])[ty];
+            const float4 b = reinterpret_cast<const float4*>(ys[k])[tx];
+            const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+            for (u32 i = 0; i < 4u; i++) {
+                bsum[i] += av[i];
+#pragma unroll
+                for (u32 j = 0; j < 4u; j++) acc[i][j] += av[i] * bv[j];
+            }
+        }
+        __syncthreads();
+    }
     const float inv = totals[3];
     float sq = 0.0f;
-    for (u32 d = lid; d < p.width; d += 256u) {
-        float acc[TILE];
 #pragma unroll
-        for (u32 t = 0; t < TILE; t++) acc[t] = 0.0f;
-        for (u32 r = 0u; r < p.rows; r++) {
-            const float yv = y[(size_t)r * p.width + d];
-            const float* g = grads + (size_t)r * p.vocab + v0;
+    for (u32 i = 0; i < 4u; i++) {
+        const u32 v = v0 + 4u * ty + i;
+        if (v >= p.vocab) continue;
 #pragma unroll
-            for (u32 t = 0; t < TILE; t++)
-                if (t < nv) acc[t] += yv * g[t];
-        }
-#pragma unroll
-        for (u32 t = 0; t < TILE; t++) {
-            if (t < nv) {
-                const float val = acc[t] * inv;
-                g_w[(size_t)(v0 + t) * p.width + d] = val;
+        for (u32 j = 0; j < 4u; j++) {
+            const u32 d = d0 + 4u * tx + j;
+            if (d < p.width) {
+                const float val = acc[i][j] * inv;
+                g_w[(size_t)v * p.width + d] = val;
                 sq += val * val;
             }
         }
-    }
-    if (lid < nv) {
-        float s = 0.0f;
-        for (u32 r = 0u; r < p.rows; r++) s += grads[(size_t)r * p.vocab + v0 + lid];
-        s *= inv;
-        g_b[v0 + lid] = s;
-        sq += s * s;
+        if (d0 == 0u && tx == 0u) {
+            const float s = bsum[i] * inv;
+            g_b[v] = s;
+            sq += s * s;
+        }
     }
     const float total = block_sum(sq, red);
-    if (lid == 0u) partials[tile] = total;
+    if (lid == 0u) partials[g] = total;
 }

@@ -1,26 +1,31 @@
 // logits: logits[b, v] = b_dec[v] + sum_d W_dec[v, d] * y[b, d] (SPEC §4).
-// One block per (vocabulary row, tile of up to 8 sequences); the row is read once for the tile.
+// Up to 8 sequences (generation): one block per vocabulary row, threads stride over d, so the
+// row is read once, coalesced, for all sequences. More (training decodes every position): a
+// tiled GEMM, one block per 64 x 64 (vocabulary x sequence) tile, staging 16 columns of both
+// operands in shared memory (stride 65: conflict-free transposed stores); each thread owns a
+// 4 x 4 sub-tile (v = v0 + 4*tx + i, b = b0 + 4*ty + j), so stores are coalesced along v.
 struct LogitsParams { u32 batch, vocab, width, _p0; };
 
 #define TILE 8u
+#define TM 64u
+#define TK 16u
+#define TS 65u
 
-extern "C" __global__ void __launch_bounds__(256) logits(const LogitsParams p, const float* __restrict__ dec_w,
-        const float* __restrict__ dec_b, const float* __restrict__ y, float* out) {
+__device__ void logits_rows(const LogitsParams& p, const float* __restrict__ dec_w, const float* __restrict__ dec_b,
+        const float* __restrict__ y, float* out) {
     __shared__ float red[TILE][256];
-    const u32 g = block_id(), lid = threadIdx.x;
-    const u32 r = g % p.vocab, b0 = (g / p.vocab) * TILE;
-    if (b0 >= p.batch) return;
-    const u32 nb = min(TILE, p.batch - b0);
+    const u32 r = block_id(), lid = threadIdx.x;
+    if (r >= p.vocab) return;
+    const u32 nb = p.batch;
     float acc[TILE];
 #pragma unroll
     for (u32 t = 0; t < TILE; t++) acc[t] = 0.0f;
     const float* row = dec_w + (size_t)r * p.width;
-    const float* yb = y + (size_t)b0 * p.width;
     for (u32 d = lid; d < p.width; d += 256u) {
         float w = row[d];
 #pragma unroll
         for (u32 t = 0; t < TILE; t++)
-            if (t < nb) acc[t] += w * yb[(size_t)t * p.width + d];
+            if (t < nb) acc[t] += w * y[(size_t)t * p.width + d];
     }
 #pragma unroll
     for (u32 t = 0; t < TILE; t++) red[t][lid] = acc[t];
@@ -30,5 +35,60 @@ extern "C" __global__ void __launch_bounds__(256) logits(const LogitsParams p, c
             for (u32 t = 0; t < nb; t++) red[t][lid] += red[t][lid + s];
         __syncthreads();
     }
-    if (lid < nb) out[(size_t)(b0 + lid) * p.vocab + r] = dec_b[r] + red[lid][0];
+    if (lid < nb) out[(size_t)lid * p.vocab + r] = dec_b[r] + red[lid][0];
+}
+
+__device__ void logits_tiled(const LogitsParams& p, const float* __restrict__ dec_w, const float* __restrict__ dec_b,
+        const float* __restrict__ y, float* out) {
+    __shared__ float ws[TK * TS];
+    __shared__ float ys[TK * TS];
+    const u32 g = block_id(), lid = threadIdx.x;
+    const u32 vtiles = (p.vocab + TM - 1u) / TM, btiles = (p.batch + TM - 1u) / TM;
+    if (g >= vtiles * btiles) return;
+    const u32 v0 = (g % vtiles) * TM, b0 = (g / vtiles) * TM;
+    const u32 tx = lid % 16u, ty = lid / 16u;
+    float acc[4][4];
+#pragma unroll
+    for (u32 i = 0; i < 4u; i++)
+#pragma unroll
+        for (u32 j = 0; j < 4u; j++) acc[i][j] = 0.0f;
+    for (u32 k0 = 0u; k0 < p.width; k0 += TK) {
+#pragma unroll
+        for (u32 q = 0; q < 4u; q++) {
+            const u32 e = lid + 256u * q, c = e / TK, k = e % TK, d = k0 + k;
+            ws[k * TS + c] = (d < p.width && v0 + c < p.vocab) ? dec_w[(size_t)(v0 + c) * p.width + d] : 0.0f;
+            ys[k * TS + c] = (d < p.width && b0 + c < p.batch) ? y[(size_t)(b0 + c) * p.width + d] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (u32 k = 0; k < TK; k++) {
+            float a[4], b[4];
+#pragma unroll
+            for (u32 i = 0; i < 4u; i++) {
+                a[i] = ws[k * TS + 4u * tx + i];
+                b[i] = ys[k * TS + 4u * ty + i];
+            }
+#pragma unroll
+            for (u32 i = 0; i < 4u; i++)
+#pragma unroll
+                for (u32 j = 0; j < 4u; j++) acc[i][j] += a[i] * b[j];
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (u32 j = 0; j < 4u; j++) {
+        const u32 b = b0 + 4u * ty + j;
+        if (b >= p.batch) continue;
+#pragma unroll
+        for (u32 i = 0; i < 4u; i++) {
+            const u32 v = v0 + 4u * tx + i;
+            if (v < p.vocab) out[(size_t)b * p.vocab + v] = dec_b[v] + acc[i][j];
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256) logits(const LogitsParams p, const float* __restrict__ dec_w,
+        const float* __restrict__ dec_b, const float* __restrict__ y, float* out) {
+    if (p.batch <= TILE) logits_rows(p, dec_w, dec_b, y, out);
+    else logits_tiled(p, dec_w, dec_b, y, out);
 }

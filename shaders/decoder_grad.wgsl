@@ -1,6 +1,8 @@
-// decoder_grad: one workgroup per tile of 8 vocabulary rows; threads stride over d.
-// g_w[v, d] = sum_r grads[r, v] * y[r, d] / count; g_b[v] = sum_r grads[r, v] / count;
-// partials[tile] = the tile's share of the squared gradient norm.
+// decoder_grad: g_w[v, d] = sum_r grads[r, v] * y[r, d] / count; g_b[v] = sum_r grads[r, v] / count;
+// partials[workgroup] = its share of the squared gradient norm (bias in column tile 0).
+// A tiled GEMM: each workgroup computes a 64 x 64 (vocabulary x column) tile, staging 16 rows of
+// both operands in workgroup memory, so each element read from global memory serves 64 products.
+// Each invocation owns a 4 x 4 sub-tile (v = v0 + 4*ty + i, d = d0 + 4*tx + j).
 struct Params { rows: u32, vocab: u32, width: u32, _p0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -11,44 +13,71 @@ struct Params { rows: u32, vocab: u32, width: u32, _p0: u32 }
 @group(1) @binding(4) var<storage, read_write> g_b: array<f32>;
 @group(1) @binding(5) var<storage, read_write> partials: array<f32>;
 
-const TILE: u32 = 8u;
+const TM: u32 = 64u;
+const TK: u32 = 16u;
+var<workgroup> gs: array<vec4<f32>, 256>; // [TK][TM / 4]
+var<workgroup> ys: array<vec4<f32>, 256>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let tile = wid.x + wid.y * nwg.x;
-    let v0 = tile * TILE;
-    if (v0 >= p.vocab) { return; }
-    let last = p.vocab - 1u;
-    let inv = totals[3];
-    let va = min(vec4<u32>(v0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
-    let vb = min(vec4<u32>(v0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(last));
-    let nv = min(TILE, p.vocab - v0);
-    var sq = 0.0;
-    for (var d = lid; d < p.width; d += 256u) {
-        var lo = vec4<f32>(0.0);
-        var hi = vec4<f32>(0.0);
-        for (var r = 0u; r < p.rows; r++) {
-            let yv = y[r * p.width + d];
-            let g = r * p.vocab;
-            lo += yv * vec4<f32>(grads[g + va.x], grads[g + va.y], grads[g + va.z], grads[g + va.w]);
-            hi += yv * vec4<f32>(grads[g + vb.x], grads[g + vb.y], grads[g + vb.z], grads[g + vb.w]);
+    let g = wid.x + wid.y * nwg.x;
+    let vtiles = (p.vocab + TM - 1u) / TM;
+    let dtiles = (p.width + TM - 1u) / TM;
+    if (g >= vtiles * dtiles) { return; }
+    let v0 = (g % vtiles) * TM;
+    let d0 = (g / vtiles) * TM;
+    let tx = lid % 16u;
+    let ty = lid / 16u;
+    var acc: array<vec4<f32>, 4>; // acc[i][j]
+    var bsum = vec4<f32>(0.0);
+    // Each invocation stages one vec4 of each operand per chunk: row k = lid / 16, columns 4*(lid % 16)..
+    let k_ld = lid / 16u;
+    let c_ld = 4u * (lid % 16u);
+    for (var r0 = 0u; r0 < p.rows; r0 += TK) {
+        let r = r0 + k_ld;
+        var a = vec4<f32>(0.0);
+        var b = vec4<f32>(0.0);
+        if (r < p.rows) {
+            for (var q = 0u; q < 4u; q++) {
+                if (v0 + c_ld + q < p.vocab) { a[q] = grads[r * p.vocab + v0 + c_ld + q]; }
+                if (d0 + c_ld + q < p.width) { b[q] = y[r * p.width + d0 + c_ld + q]; }
+            }
         }
-        lo *= inv;
-        hi *= inv;
-        for (var t = 0u; t < nv; t++) {
-            let val = select(hi[t % 4u], lo[t % 4u], t < 4u);
-            g_w[(v0 + t) * p.width + d] = val;
-            sq += val * val;
+        gs[lid] = a;
+        ys[lid] = b;
+        workgroupBarrier();
+        for (var k = 0u; k < TK; k++) {
+            let av = gs[k * 16u + ty];
+            let bv = ys[k * 16u + tx];
+            bsum += av;
+            acc[0] += av.x * bv;
+            acc[1] += av.y * bv;
+            acc[2] += av.z * bv;
+            acc[3] += av.w * bv;
         }
+        workgroupBarrier();
     }
-    if (lid < nv) {
-        var s = 0.0;
-        for (var r = 0u; r < p.rows; r++) { s += grads[r * p.vocab + v0 + lid]; }
-        s *= inv;
-        g_b[v0 + lid] = s;
-        sq += s * s;
+    let inv = totals[3];
+    var sq = 0.0;
+    for (var i = 0u; i < 4u; i++) {
+        let v = v0 + 4u * ty + i;
+        if (v < p.vocab) {
+            for (var j = 0u; j < 4u; j++) {
+                let d = d0 + 4u * tx + j;
+                if (d < p.width) {
+                    let val = acc[i][j] * inv;
+                    g_w[v * p.width + d] = val;
+                    sq += val * val;
+                }
+            }
+            if (d0 == 0u && tx == 0u) {
+                let s = bsum[i] * inv;
+                g_b[v] = s;
+                sq += s * s;
+            }
+        }
     }
     let total = reduce_sum(lid, sq);
-    if (lid == 0u) { partials[tile] = total; }
+    if (lid == 0u) { partials[g] = total; }
 }

@@ -1,6 +1,9 @@
 // logits: logits[b, v] = b_dec[v] + sum_d W_dec[v, d] * y[b, d] (SPEC §4).
-// One workgroup per (vocabulary row, tile of up to 8 sequences): threads stride over d, so the
-// row is read once, coalesced, for the whole tile; the accumulators stay in registers.
+// Up to 8 sequences (generation): one workgroup per vocabulary row, threads stride over d, so the
+// row is read once, coalesced, for all sequences; accumulators stay in registers. More (training
+// decodes every position): a tiled GEMM, one workgroup per 64 x 64 (vocabulary x sequence) tile,
+// staging 16 columns of both operands in workgroup memory (stride 65); each invocation owns a
+// 4 x 4 sub-tile (v = v0 + 4*tx + i, b = b0 + 4*ty + j), so stores are coalesced along v.
 struct Params { batch: u32, vocab: u32, width: u32, _p0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -10,26 +13,37 @@ struct Params { batch: u32, vocab: u32, width: u32, _p0: u32 }
 @group(1) @binding(3) var<storage, read_write> logits: array<f32>;
 
 const TILE: u32 = 8u;
-var<workgroup> tile_red: array<f32, 2048>;
+const TM: u32 = 64u;
+const TK: u32 = 16u;
+const TS: u32 = 65u;
+const YS: u32 = 1040u; // TK * TS: where the y tile starts in `smem`
+// Row path: per-sequence partial sums [TILE][256]; tiled path: W tile then y tile, [TK][TS] each.
+var<workgroup> smem: array<f32, 2080>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let g = wid.x + wid.y * nwg.x;
-    let r = g % p.vocab;
-    let b0 = (g / p.vocab) * TILE;
-    if (b0 >= p.batch) { return; }
-    let nb = min(TILE, p.batch - b0);
-    // Rows of y for the tile; sequences past the batch repeat the last one and are not written.
-    let last = p.batch - 1u;
+    if (p.batch <= TILE) {
+        rows(g, lid);
+    } else {
+        tiled(g, lid);
+    }
+}
+
+fn rows(r: u32, lid: u32) {
+    if (r >= p.vocab) { return; }
+    let nb = p.batch;
+    // Rows of y; sequences past the batch repeat the last one and are not written.
+    let last = nb - 1u;
     let w = p.width;
-    let y0 = vec4<u32>(min(b0, last), min(b0 + 1u, last), min(b0 + 2u, last), min(b0 + 3u, last)) * w;
-    let y1 = vec4<u32>(min(b0 + 4u, last), min(b0 + 5u, last), min(b0 + 6u, last), min(b0 + 7u, last)) * w;
+    let y0 = vec4<u32>(0u, min(1u, last), min(2u, last), min(3u, last)) * w;
+    let y1 = vec4<u32>(min(4u, last), min(5u, last), min(6u, last), min(7u, last)) * w;
     let row = r * w;
     var lo = vec4<f32>(0.0);
     var hi = vec4<f32>(0.0);
     if (nb == 1u) {
-        for (var d = lid; d < w; d += 256u) { lo.x += dec_w[row + d] * y[y0.x + d]; }
+        for (var d = lid; d < w; d += 256u) { lo.x += dec_w[row + d] * y[d]; }
     } else if (nb <= 4u) {
         for (var d = lid; d < w; d += 256u) {
             lo += dec_w[row + d] * vec4<f32>(y[y0.x + d], y[y0.y + d], y[y0.z + d], y[y0.w + d]);
@@ -41,14 +55,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             hi += wd * vec4<f32>(y[y1.x + d], y[y1.y + d], y[y1.z + d], y[y1.w + d]);
         }
     }
-    tile_red[lid] = lo.x; tile_red[256u + lid] = lo.y; tile_red[512u + lid] = lo.z; tile_red[768u + lid] = lo.w;
-    tile_red[1024u + lid] = hi.x; tile_red[1280u + lid] = hi.y; tile_red[1536u + lid] = hi.z; tile_red[1792u + lid] = hi.w;
+    smem[lid] = lo.x; smem[256u + lid] = lo.y; smem[512u + lid] = lo.z; smem[768u + lid] = lo.w;
+    smem[1024u + lid] = hi.x; smem[1280u + lid] = hi.y; smem[1536u + lid] = hi.z; smem[1792u + lid] = hi.w;
     workgroupBarrier();
     for (var s = 128u; s > 0u; s >>= 1u) {
         if (lid < s) {
-            for (var t = 0u; t < nb; t++) { tile_red[t * 256u + lid] += tile_red[t * 256u + lid + s]; }
+            for (var t = 0u; t < nb; t++) { smem[t * 256u + lid] += smem[t * 256u + lid + s]; }
         }
         workgroupBarrier();
     }
-    if (lid < nb) { logits[(b0 + lid) * p.vocab + r] = dec_b[r] + tile_red[lid * 256u]; }
+    if (lid < nb) { logits[lid * p.vocab + r] = dec_b[r] + smem[lid * 256u]; }
+}
+
+fn tiled(g: u32, lid: u32) {
+    let vtiles = (p.vocab + TM - 1u) / TM;
+    let btiles = (p.batch + TM - 1u) / TM;
+    if (g >= vtiles * btiles) { return; }
+    let v0 = (g % vtiles) * TM;
+    let b0 = (g / vtiles) * TM;
+    let tx = lid % 16u;
+    let ty = lid / 16u;
+    var acc: array<vec4<f32>, 4>; // acc[j][i]: sequence 4*ty + j, vocabulary row 4*tx + i
+    for (var k0 = 0u; k0 < p.width; k0 += TK) {
+        for (var q = 0u; q < 4u; q++) {
+            let e = lid + 256u * q;
+            let c = e / TK;
+            let k = e % TK;
+            let d = k0 + k;
+            var wv = 0.0;
+            var yv = 0.0;
+            if (d < p.width && v0 + c < p.vocab) { wv = dec_w[(v0 + c) * p.width + d]; }
+            if (d < p.width && b0 + c < p.batch) { yv = y[(b0 + c) * p.width + d]; }
+            smem[k * TS + c] = wv;
+            smem[YS + k * TS + c] = yv;
+        }
+        workgroupBarrier();
+        for (var k = 0u; k < TK; k++) {
+            let a0 = k * TS + 4u * tx;
+            let a = vec4<f32>(smem[a0], smem[a0 + 1u], smem[a0 + 2u], smem[a0 + 3u]);
+            let b1 = YS + k * TS + 4u * ty;
+            acc[0] += smem[b1] * a;
+            acc[1] += smem[b1 + 1u] * a;
+            acc[2] += smem[b1 + 2u] * a;
+            acc[3] += smem[b1 + 3u] * a;
+        }
+        workgroupBarrier();
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let b = b0 + 4u * ty + j;
+        if (b < p.batch) {
+            for (var i = 0u; i < 4u; i++) {
+                let v = v0 + 4u * tx + i;
+                if (v < p.vocab) { logits[b * p.vocab + v] = dec_b[v] + acc[j][i]; }
+            }
+        }
+    }
 }

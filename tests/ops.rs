@@ -333,7 +333,9 @@ fn context_update() {
 #[test]
 fn logits() {
     let mut cases = Vec::new();
-    for (seed, &(batch, vocab, width)) in [(1, 1, 1), (3, 259, 256), (9, 137, 300), (17, 70, 33)].iter().enumerate() {
+    for (seed, &(batch, vocab, width)) in
+        [(1, 1, 1), (3, 259, 256), (8, 137, 300), (9, 137, 300), (17, 70, 33), (130, 131, 37)].iter().enumerate()
+    {
         let r = &mut rng(60 + seed as u64);
         let p = LogitsParams { batch: batch as u32, vocab: vocab as u32, width: width as u32, _pad: 0 };
         cases.push(Case {
@@ -566,9 +568,11 @@ fn rewards() {
 #[test]
 fn decoder_grad_norm_and_sgd() {
     let mut cases = Vec::new();
-    for (seed, &(rows, vocab, width)) in [(1usize, 1usize, 1usize), (37, 259, 64), (12, 21, 300)].iter().enumerate() {
+    for (seed, &(rows, vocab, width)) in
+        [(1usize, 1usize, 1usize), (37, 259, 64), (12, 21, 300), (70, 130, 129)].iter().enumerate()
+    {
         let r = &mut rng(130 + seed as u64);
-        let tiles = vocab.div_ceil(DECODER_GRAD_TILE);
+        let tiles = decoder_grad_partials(vocab, width);
         let p = DecoderGradParams { rows: rows as u32, vocab: vocab as u32, width: width as u32, _pad: 0 };
         let totals = f32_words(&[0.0, 0.0, rows as f32, 1.0 / rows as f32]);
         let tol = Cmp::F32 { atol: 1e-5, rtol: 1e-3 };

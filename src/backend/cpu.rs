@@ -399,17 +399,21 @@ pub fn decoder_grad(
 ) {
     let (rows, v, d) = (p.rows as usize, p.vocab as usize, p.width as usize);
     let inv = totals[3] as f64;
-    for (tile, part) in partials.iter_mut().enumerate().take(v.div_ceil(DECODER_GRAD_TILE)) {
+    let vtiles = v.div_ceil(GEMM_TILE);
+    for (g, part) in partials.iter_mut().enumerate().take(decoder_grad_partials(v, d)) {
+        let (vt, dt) = (g % vtiles, g / vtiles);
         let mut sq = 0f64;
-        for r in tile * DECODER_GRAD_TILE..((tile + 1) * DECODER_GRAD_TILE).min(v) {
-            for k in 0..d {
+        for r in vt * GEMM_TILE..((vt + 1) * GEMM_TILE).min(v) {
+            for k in dt * GEMM_TILE..((dt + 1) * GEMM_TILE).min(d) {
                 let s: f64 = (0..rows).map(|i| grads[i * v + r] as f64 * y[i * d + k] as f64).sum::<f64>() * inv;
                 g_w[r * d + k] = s as f32;
                 sq += s * s;
             }
-            let s: f64 = (0..rows).map(|i| grads[i * v + r] as f64).sum::<f64>() * inv;
-            g_b[r] = s as f32;
-            sq += s * s;
+            if dt == 0 {
+                let s: f64 = (0..rows).map(|i| grads[i * v + r] as f64).sum::<f64>() * inv;
+                g_b[r] = s as f32;
+                sq += s * s;
+            }
         }
         *part = sq as f32;
     }

@@ -314,8 +314,19 @@ pub fn unpack_spikes(spk: &[u32], batch: usize, n: usize) -> Vec<u32> {
     (0..batch).flat_map(|b| (0..n).map(move |i| (spk[(b / SPIKE_TILE) * n + i] >> (b % SPIKE_TILE)) & 1)).collect()
 }
 
-/// Sequences a `logits` workgroup decodes at once (its register tile).
+/// Up to this many sequences, a `logits` workgroup decodes one vocabulary row for a tile of this
+/// many sequences (a matrix-vector product bound by reading W_dec once); above it, workgroups
+/// compute GEMM_TILE × GEMM_TILE (vocabulary × sequence) tiles of a tiled GEMM.
 pub const LOGITS_BATCH_TILE: usize = 8;
+
+/// Workgroups of a `logits` op for `batch` sequences (see `LOGITS_BATCH_TILE`).
+pub fn logits_groups(batch: usize, vocab: usize) -> usize {
+    if batch <= LOGITS_BATCH_TILE {
+        vocab
+    } else {
+        vocab.div_ceil(GEMM_TILE) * batch.div_ceil(GEMM_TILE)
+    }
+}
 
 impl Op {
     pub fn params<P: Pod>(&self) -> P {
@@ -369,7 +380,7 @@ impl Op {
     }
 
     pub fn logits(p: LogitsParams, dec_w: Buf, dec_b: Buf, y: Buf, logits: Buf) -> Op {
-        let groups = p.vocab * ceil_div(p.batch as usize, LOGITS_BATCH_TILE);
+        let groups = logits_groups(p.batch as usize, p.vocab as usize) as u32;
         Op { kind: OpKind::Logits, params: words(&p), bufs: vec![dec_w, dec_b, y, logits], groups }
     }
 
@@ -397,7 +408,7 @@ impl Op {
 
     /// `bufs`: grads, readouts, totals, g_w, g_b, partials.
     pub fn decoder_grad(p: DecoderGradParams, bufs: [Buf; 6]) -> Op {
-        let groups = ceil_div(p.vocab as usize, DECODER_GRAD_TILE);
+        let groups = decoder_grad_partials(p.vocab as usize, p.width as usize) as u32;
         Op { kind: OpKind::DecoderGrad, params: words(&p), bufs: bufs.to_vec(), groups }
     }
 
@@ -609,8 +620,15 @@ pub struct LossParams {
     pub pos: u32,
 }
 
-/// Vocabulary rows a `decoder_grad` workgroup accumulates at once.
-pub const DECODER_GRAD_TILE: usize = 8;
+/// `decoder_grad` tiles: each workgroup computes a GEMM_TILE × GEMM_TILE block of the gradient
+/// (vocabulary rows × decoder columns), staging GEMM_TILE_K rows of both operands in shared memory.
+pub const GEMM_TILE: usize = 64;
+
+/// Partial squared norms `decoder_grad` writes: one per (vocabulary tile, column tile) workgroup,
+/// vocabulary tile fastest.
+pub fn decoder_grad_partials(vocab: usize, width: usize) -> usize {
+    vocab.div_ceil(GEMM_TILE) * width.div_ceil(GEMM_TILE)
+}
 
 /// `window_stats`: after a module's tick, adds each neuron's spike and trace into window
 /// `window` of `wc`/`we` (`[windows][batch][n]`), for sequences whose position `pos` is predicted.

@@ -88,7 +88,7 @@ pub fn train_words(cfg: &ModelConfig, batch: usize, positions: usize) -> usize {
         + cfg.synapses()
         + neurons
         + batch * (windows(cfg, positions) + NUM_MODULES)
-        + v.div_ceil(DECODER_GRAD_TILE)
+        + decoder_grad_partials(v, d)
         + 64
 }
 
@@ -119,7 +119,7 @@ impl TrainBufs {
             mod_base: be.alloc(batch * w)?,
             mfac: be.alloc(batch * NUM_MODULES)?,
             totals: be.alloc(4)?,
-            partials: be.alloc(v.div_ceil(DECODER_GRAD_TILE))?,
+            partials: be.alloc(decoder_grad_partials(v, d))?,
             scalars: be.alloc(4)?,
             g_w: be.alloc(v * d)?,
             g_b: be.alloc(v)?,
@@ -320,7 +320,7 @@ impl Engine {
         // 3. Decoder SGD with the gradient norm clipped.
         let dp = DecoderGradParams { rows: rows as u32, vocab: v as u32, width: d as u32, _pad: 0 };
         self.be.enqueue(Op::decoder_grad(dp, [tb.logits, tb.readouts, tb.totals, tb.g_w, tb.g_b, tb.partials]))?;
-        let np = GradNormParams { partials: v.div_ceil(DECODER_GRAD_TILE) as u32, clip: l.grad_clip, _pad: [0; 2] };
+        let np = GradNormParams { partials: decoder_grad_partials(v, d) as u32, clip: l.grad_clip, _pad: [0; 2] };
         self.be.enqueue(Op::grad_norm(np, tb.partials, tb.scalars))?;
         let sp = |len: usize| SgdParams { len: len as u32, lr: l.decoder_rate, _pad: [0; 2] };
         self.be.enqueue(Op::sgd_step(sp(v * d), self.params.dec_w, tb.scalars, tb.g_w))?;
