@@ -96,7 +96,7 @@ fn ops(c: &mut Criterion) {
     });
     let (vocab, width) = (32000u32, 1024u32); // fits lavapipe's 128 MiB binding limit
     time_op(c, "logits V32000 D1024 b4", (vocab * width * 4) as u64, &|be| {
-        let p = LogitsParams { batch, vocab, width, _pad: 0 };
+        let p = LogitsParams { batch, vocab, width, gemm: 0 };
         Op::logits(
             p,
             zeroed(be, (vocab * width) as usize),

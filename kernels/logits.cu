@@ -1,10 +1,10 @@
 // logits: logits[b, v] = b_dec[v] + sum_d W_dec[v, d] * y[b, d] (SPEC §4).
-// Up to 8 sequences (generation): one block per vocabulary row, threads stride over d, so the
-// row is read once, coalesced, for all sequences. More (training decodes every position): a
-// tiled GEMM, one block per 64 x 64 (vocabulary x sequence) tile, staging 16 columns of both
+// Row path: one block per (vocabulary row, tile of up to 8 sequences), threads stride over d, so
+// the row is read once, coalesced, per tile. GEMM path (p.gemm, chosen by the host for many
+// sequences and a large vocabulary: `logits_plan`): a tiled GEMM, one block per 64 x 64 (vocabulary x sequence) tile, staging 16 columns of both
 // operands in shared memory (stride 65: conflict-free transposed stores); each thread owns a
 // 4 x 4 sub-tile (v = v0 + 4*tx + i, b = b0 + 4*ty + j), so stores are coalesced along v.
-struct LogitsParams { u32 batch, vocab, width, _p0; };
+struct LogitsParams { u32 batch, vocab, width, gemm; };
 
 #define TILE 8u
 #define TM 64u
@@ -14,9 +14,11 @@ struct LogitsParams { u32 batch, vocab, width, _p0; };
 __device__ void logits_rows(const LogitsParams& p, const float* __restrict__ dec_w, const float* __restrict__ dec_b,
         const float* __restrict__ y, float* out) {
     __shared__ float red[TILE][256];
-    const u32 r = block_id(), lid = threadIdx.x;
-    if (r >= p.vocab) return;
-    const u32 nb = p.batch;
+    const u32 g = block_id(), lid = threadIdx.x;
+    const u32 r = g % p.vocab, b0 = (g / p.vocab) * TILE;
+    if (b0 >= p.batch) return;
+    const u32 nb = min(TILE, p.batch - b0);
+    const float* yb = y + (size_t)b0 * p.width;
     float acc[TILE];
 #pragma unroll
     for (u32 t = 0; t < TILE; t++) acc[t] = 0.0f;
@@ -25,7 +27,7 @@ __device__ void logits_rows(const LogitsParams& p, const float* __restrict__ dec
         float w = row[d];
 #pragma unroll
         for (u32 t = 0; t < TILE; t++)
-            if (t < nb) acc[t] += w * y[(size_t)t * p.width + d];
+            if (t < nb) acc[t] += w * yb[(size_t)t * p.width + d];
     }
 #pragma unroll
     for (u32 t = 0; t < TILE; t++) red[t][lid] = acc[t];
@@ -35,7 +37,7 @@ __device__ void logits_rows(const LogitsParams& p, const float* __restrict__ dec
             for (u32 t = 0; t < nb; t++) red[t][lid] += red[t][lid + s];
         __syncthreads();
     }
-    if (lid < nb) out[(size_t)lid * p.vocab + r] = dec_b[r] + red[lid][0];
+    if (lid < nb) out[(size_t)(b0 + lid) * p.vocab + r] = dec_b[r] + red[lid][0];
 }
 
 __device__ void logits_tiled(const LogitsParams& p, const float* __restrict__ dec_w, const float* __restrict__ dec_b,
@@ -89,6 +91,6 @@ __device__ void logits_tiled(const LogitsParams& p, const float* __restrict__ de
 
 extern "C" __global__ void __launch_bounds__(256) logits(const LogitsParams p, const float* __restrict__ dec_w,
         const float* __restrict__ dec_b, const float* __restrict__ y, float* out) {
-    if (p.batch <= TILE) logits_rows(p, dec_w, dec_b, y, out);
-    else logits_tiled(p, dec_w, dec_b, y, out);
+    if (p.gemm != 0u) logits_tiled(p, dec_w, dec_b, y, out);
+    else logits_rows(p, dec_w, dec_b, y, out);
 }

@@ -1,10 +1,10 @@
 // logits: logits[b, v] = b_dec[v] + sum_d W_dec[v, d] * y[b, d] (SPEC §4).
-// Up to 8 sequences (generation): one workgroup per vocabulary row, threads stride over d, so the
-// row is read once, coalesced, for all sequences; accumulators stay in registers. More (training
-// decodes every position): a tiled GEMM, one workgroup per 64 x 64 (vocabulary x sequence) tile,
+// Row path: one workgroup per (vocabulary row, tile of up to 8 sequences), threads stride over d,
+// so the row is read once, coalesced, per tile; accumulators stay in registers. GEMM path
+// (p.gemm, chosen by the host for many sequences and a large vocabulary: `logits_plan`): a tiled GEMM, one workgroup per 64 x 64 (vocabulary x sequence) tile,
 // staging 16 columns of both operands in workgroup memory (stride 65); each invocation owns a
 // 4 x 4 sub-tile (v = v0 + 4*tx + i, b = b0 + 4*ty + j), so stores are coalesced along v.
-struct Params { batch: u32, vocab: u32, width: u32, _p0: u32 }
+struct Params { batch: u32, vocab: u32, width: u32, gemm: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(1) @binding(0) var<storage, read> dec_w: array<f32>;
@@ -24,26 +24,28 @@ var<workgroup> smem: array<f32, 2080>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let g = wid.x + wid.y * nwg.x;
-    if (p.batch <= TILE) {
-        rows(g, lid);
-    } else {
+    if (p.gemm != 0u) {
         tiled(g, lid);
+    } else {
+        rows(g, lid);
     }
 }
 
-fn rows(r: u32, lid: u32) {
-    if (r >= p.vocab) { return; }
-    let nb = p.batch;
-    // Rows of y; sequences past the batch repeat the last one and are not written.
-    let last = nb - 1u;
+fn rows(g: u32, lid: u32) {
+    let r = g % p.vocab;
+    let b0 = (g / p.vocab) * TILE;
+    if (b0 >= p.batch) { return; }
+    let nb = min(TILE, p.batch - b0);
+    // Rows of y for the tile; sequences past the batch repeat the last one and are not written.
+    let last = p.batch - 1u;
     let w = p.width;
-    let y0 = vec4<u32>(0u, min(1u, last), min(2u, last), min(3u, last)) * w;
-    let y1 = vec4<u32>(min(4u, last), min(5u, last), min(6u, last), min(7u, last)) * w;
+    let y0 = vec4<u32>(b0, min(b0 + 1u, last), min(b0 + 2u, last), min(b0 + 3u, last)) * w;
+    let y1 = vec4<u32>(min(b0 + 4u, last), min(b0 + 5u, last), min(b0 + 6u, last), min(b0 + 7u, last)) * w;
     let row = r * w;
     var lo = vec4<f32>(0.0);
     var hi = vec4<f32>(0.0);
     if (nb == 1u) {
-        for (var d = lid; d < w; d += 256u) { lo.x += dec_w[row + d] * y[d]; }
+        for (var d = lid; d < w; d += 256u) { lo.x += dec_w[row + d] * y[y0.x + d]; }
     } else if (nb <= 4u) {
         for (var d = lid; d < w; d += 256u) {
             lo += dec_w[row + d] * vec4<f32>(y[y0.x + d], y[y0.y + d], y[y0.z + d], y[y0.w + d]);
@@ -64,7 +66,7 @@ fn rows(r: u32, lid: u32) {
         }
         workgroupBarrier();
     }
-    if (lid < nb) { logits[lid * p.vocab + r] = dec_b[r] + smem[lid * 256u]; }
+    if (lid < nb) { logits[(b0 + lid) * p.vocab + r] = dec_b[r] + smem[lid * 256u]; }
 }
 
 fn tiled(g: u32, lid: u32) {

@@ -332,12 +332,16 @@ fn context_update() {
 
 #[test]
 fn logits() {
+    // Both paths: the row path (any batch with a small vocabulary) and the tiled GEMM (many
+    // sequences and a large vocabulary, e.g. 70 × 16 411 — partial tiles in both dimensions).
+    let shapes =
+        [(1, 1, 1), (3, 259, 256), (8, 137, 300), (9, 137, 300), (17, 70, 33), (130, 131, 37), (70, 16411, 19)];
+    assert!(shapes.iter().any(|&(b, v, _)| logits_plan(b, v).0));
+    assert!(shapes.iter().any(|&(b, v, _)| !logits_plan(b, v).0));
     let mut cases = Vec::new();
-    for (seed, &(batch, vocab, width)) in
-        [(1, 1, 1), (3, 259, 256), (8, 137, 300), (9, 137, 300), (17, 70, 33), (130, 131, 37)].iter().enumerate()
-    {
+    for (seed, &(batch, vocab, width)) in shapes.iter().enumerate() {
         let r = &mut rng(60 + seed as u64);
-        let p = LogitsParams { batch: batch as u32, vocab: vocab as u32, width: width as u32, _pad: 0 };
+        let p = LogitsParams { batch: batch as u32, vocab: vocab as u32, width: width as u32, gemm: 0 };
         cases.push(Case {
             name: format!("logits b={batch} v={vocab} d={width}"),
             op: Op::logits(p, b(0), b(1), b(2), b(3)),

@@ -314,17 +314,23 @@ pub fn unpack_spikes(spk: &[u32], batch: usize, n: usize) -> Vec<u32> {
     (0..batch).flat_map(|b| (0..n).map(move |i| (spk[(b / SPIKE_TILE) * n + i] >> (b % SPIKE_TILE)) & 1)).collect()
 }
 
-/// Up to this many sequences, a `logits` workgroup decodes one vocabulary row for a tile of this
-/// many sequences (a matrix-vector product bound by reading W_dec once); above it, workgroups
-/// compute GEMM_TILE × GEMM_TILE (vocabulary × sequence) tiles of a tiled GEMM.
+/// The `logits` row path: a workgroup decodes one vocabulary row for a tile of this many
+/// sequences (a matrix-vector product, bound by reading W_dec).
 pub const LOGITS_BATCH_TILE: usize = 8;
 
-/// Workgroups of a `logits` op for `batch` sequences (see `LOGITS_BATCH_TILE`).
-pub fn logits_groups(batch: usize, vocab: usize) -> usize {
-    if batch <= LOGITS_BATCH_TILE {
-        vocab
+/// The `logits` GEMM path (GEMM_TILE × GEMM_TILE vocabulary × sequence tiles, each W_dec element
+/// read once per 64 sequences) is taken for more than LOGITS_BATCH_TILE sequences when it yields
+/// at least this many workgroups (about two per SM on an H100); a small vocabulary stays on the
+/// row path, whose many workgroups fill the device better (measured: `small` B = 32, V = 259).
+pub const GEMM_MIN_WORKGROUPS: usize = 256;
+
+/// Whether `logits` takes the GEMM path, and its workgroup count.
+pub fn logits_plan(batch: usize, vocab: usize) -> (bool, usize) {
+    let gemm = vocab.div_ceil(GEMM_TILE) * batch.div_ceil(GEMM_TILE);
+    if batch > LOGITS_BATCH_TILE && gemm >= GEMM_MIN_WORKGROUPS {
+        (true, gemm)
     } else {
-        vocab.div_ceil(GEMM_TILE) * batch.div_ceil(GEMM_TILE)
+        (false, vocab * batch.div_ceil(LOGITS_BATCH_TILE))
     }
 }
 
@@ -380,8 +386,9 @@ impl Op {
     }
 
     pub fn logits(p: LogitsParams, dec_w: Buf, dec_b: Buf, y: Buf, logits: Buf) -> Op {
-        let groups = logits_groups(p.batch as usize, p.vocab as usize) as u32;
-        Op { kind: OpKind::Logits, params: words(&p), bufs: vec![dec_w, dec_b, y, logits], groups }
+        let (gemm, groups) = logits_plan(p.batch as usize, p.vocab as usize);
+        let p = LogitsParams { gemm: gemm as u32, ..p };
+        Op { kind: OpKind::Logits, params: words(&p), bufs: vec![dec_w, dec_b, y, logits], groups: groups as u32 }
     }
 
     pub fn sample(p: SampleParams, logits: Buf, lens: Buf, tokens: Buf, ctrl: Buf) -> Op {
@@ -583,7 +590,8 @@ pub struct LogitsParams {
     pub batch: u32,
     pub vocab: u32,
     pub width: u32,
-    pub _pad: u32,
+    /// 1: the GEMM path; set by `Op::logits` from `logits_plan` (callers pass 0).
+    pub gemm: u32,
 }
 
 /// Softmax sampling of the token at `pos + 1` (SPEC §4).

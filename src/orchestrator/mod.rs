@@ -568,7 +568,7 @@ impl Engine {
             batch: st.batch as u32,
             vocab: self.cfg.vocab as u32,
             width: self.cfg.decoder_width() as u32,
-            _pad: 0,
+            gemm: 0,
         };
         let y = st.modules[ModuleId::Broca as usize].y;
         self.be.enqueue(Op::logits(p, self.params.dec_w, self.params.dec_b, y, st.logits))

@@ -292,7 +292,7 @@ impl Engine {
         }
 
         // 2. Decode every predicted position in one batched product; loss, rewards, modulators.
-        let lp = LogitsParams { batch: rows as u32, vocab: v as u32, width: d as u32, _pad: 0 };
+        let lp = LogitsParams { batch: rows as u32, vocab: v as u32, width: d as u32, gemm: 0 };
         self.be.enqueue(Op::logits(lp, self.params.dec_w, self.params.dec_b, tb.readouts, tb.logits))?;
         let gp = LossGradParams { rows: rows as u32, batch: batch as u32, vocab: v as u32, tstride: tstride as u32 };
         self.be.enqueue(Op::loss_grad(gp, tokens, st.lens, tb.logits, tb.row_stats))?;
