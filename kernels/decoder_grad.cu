@@ -18,13 +18,7 @@ extern "C" __global__ void __launch_bounds__(256) decoder_grad(const DecoderGrad
     if (g >= vtiles * dtiles) return;
     const u32 v0 = (g % vtiles) * TM, d0 = (g / vtiles) * TM;
     const u32 tx = lid % 16u, ty = lid / 16u;
-    float acc[4][4], bsum[4];
-#pragma unroll
-    for (u32 i = 0; i < 4u; i++) {
-        bsum[i] = 0.0f;
-#pragma unroll
-        for (u32 j = 0; j < 4u; j++) acc[i][j] = 0.0f;
-    }
+    float acc[4][4] = {}, bsum[4] = {};
     for (u32 r0 = 0u; r0 < p.rows; r0 += TK) {
 #pragma unroll
         for (u32 q = 0; q < 4u; q++) {

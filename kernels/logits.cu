@@ -1,9 +1,10 @@
 // logits: logits[b, v] = b_dec[v] + sum_d W_dec[v, d] * y[b, d] (SPEC §4).
 // Row path: one block per (vocabulary row, tile of up to 8 sequences), threads stride over d, so
 // the row is read once, coalesced, per tile. GEMM path (p.gemm, chosen by the host for many
-// sequences and a large vocabulary: `logits_plan`): a tiled GEMM, one block per 64 x 64 (vocabulary x sequence) tile, staging 16 columns of both
-// operands in shared memory (stride 65: conflict-free transposed stores); each thread owns a
-// 4 x 4 sub-tile (v = v0 + 4*tx + i, b = b0 + 4*ty + j), so stores are coalesced along v.
+// sequences and a large vocabulary: `logits_plan`): one block per 64 x 64 (vocabulary x sequence)
+// tile, staging 16 columns of both operands in shared memory (stride 65: conflict-free transposed
+// stores); each thread owns a 4 x 4 sub-tile (v = v0 + 4*tx + i, b = b0 + 4*ty + j), so stores
+// are coalesced along v.
 struct LogitsParams { u32 batch, vocab, width, gemm; };
 
 #define TILE 8u
@@ -49,11 +50,7 @@ __device__ void logits_tiled(const LogitsParams& p, const float* __restrict__ de
     if (g >= vtiles * btiles) return;
     const u32 v0 = (g % vtiles) * TM, b0 = (g / vtiles) * TM;
     const u32 tx = lid % 16u, ty = lid / 16u;
-    float acc[4][4];
-#pragma unroll
-    for (u32 i = 0; i < 4u; i++)
-#pragma unroll
-        for (u32 j = 0; j < 4u; j++) acc[i][j] = 0.0f;
+    float acc[4][4] = {};
     for (u32 k0 = 0u; k0 < p.width; k0 += TK) {
 #pragma unroll
         for (u32 q = 0; q < 4u; q++) {

@@ -1,9 +1,10 @@
 // logits: logits[b, v] = b_dec[v] + sum_d W_dec[v, d] * y[b, d] (SPEC §4).
 // Row path: one workgroup per (vocabulary row, tile of up to 8 sequences), threads stride over d,
 // so the row is read once, coalesced, per tile; accumulators stay in registers. GEMM path
-// (p.gemm, chosen by the host for many sequences and a large vocabulary: `logits_plan`): a tiled GEMM, one workgroup per 64 x 64 (vocabulary x sequence) tile,
-// staging 16 columns of both operands in workgroup memory (stride 65); each invocation owns a
-// 4 x 4 sub-tile (v = v0 + 4*tx + i, b = b0 + 4*ty + j), so stores are coalesced along v.
+// (p.gemm, chosen by the host for many sequences and a large vocabulary: `logits_plan`): one
+// workgroup per 64 x 64 (vocabulary x sequence) tile, staging 16 columns of both operands in
+// workgroup memory (stride 65); each invocation owns a 4 x 4 sub-tile (v = v0 + 4*tx + i,
+// b = b0 + 4*ty + j), so stores are coalesced along v.
 struct Params { batch: u32, vocab: u32, width: u32, gemm: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -314,6 +314,11 @@ pub fn unpack_spikes(spk: &[u32], batch: usize, n: usize) -> Vec<u32> {
     (0..batch).flat_map(|b| (0..n).map(move |i| (spk[(b / SPIKE_TILE) * n + i] >> (b % SPIKE_TILE)) & 1)).collect()
 }
 
+/// Output tile of the decoder GEMMs (`decoder_grad` always, `logits` on its GEMM path): each
+/// workgroup computes GEMM_TILE × GEMM_TILE outputs from 16-deep operand slices in shared memory.
+/// The kernels and shaders hard-code the same 64.
+pub const GEMM_TILE: usize = 64;
+
 /// The `logits` row path: a workgroup decodes one vocabulary row for a tile of this many
 /// sequences (a matrix-vector product, bound by reading W_dec).
 pub const LOGITS_BATCH_TILE: usize = 8;
@@ -627,10 +632,6 @@ pub struct LossParams {
     pub tstride: u32,
     pub pos: u32,
 }
-
-/// `decoder_grad` tiles: each workgroup computes a GEMM_TILE × GEMM_TILE block of the gradient
-/// (vocabulary rows × decoder columns), staging GEMM_TILE_K rows of both operands in shared memory.
-pub const GEMM_TILE: usize = 64;
 
 /// Partial squared norms `decoder_grad` writes: one per (vocabulary tile, column tile) workgroup,
 /// vocabulary tile fastest.
