@@ -55,8 +55,8 @@ fn ops(c: &mut Criterion) {
     let (batch, n, fanout, inputs, outputs) = (4u32, 16384u32, 64u32, 2048u32, 2048u32);
     let lif_bytes = (n * fanout * 8 + batch * n * 24) as u64;
     time_op(c, "lif_kwta small/Wernicke b4", lif_bytes, &|be| {
-        let p = LifParams {
-            seq_per_group: lif_seq_per_group(n as usize, batch as usize),
+        let p = lif_kwta::Params {
+            seq_per_group: 0, // the backend's launch shapes choose
             batch,
             n,
             inputs,
@@ -75,38 +75,36 @@ fn ops(c: &mut Criterion) {
         let idx: Vec<u32> = (0..n * fanout).map(|i| (i * 7919) % n).collect();
         let w_idx = be.alloc(idx.len()).unwrap();
         be.upload(w_idx, 0, &idx).unwrap();
-        let ins = [
-            zeroed(be, (batch * inputs) as usize),
+        let bufs = lif_kwta::Bufs {
+            j: zeroed(be, (batch * inputs) as usize),
             w_idx,
-            zeroed(be, (n * fanout) as usize),
-            zeroed(be, n as usize),
-            zeroed(be, batch as usize * 12),
-            zeroed(be, batch as usize * 4),
-            zeroed(be, spike_words(batch as usize, n as usize)),
-        ];
-        let st = [
-            zeroed(be, (batch * n) as usize),
-            zeroed(be, (batch * n) as usize),
-            zeroed(be, (batch * n) as usize),
-            zeroed(be, spike_words(batch as usize, n as usize)),
-            zeroed(be, (batch * outputs) as usize),
-            zeroed(be, batch as usize * 6),
-        ];
-        Op::lif_kwta(p, ins, st)
+            w_val: zeroed(be, (n * fanout) as usize),
+            theta: zeroed(be, n as usize),
+            neuromod: zeroed(be, batch as usize * 12),
+            ctrl: zeroed(be, batch as usize * 4),
+            spk_prev: zeroed(be, spike_words(batch as usize, n as usize)),
+            v: zeroed(be, (batch * n) as usize),
+            a: zeroed(be, (batch * n) as usize),
+            e: zeroed(be, (batch * n) as usize),
+            spk_next: zeroed(be, spike_words(batch as usize, n as usize)),
+            y: zeroed(be, (batch * outputs) as usize),
+            counts: zeroed(be, batch as usize * 6),
+        };
+        Op::new(p, bufs)
     });
     let (vocab, width) = (32000u32, 1024u32); // fits lavapipe's 128 MiB binding limit
     time_op(c, "logits V32000 D1024 b4", (vocab * width * 4) as u64, &|be| {
-        let p = LogitsParams { batch, vocab, width, gemm: 0 };
-        Op::logits(
-            p,
-            zeroed(be, (vocab * width) as usize),
-            zeroed(be, vocab as usize),
-            zeroed(be, (batch * width) as usize),
-            zeroed(be, (batch * vocab) as usize),
-        )
+        let p = logits::Params { batch, vocab, width, path: LOGITS_AUTO, ..Default::default() };
+        let bufs = logits::Bufs {
+            dec_w: zeroed(be, (vocab * width) as usize),
+            dec_b: zeroed(be, vocab as usize),
+            y: zeroed(be, (batch * width) as usize),
+            logits: zeroed(be, (batch * vocab) as usize),
+        };
+        Op::new(p, bufs)
     });
     time_op(c, "sample V32000 top-k+top-p b4", (batch * vocab * 4) as u64, &|be| {
-        let p = SampleParams {
+        let p = sample::Params {
             batch,
             vocab,
             tstride: 4,
@@ -117,13 +115,13 @@ fn ops(c: &mut Criterion) {
             max_new: 4,
             ..Default::default()
         };
-        Op::sample(
-            p,
-            zeroed(be, (batch * vocab) as usize),
-            zeroed(be, batch as usize),
-            zeroed(be, batch as usize * 4),
-            zeroed(be, batch as usize * 4),
-        )
+        let bufs = sample::Bufs {
+            logits: zeroed(be, (batch * vocab) as usize),
+            lens: zeroed(be, batch as usize),
+            tokens: zeroed(be, batch as usize * 4),
+            ctrl: zeroed(be, batch as usize * 4),
+        };
+        Op::new(p, bufs)
     });
 }
 

@@ -1,17 +1,14 @@
 // Shared by every kernel (prepended by the CUDA backend before NVRTC compiles a kernel file).
-// Blocks have 256 threads; grids are 2-D splits of a linear block count, as in the WGSL shaders.
-typedef unsigned int u32;
-#define MODULES 6u
-#define NONE 0xffffffffu
+// Blocks have COLUMN threads; grids are 2-D splits of a linear block count, as in the WGSL shaders.
 
 __device__ __forceinline__ u32 block_id() { return blockIdx.x + blockIdx.y * gridDim.x; }
 
-// Sum over the block (all 256 threads must call it).
+// Sum over the block (all COLUMN threads must call it).
 __device__ float block_sum(float x, float* red) {
     const u32 lid = threadIdx.x;
     red[lid] = x;
     __syncthreads();
-    for (u32 s = 128u; s > 0u; s >>= 1u) {
+    for (u32 s = COLUMN / 2u; s > 0u; s >>= 1u) {
         if (lid < s) red[lid] += red[lid + s];
         __syncthreads();
     }
@@ -30,14 +27,14 @@ __device__ __forceinline__ u32 okey(float x) {
 __device__ u32 block_argmax(const float* x, u32 n, u32* rkey, u32* rid) {
     const u32 lid = threadIdx.x;
     u32 bk = 0u, bi = NONE;
-    for (u32 i = lid; i < n; i += 256u) {
+    for (u32 i = lid; i < n; i += COLUMN) {
         u32 k = okey(x[i]);
         if (bi == NONE || k > bk) { bk = k; bi = i; }
     }
     rkey[lid] = bk;
     rid[lid] = bi;
     __syncthreads();
-    for (u32 s = 128u; s > 0u; s >>= 1u) {
+    for (u32 s = COLUMN / 2u; s > 0u; s >>= 1u) {
         if (lid < s) {
             u32 ok = rkey[lid + s], oi = rid[lid + s];
             if (oi != NONE && (rid[lid] == NONE || ok > rkey[lid] || (ok == rkey[lid] && oi < rid[lid]))) {

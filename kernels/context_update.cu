@@ -1,18 +1,10 @@
 // context_update: end of a tick: working-memory context, PFC hidden state, neuromodulator decay
 // (SPEC §3.8-9) and each connection's fast weight from this tick's activity (SPEC §3.3).
-struct ContextParams {
-    u32 batch, o_thal, o_pfc, first;
-    float ctx_decay, hidden_decay, da_decay, ht_decay;
-    u32 n_conn;
-    float fast_decay, fast_rate, fast_cap;
-};
-
-extern "C" __global__ void __launch_bounds__(256) context_update(const ContextParams p, const float* __restrict__ y_thal,
-        const float* __restrict__ y_pfc, const float* __restrict__ acts, float* context, float* hidden, float* neuromod,
-        float* fast) {
+KERNEL {
+    const Params p = *params;
     const u32 width = max(max(max(p.o_thal, p.o_pfc), 2u * MODULES), p.n_conn);
-    const u32 chunks = (width + 255u) / 256u, g = block_id();
-    const u32 b = g / chunks, i = (g % chunks) * 256u + threadIdx.x;
+    const u32 chunks = (width + COLUMN - 1u) / COLUMN, g = block_id();
+    const u32 b = g / chunks, i = (g % chunks) * COLUMN + threadIdx.x;
     if (b >= p.batch) return;
     if (i < p.o_thal) {
         u32 o = b * p.o_thal + i;

@@ -1,28 +1,26 @@
 // decoder_grad: g_w[v, d] = sum_r grads[r, v] * y[r, d] / count; g_b[v] = sum_r grads[r, v] / count;
 // partials[block] = the block's share of the squared gradient norm (bias in column tile 0).
-// A tiled GEMM: each block computes a 64 x 64 (vocabulary x column) tile, staging 16 rows of
-// both operands in shared memory, so each element read from global memory serves 64 products.
-// Each thread owns a 4 x 4 sub-tile (v = v0 + 4*ty + i, d = d0 + 4*tx + j).
-struct DecoderGradParams { u32 rows, vocab, width, _p0; };
+// A tiled GEMM: each block computes a GEMM_TILE x GEMM_TILE (vocabulary x column) tile, staging
+// GEMM_DEPTH rows of both operands in shared memory, so each element read from global memory
+// serves GEMM_TILE products. Each thread owns a 4 x 4 sub-tile (v = v0 + 4*ty + i,
+// d = d0 + 4*tx + j) of the QT x QT grid of them.
+constexpr u32 TM = GEMM_TILE, TK = GEMM_DEPTH, QT = GEMM_TILE / 4u;
 
-#define TM 64u
-#define TK 16u
-
-extern "C" __global__ void __launch_bounds__(256) decoder_grad(const DecoderGradParams p, const float* __restrict__ grads,
-        const float* __restrict__ y, const float* __restrict__ totals, float* g_w, float* g_b, float* partials) {
+KERNEL {
+    const Params p = *params;
     __shared__ __align__(16) float gs[TK][TM];
     __shared__ __align__(16) float ys[TK][TM];
-    __shared__ float red[256];
+    __shared__ float red[COLUMN];
     const u32 g = block_id(), lid = threadIdx.x;
     const u32 vtiles = (p.vocab + TM - 1u) / TM, dtiles = (p.width + TM - 1u) / TM;
     if (g >= vtiles * dtiles) return;
     const u32 v0 = (g % vtiles) * TM, d0 = (g / vtiles) * TM;
-    const u32 tx = lid % 16u, ty = lid / 16u;
+    const u32 tx = lid % QT, ty = lid / QT;
     float acc[4][4] = {}, bsum[4] = {};
     for (u32 r0 = 0u; r0 < p.rows; r0 += TK) {
 #pragma unroll
         for (u32 q = 0; q < 4u; q++) {
-            const u32 e = lid + 256u * q, k = e / TM, c = e % TM, r = r0 + k;
+            const u32 e = lid + COLUMN * q, k = e / TM, c = e % TM, r = r0 + k;
             gs[k][c] = (r < p.rows && v0 + c < p.vocab) ? grads[(size_t)r * p.vocab + v0 + c] : 0.0f;
             ys[k][c] = (r < p.rows && d0 + c < p.width) ? y[(size_t)r * p.width + d0 + c] : 0.0f;
         }

@@ -1,36 +1,27 @@
-// lif_kwta: one module's tick for one 256-neuron column of up to 32 sequences (SPEC §3.4-6):
+// lif_kwta: one module's tick for one COLUMN-neuron column of up to SPIKE_TILE sequences (SPEC §3.4-6):
 // neuromodulated input, recurrent input from last tick's spikes (slot-major W), LIF-A, exact
 // kWTA (largest v*, ties to the lower index), readout, traces and the module's spike count.
-struct LifParams {
-    u32 batch, n, inputs, outputs, fanout, k, _p3, module, use_go;
-    float excitability, s_da, s_5ht, inhibition, go_bias, alpha, beta, delta_a, v_rest, v_reset, v_min, trace_lambda;
-    u32 seq_per_group, _p1, _p2;
-};
-
 // Spikes are bits: word [b / 32][i] holds sequence b's spike of neuron i, so one gather of a
 // presynaptic word serves all the sequences a block steps (seq_per_group, a power of two <= 32, so
 // a block's bits never straddle two words; several blocks may share a word).
-#define TILE 32u
 
-extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, const float* __restrict__ j,
-        const u32* __restrict__ w_idx, const float* __restrict__ w_val, const float* __restrict__ theta,
-        const float* __restrict__ neuromod, const u32* __restrict__ ctrl, const u32* __restrict__ spk_prev, float* v, float* a, float* e, u32* spk_next,
-        float* y, u32* counts) {
-    __shared__ float vstar[256];
-    __shared__ u32 cand[256];
+KERNEL {
+    const Params p = *params;
+    __shared__ float vstar[COLUMN];
+    __shared__ u32 cand[COLUMN];
     __shared__ u32 fired;
-    const u32 g = block_id(), cols = p.n / 256u, lid = threadIdx.x;
+    const u32 g = block_id(), cols = p.n / COLUMN, lid = threadIdx.x;
     const u32 b0 = (g / cols) * p.seq_per_group;
     if (b0 >= p.batch) return;
-    const u32 nb = min(p.seq_per_group, p.batch - b0), tile = b0 / 32u, off = b0 % 32u;
-    const u32 mask = (nb == 32u ? 0xffffffffu : (1u << nb) - 1u) << off;
-    const u32 i = (g % cols) * 256u + lid;
+    const u32 nb = min(p.seq_per_group, p.batch - b0), tile = b0 / SPIKE_TILE, off = b0 % SPIKE_TILE;
+    const u32 mask = (nb == SPIKE_TILE ? 0xffffffffu : (1u << nb) - 1u) << off;
+    const u32 i = (g % cols) * COLUMN + lid;
     const float th = theta[i];
 
     // Recurrent input of every sequence of the tile, summed in synapse order (slot-major W).
-    float rec[TILE];
+    float rec[SPIKE_TILE];
 #pragma unroll
-    for (u32 t = 0; t < TILE; t++) rec[t] = 0.0f;
+    for (u32 t = 0; t < SPIKE_TILE; t++) rec[t] = 0.0f;
     const u32* prev = spk_prev + (size_t)tile * p.n;
     if (nb == 1u) {
         for (u32 f = 0u; f < p.fanout; f++) {
@@ -44,7 +35,7 @@ extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, co
             if (word == 0u) continue;
             const float w = w_val[syn];
 #pragma unroll
-            for (u32 t = 0; t < TILE; t++)
+            for (u32 t = 0; t < SPIKE_TILE; t++)
                 if (word & (1u << t)) rec[t] += w;
         }
     }
@@ -54,14 +45,14 @@ extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, co
         const u32 b = b0 + t;
         const size_t si = (size_t)b * p.n + i;
         if (lid == 0u) fired = 0u;
-        const u32 nm = (b * MODULES + p.module) * 2u;
+        const u32 nm = (b * MODULES + p.module_id) * 2u;
         const bool go = p.use_go != 0u && ctrl[b * 4u + 1u] != 0u;
         const float inh = p.inhibition * (1.0f - (go ? p.go_bias : 0.0f));
         const float gain = p.excitability * (1.0f + neuromod[nm] * p.s_da) * (1.0f + 0.5f * neuromod[nm + 1u] * p.s_5ht) * (1.0f - inh);
         const float cur = i < p.inputs ? j[b * p.inputs + i] * gain : 0.0f;
         float r = 0.0f;
 #pragma unroll
-        for (u32 k = 0; k < TILE; k++)
+        for (u32 k = 0; k < SPIKE_TILE; k++)
             if (k == t) r = rec[k];
         const float vs = fmaxf(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + r - a[si]);
         const bool is_cand = vs > th;
@@ -72,7 +63,7 @@ extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, co
         bool spike = false;
         if (is_cand) {
             u32 rank = 0u;
-            for (u32 u = 0u; u < 256u; u++) {
+            for (u32 u = 0u; u < COLUMN; u++) {
                 float o = vstar[u];
                 if (cand[u] != 0u && (o > vs || (o == vs && u < lid))) rank++;
             }
@@ -91,12 +82,12 @@ extern "C" __global__ void __launch_bounds__(256) lif_kwta(const LifParams p, co
         if (i < p.outputs) y[b * p.outputs + i] = 1.0f / (1.0f + expf(-(0.1f * (fmaxf(0.0f, vs - p.v_rest) - 10.0f))));
         e[si] = p.trace_lambda * e[si] + (spike ? 1.0f : 0.0f);
         __syncthreads();
-        if (lid == 0u) atomicAdd(&counts[b * MODULES + p.module], fired);
+        if (lid == 0u) atomicAdd(&counts[b * MODULES + p.module_id], fired);
     }
     u32* out = spk_next + (size_t)tile * p.n + i;
     // The block with the batch's last sequence also clears the word's unused high bits.
-    const u32 used = p.batch - tile * 32u;
-    const u32 clear = mask | (b0 + nb == p.batch && used < 32u ? ~((1u << used) - 1u) : 0u);
+    const u32 used = p.batch - tile * SPIKE_TILE;
+    const u32 clear = mask | (b0 + nb == p.batch && used < SPIKE_TILE ? ~((1u << used) - 1u) : 0u);
     atomicAnd(out, ~clear);
     atomicOr(out, bits << off);
 }

@@ -1,20 +1,16 @@
-// logits: logits[b, v] = b_dec[v] + sum_d W_dec[v, d] * y[b, d] (SPEC §4).
-// Row path: one block per (vocabulary row, tile of up to 8 sequences), threads stride over d, so
-// the row is read once, coalesced, per tile. GEMM path (p.gemm, chosen by the host for many
-// sequences and a large vocabulary: `logits_plan`): one block per 64 x 64 (vocabulary x sequence)
-// tile, staging 16 columns of both operands in shared memory (stride 65: conflict-free transposed
-// stores); each thread owns a 4 x 4 sub-tile (v = v0 + 4*tx + i, b = b0 + 4*ty + j), so stores
+// logits: logits[b, v] = b_dec[v] + sum_d W_dec[v, d] * y[b, d].
+// Row path: one block per (vocabulary row, tile of up to LOGITS_BATCH_TILE sequences), threads
+// stride over d, so the row is read once, coalesced, per tile. GEMM path (p.path == LOGITS_GEMM,
+// chosen by the backend's launch shapes for many sequences and a large vocabulary): one block per
+// GEMM_TILE x GEMM_TILE (vocabulary x sequence) tile, staging GEMM_DEPTH columns of both operands
+// in shared memory (stride TS = GEMM_TILE + 1: conflict-free transposed stores); each thread owns
+// a 4 x 4 sub-tile (v = v0 + 4*tx + i, b = b0 + 4*ty + j) of the QT x QT grid of them, so stores
 // are coalesced along v.
-struct LogitsParams { u32 batch, vocab, width, gemm; };
+constexpr u32 TILE = LOGITS_BATCH_TILE, TM = GEMM_TILE, TK = GEMM_DEPTH, TS = GEMM_TILE + 1u, QT = GEMM_TILE / 4u;
 
-#define TILE 8u
-#define TM 64u
-#define TK 16u
-#define TS 65u
-
-__device__ void logits_rows(const LogitsParams& p, const float* __restrict__ dec_w, const float* __restrict__ dec_b,
+__device__ void logits_rows(const Params& p, const float* __restrict__ dec_w, const float* __restrict__ dec_b,
         const float* __restrict__ y, float* out) {
-    __shared__ float red[TILE][256];
+    __shared__ float red[TILE][COLUMN];
     const u32 g = block_id(), lid = threadIdx.x;
     const u32 r = g % p.vocab, b0 = (g / p.vocab) * TILE;
     if (b0 >= p.batch) return;
@@ -24,7 +20,7 @@ __device__ void logits_rows(const LogitsParams& p, const float* __restrict__ dec
 #pragma unroll
     for (u32 t = 0; t < TILE; t++) acc[t] = 0.0f;
     const float* row = dec_w + (size_t)r * p.width;
-    for (u32 d = lid; d < p.width; d += 256u) {
+    for (u32 d = lid; d < p.width; d += COLUMN) {
         float w = row[d];
 #pragma unroll
         for (u32 t = 0; t < TILE; t++)
@@ -33,7 +29,7 @@ __device__ void logits_rows(const LogitsParams& p, const float* __restrict__ dec
 #pragma unroll
     for (u32 t = 0; t < TILE; t++) red[t][lid] = acc[t];
     __syncthreads();
-    for (u32 s = 128u; s > 0u; s >>= 1u) {
+    for (u32 s = COLUMN / 2u; s > 0u; s >>= 1u) {
         if (lid < s)
             for (u32 t = 0; t < nb; t++) red[t][lid] += red[t][lid + s];
         __syncthreads();
@@ -41,7 +37,7 @@ __device__ void logits_rows(const LogitsParams& p, const float* __restrict__ dec
     if (lid < nb) out[(size_t)(b0 + lid) * p.vocab + r] = dec_b[r] + red[lid][0];
 }
 
-__device__ void logits_tiled(const LogitsParams& p, const float* __restrict__ dec_w, const float* __restrict__ dec_b,
+__device__ void logits_tiled(const Params& p, const float* __restrict__ dec_w, const float* __restrict__ dec_b,
         const float* __restrict__ y, float* out) {
     __shared__ float ws[TK * TS];
     __shared__ float ys[TK * TS];
@@ -49,12 +45,12 @@ __device__ void logits_tiled(const LogitsParams& p, const float* __restrict__ de
     const u32 vtiles = (p.vocab + TM - 1u) / TM, btiles = (p.batch + TM - 1u) / TM;
     if (g >= vtiles * btiles) return;
     const u32 v0 = (g % vtiles) * TM, b0 = (g / vtiles) * TM;
-    const u32 tx = lid % 16u, ty = lid / 16u;
+    const u32 tx = lid % QT, ty = lid / QT;
     float acc[4][4] = {};
     for (u32 k0 = 0u; k0 < p.width; k0 += TK) {
 #pragma unroll
         for (u32 q = 0; q < 4u; q++) {
-            const u32 e = lid + 256u * q, c = e / TK, k = e % TK, d = k0 + k;
+            const u32 e = lid + COLUMN * q, c = e / TK, k = e % TK, d = k0 + k;
             ws[k * TS + c] = (d < p.width && v0 + c < p.vocab) ? dec_w[(size_t)(v0 + c) * p.width + d] : 0.0f;
             ys[k * TS + c] = (d < p.width && b0 + c < p.batch) ? y[(size_t)(b0 + c) * p.width + d] : 0.0f;
         }
@@ -86,8 +82,8 @@ __device__ void logits_tiled(const LogitsParams& p, const float* __restrict__ de
     }
 }
 
-extern "C" __global__ void __launch_bounds__(256) logits(const LogitsParams p, const float* __restrict__ dec_w,
-        const float* __restrict__ dec_b, const float* __restrict__ y, float* out) {
-    if (p.gemm != 0u) logits_tiled(p, dec_w, dec_b, y, out);
-    else logits_rows(p, dec_w, dec_b, y, out);
+KERNEL {
+    const Params p = *params;
+    if (p.path == LOGITS_GEMM) logits_tiled(p, dec_w, dec_b, y, logits);
+    else logits_rows(p, dec_w, dec_b, y, logits);
 }

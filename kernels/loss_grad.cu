@@ -1,11 +1,9 @@
 // loss_grad: one block per row r = t * batch + b of the logits. Overwrites the row with
 // softmax - onehot(target) (zeros for padded rows); row_stats[r] = [nll, correct, valid, argmax].
-struct LossGradParams { u32 rows, batch, vocab, tstride; };
-
-extern "C" __global__ void __launch_bounds__(256) loss_grad(const LossGradParams p, const u32* __restrict__ tokens,
-        const u32* __restrict__ lens, float* logits, u32* row_stats) {
-    __shared__ float red[256];
-    __shared__ u32 rkey[256], rid[256];
+KERNEL {
+    const Params p = *params;
+    __shared__ float red[COLUMN];
+    __shared__ u32 rkey[COLUMN], rid[COLUMN];
     const u32 r = block_id(), lid = threadIdx.x;
     if (r >= p.rows) return;
     const u32 t = r / p.batch, b = r % p.batch;
@@ -13,13 +11,13 @@ extern "C" __global__ void __launch_bounds__(256) loss_grad(const LossGradParams
     const u32 best = block_argmax(row, p.vocab, rkey, rid);
     const float mx = row[best];
     float s = 0.0f;
-    for (u32 i = lid; i < p.vocab; i += 256u) s += expf(row[i] - mx);
+    for (u32 i = lid; i < p.vocab; i += COLUMN) s += expf(row[i] - mx);
     const float sum = block_sum(s, red);
     const bool valid = t + 1u < lens[b];
     const u32 tgt = valid ? tokens[b * p.tstride + t + 1u] : 0u;
     const float nll = valid ? mx + logf(sum) - row[tgt] : 0.0f;
     __syncthreads();
-    for (u32 i = lid; i < p.vocab; i += 256u) {
+    for (u32 i = lid; i < p.vocab; i += COLUMN) {
         float prob = expf(row[i] - mx) / sum;
         row[i] = valid ? prob - (i == tgt ? 1.0f : 0.0f) : 0.0f;
     }

@@ -1,19 +1,16 @@
 // plasticity (SPEC §5.4): a thread per postsynaptic neuron i, over its existing synapses (slot-major):
 // w_next = clip(w + rate / B * sum_b sum_w M (c_i e_j - e_i c_j), -1, 1),
 // M = mod_base[b, w] * mfac[b, module], e = we / window_ticks.
-struct PlasticityParams { u32 batch, n, fanout, windows, module; float rate, inv_window_ticks; u32 _p0; };
-
-extern "C" __global__ void __launch_bounds__(256) plasticity(const PlasticityParams p, const u32* __restrict__ w_idx,
-        const float* __restrict__ w_val, const float* __restrict__ wc, const float* __restrict__ we,
-        const float* __restrict__ mod_base, const float* __restrict__ mfac, float* w_next) {
-    const u32 i = block_id() * 256u + threadIdx.x;
+KERNEL {
+    const Params p = *params;
+    const u32 i = block_id() * COLUMN + threadIdx.x;
     if (i >= p.n) return;
     for (u32 f = 0u; f < p.fanout; f++) {
         const size_t syn = (size_t)f * p.n + i;
         const u32 j = w_idx[syn];
         float d = 0.0f;
         for (u32 b = 0u; b < p.batch; b++) {
-            const float fac = mfac[b * MODULES + p.module];
+            const float fac = mfac[b * MODULES + p.module_id];
             for (u32 w = 0u; w < p.windows; w++) {
                 const float m = mod_base[b * p.windows + w] * fac;
                 if (m == 0.0f) continue;

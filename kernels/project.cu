@@ -2,21 +2,15 @@
 // act = mean(y_src[b]); f' = min(decay f + rate |act|, cap) (the fast weight after this tick,
 // stored by context_update); G = g + f' (-|G| if inhibitory), softly gated when |act G| < threshold;
 // j[b, i] (+)= G * sum_k P[i, k] * y_src[b, idx[i, k]] (slot-major P); acts[b, conn] = act.
-struct ProjectParams {
-    u32 batch, rows, fanout, o_src, conn, n_conn, accumulate, inhibitory;
-    float gate_threshold, fast_decay, fast_rate, fast_cap;
-};
-
-extern "C" __global__ void __launch_bounds__(256) project(const ProjectParams p, const u32* __restrict__ p_idx,
-        const float* __restrict__ p_val, const float* __restrict__ y_src, const float* __restrict__ gains,
-        const float* __restrict__ fast, float* j, float* acts) {
-    __shared__ float red[256];
-    const u32 g = block_id(), chunks = (p.rows + 255u) / 256u, lid = threadIdx.x;
+KERNEL {
+    const Params p = *params;
+    __shared__ float red[COLUMN];
+    const u32 g = block_id(), chunks = (p.rows + COLUMN - 1u) / COLUMN, lid = threadIdx.x;
     const u32 b = g / chunks;
     if (b >= p.batch) return;
     // Every block of the sequence derives the same gain from the source's mean activity.
     float s = 0.0f;
-    for (u32 k = lid; k < p.o_src; k += 256u) s += y_src[b * p.o_src + k];
+    for (u32 k = lid; k < p.o_src; k += COLUMN) s += y_src[b * p.o_src + k];
     const float act = block_sum(s, red) / (float)p.o_src;
     const u32 slot = b * p.n_conn + p.conn;
     float gain = gains[p.conn] + fminf(p.fast_decay * fast[slot] + p.fast_rate * fabsf(act), p.fast_cap);
@@ -25,7 +19,7 @@ extern "C" __global__ void __launch_bounds__(256) project(const ProjectParams p,
     if (drive < p.gate_threshold) gain = gain * drive / p.gate_threshold;
     const u32 chunk = g % chunks;
     if (chunk == 0u && lid == 0u) acts[slot] = act;
-    const u32 i = chunk * 256u + lid;
+    const u32 i = chunk * COLUMN + lid;
     if (i >= p.rows) return;
     float sum = 0.0f;
     for (u32 k = 0u; k < p.fanout; k++) {

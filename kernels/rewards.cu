@@ -1,15 +1,10 @@
 // rewards (SPEC §5.2, §5.7): a thread per sequence walks its positions in order: reward, running
 // mean rbar, prediction error delta, window modulators (mean delta per window), the DA factor
 // plasticity uses, DA/5HT for the next call, per-sequence sums; then batch totals.
-struct RewardsParams {
-    u32 batch, positions, windows, window_ticks, ticks_per_token;
-    float reward, rbar_decay, ht_step, s_da[6], s_5ht[6];
-};
-
-extern "C" __global__ void __launch_bounds__(256) rewards(const RewardsParams p, const u32* __restrict__ row_stats,
-        float* rbar, float* neuromod, float* mod_base, float* mfac, float* acc, float* totals) {
+KERNEL {
+    const Params p = *params;
     const u32 lid = threadIdx.x;
-    for (u32 b = lid; b < p.batch; b += 256u) {
+    for (u32 b = lid; b < p.batch; b += COLUMN) {
         float rb = rbar[b];
         u32 w_cur = 0u, wcnt = 0u, correct = 0u, count = 0u, last = 0u;
         float wsum = 0.0f, dsum = 0.0f, nll = 0.0f;

@@ -2,18 +2,15 @@
 // shaders/sample.wgsl: argmax for greedy; otherwise top-k by a 4-pass radix select over the
 // float keys (ties to the lower id), top-p by a binary search over the weight bits (ties by id),
 // and the inverse CDF of one Philox4x32-10 uniform over the kept tokens in id order.
-struct SampleParams {
-    u32 batch, vocab, tstride, pos, greedy, top_k;
-    float top_p, inv_temperature;
-    u32 seed_lo, seed_hi, eos, pad, max_new, _p0, _p1, _p2;
-};
-
+// Top-k selects 8 bits a pass: one histogram bin per thread (RADIX == COLUMN).
+constexpr u32 RADIX = 256u;
+static_assert(RADIX == COLUMN, "one histogram bin per thread");
 struct Shared {
-    float red[256];
-    float scan[256];
-    u32 rkey[256];
-    u32 rid[256];
-    u32 hist[256];
+    float red[COLUMN];
+    float scan[COLUMN];
+    u32 rkey[COLUMN];
+    u32 rid[COLUMN];
+    u32 hist[RADIX];
     u32 found;
     u32 last_kept;
 };
@@ -28,12 +25,12 @@ __device__ uint4 philox(uint4 c, uint2 k) {
     return c;
 }
 
-// Inclusive prefix sum over the block; also leaves the block total in sh.scan[255].
+// Inclusive prefix sum over the block; also leaves the block total in sh.scan[COLUMN - 1u].
 __device__ float scan_incl(float x, Shared& sh) {
     const u32 lid = threadIdx.x;
     sh.scan[lid] = x;
     __syncthreads();
-    for (u32 s = 1u; s < 256u; s <<= 1u) {
+    for (u32 s = 1u; s < COLUMN; s <<= 1u) {
         float t = sh.scan[lid];
         if (lid >= s) t += sh.scan[lid - s];
         __syncthreads();
@@ -60,7 +57,7 @@ __device__ u32 nth_flagged(const Row& row, u32 n, u32 kind, u32 key0, u32 tk, u3
     if (lid == 0u) sh.found = NONE;
     __syncthreads();
     u32 seen = 0u;
-    for (u32 base = 0u; base < row.n; base += 256u) {
+    for (u32 base = 0u; base < row.n; base += COLUMN) {
         u32 i = base + lid;
         float flag = 0.0f;
         if (i < row.n) {
@@ -70,14 +67,14 @@ __device__ u32 nth_flagged(const Row& row, u32 n, u32 kind, u32 key0, u32 tk, u3
         }
         u32 incl = (u32)scan_incl(flag, sh);
         if (flag > 0.0f && seen + incl == n) atomicMin(&sh.found, i);
-        seen += (u32)sh.scan[255];
+        seen += (u32)sh.scan[COLUMN - 1u];
         __syncthreads();
     }
     return sh.found;
 }
 
-extern "C" __global__ void __launch_bounds__(256) sample(const SampleParams p, const float* __restrict__ logits,
-        const u32* __restrict__ lens, u32* tokens, u32* ctrl) {
+KERNEL {
+    const Params p = *params;
     __shared__ Shared sh;
     const u32 b = block_id(), lid = threadIdx.x;
     if (b >= p.batch) return;
@@ -95,13 +92,13 @@ extern "C" __global__ void __launch_bounds__(256) sample(const SampleParams p, c
                 const u32 shift = 24u - 8u * pass;
                 sh.hist[lid] = 0u;
                 __syncthreads();
-                for (u32 i = lid; i < p.vocab; i += 256u) {
+                for (u32 i = lid; i < p.vocab; i += COLUMN) {
                     u32 key = okey(row.scaled(i));
-                    if ((key & mask) == prefix) atomicAdd(&sh.hist[(key >> shift) & 255u], 1u);
+                    if ((key & mask) == prefix) atomicAdd(&sh.hist[(key >> shift) & (RADIX - 1u)], 1u);
                 }
                 __syncthreads();
                 if (lid == 0u) {
-                    u32 above = 0u, d = 255u;
+                    u32 above = 0u, d = RADIX - 1u;
                     while (true) {
                         u32 h = sh.hist[d];
                         if (above + h >= remaining || d == 0u) {
@@ -118,7 +115,7 @@ extern "C" __global__ void __launch_bounds__(256) sample(const SampleParams p, c
                 equal = sh.rid[2];
                 __syncthreads();
                 prefix |= digit << shift;
-                mask |= 255u << shift;
+                mask |= (RADIX - 1u) << shift;
             }
             tk = prefix;
             ck = p.vocab;
@@ -126,7 +123,7 @@ extern "C" __global__ void __launch_bounds__(256) sample(const SampleParams p, c
         }
 
         float s = 0.0f;
-        for (u32 i = lid; i < p.vocab; i += 256u) {
+        for (u32 i = lid; i < p.vocab; i += COLUMN) {
             float x = row.scaled(i);
             if (topk_kept(okey(x), i, tk, ck)) s += expf(x - row.mx);
         }
@@ -140,7 +137,7 @@ extern "C" __global__ void __launch_bounds__(256) sample(const SampleParams p, c
             for (u32 it = 0u; it < 31u; it++) {
                 u32 mid = lo + (hi - lo) / 2u;
                 float m = 0.0f;
-                for (u32 i = lid; i < p.vocab; i += 256u) {
+                for (u32 i = lid; i < p.vocab; i += COLUMN) {
                     float x = row.scaled(i), w = expf(x - row.mx);
                     if (topk_kept(okey(x), i, tk, ck) && __float_as_uint(w) >= mid) m += w;
                 }
@@ -149,7 +146,7 @@ extern "C" __global__ void __launch_bounds__(256) sample(const SampleParams p, c
             }
             tp = lo;
             float gsum = 0.0f;
-            for (u32 i = lid; i < p.vocab; i += 256u) {
+            for (u32 i = lid; i < p.vocab; i += COLUMN) {
                 float x = row.scaled(i), w = expf(x - row.mx);
                 if (topk_kept(okey(x), i, tk, ck) && __float_as_uint(w) > tp) gsum += w;
             }
@@ -163,7 +160,7 @@ extern "C" __global__ void __launch_bounds__(256) sample(const SampleParams p, c
         const uint4 rnd = philox(make_uint4(b, p.pos + 1u, 0u, 0u), make_uint2(p.seed_lo, p.seed_hi));
         const float u = (float)(rnd.x >> 8u) * (1.0f / 16777216.0f);
         float tot = 0.0f;
-        for (u32 i = lid; i < p.vocab; i += 256u) {
+        for (u32 i = lid; i < p.vocab; i += COLUMN) {
             float x = row.scaled(i), w = expf(x - row.mx);
             u32 wb = __float_as_uint(w);
             if (topk_kept(okey(x), i, tk, ck) && (wb > tp || (wb == tp && i <= cp))) tot += w;
@@ -172,7 +169,7 @@ extern "C" __global__ void __launch_bounds__(256) sample(const SampleParams p, c
         if (lid == 0u) { sh.found = NONE; sh.last_kept = 0u; }
         __syncthreads();
         float run = 0.0f;
-        for (u32 base = 0u; base < p.vocab; base += 256u) {
+        for (u32 base = 0u; base < p.vocab; base += COLUMN) {
             u32 i = base + lid;
             float w = 0.0f;
             if (i < p.vocab) {
@@ -185,7 +182,7 @@ extern "C" __global__ void __launch_bounds__(256) sample(const SampleParams p, c
             }
             float incl = scan_incl(w, sh);
             if (w > 0.0f && run + incl > goal_mass) atomicMin(&sh.found, i);
-            run += sh.scan[255];
+            run += sh.scan[COLUMN - 1u];
             __syncthreads();
         }
         choice = sh.found;

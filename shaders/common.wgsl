@@ -1,17 +1,15 @@
 // Prepended to every shader by the wgpu backend (and the naga test), as kernels/common.cuh is to
-// every kernel: block reductions shared by the ops. Workgroups have 256 invocations.
+// every kernel: block reductions shared by the ops. Workgroups have COLUMN invocations.
 
-var<workgroup> red: array<f32, 256>;
-var<workgroup> rkey: array<u32, 256>;
-var<workgroup> rid: array<u32, 256>;
-
-const NONE: u32 = 0xffffffffu;
+var<workgroup> red: array<f32, COLUMN>;
+var<workgroup> rkey: array<u32, COLUMN>;
+var<workgroup> rid: array<u32, COLUMN>;
 
 // Sum over the workgroup (every invocation must call it).
 fn reduce_sum(lid: u32, x: f32) -> f32 {
     red[lid] = x;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = COLUMN / 2u; s > 0u; s >>= 1u) {
         if (lid < s) { red[lid] += red[lid + s]; }
         workgroupBarrier();
     }
@@ -32,7 +30,7 @@ fn argmax_reduce(lid: u32, key: u32, id: u32) -> u32 {
     rkey[lid] = key;
     rid[lid] = id;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = COLUMN / 2u; s > 0u; s >>= 1u) {
         if (lid < s) {
             let ok = rkey[lid + s];
             let oi = rid[lid + s];

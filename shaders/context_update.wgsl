@@ -1,30 +1,14 @@
 // context_update: end of a tick: working-memory context, PFC hidden state, neuromodulator decay
 // (SPEC §3.8-9) and each connection's fast weight from this tick's activity (SPEC §3.3).
-struct Params {
-    batch: u32, o_thal: u32, o_pfc: u32, first: u32,
-    ctx_decay: f32, hidden_decay: f32, da_decay: f32, ht_decay: f32,
-    n_conn: u32, fast_decay: f32, fast_rate: f32, fast_cap: f32,
-}
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(1) @binding(0) var<storage, read> y_thal: array<f32>;
-@group(1) @binding(1) var<storage, read> y_pfc: array<f32>;
-@group(1) @binding(2) var<storage, read> acts: array<f32>;
-@group(1) @binding(3) var<storage, read_write> context: array<f32>;
-@group(1) @binding(4) var<storage, read_write> hidden: array<f32>;
-@group(1) @binding(5) var<storage, read_write> neuromod: array<f32>;
-@group(1) @binding(6) var<storage, read_write> fast: array<f32>;
-
-const MODULES: u32 = 6u;
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(COLUMN)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let g = wid.x + wid.y * nwg.x;
     let width = max(max(max(p.o_thal, p.o_pfc), 2u * MODULES), p.n_conn);
-    let chunks = (width + 255u) / 256u;
+    let chunks = (width + COLUMN - 1u) / COLUMN;
     let b = g / chunks;
-    let i = (g % chunks) * 256u + lid;
+    let i = (g % chunks) * COLUMN + lid;
     if (b >= p.batch) { return; }
     if (i < p.o_thal) {
         let o = b * p.o_thal + i;

@@ -1,24 +1,17 @@
 // decoder_grad: g_w[v, d] = sum_r grads[r, v] * y[r, d] / count; g_b[v] = sum_r grads[r, v] / count;
 // partials[workgroup] = its share of the squared gradient norm (bias in column tile 0).
-// A tiled GEMM: each workgroup computes a 64 x 64 (vocabulary x column) tile, staging 16 rows of
-// both operands in workgroup memory, so each element read from global memory serves 64 products.
-// Each invocation owns a 4 x 4 sub-tile (v = v0 + 4*ty + i, d = d0 + 4*tx + j).
-struct Params { rows: u32, vocab: u32, width: u32, _p0: u32 }
+// A tiled GEMM: each workgroup computes a GEMM_TILE x GEMM_TILE (vocabulary x column) tile,
+// staging GEMM_DEPTH rows of both operands in workgroup memory, so each element read from global
+// memory serves GEMM_TILE products. Each invocation owns a 4 x 4 sub-tile
+// (v = v0 + 4*ty + i, d = d0 + 4*tx + j) of the QT x QT grid of them.
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(1) @binding(0) var<storage, read> grads: array<f32>;
-@group(1) @binding(1) var<storage, read> y: array<f32>;
-@group(1) @binding(2) var<storage, read> totals: array<f32>;
-@group(1) @binding(3) var<storage, read_write> g_w: array<f32>;
-@group(1) @binding(4) var<storage, read_write> g_b: array<f32>;
-@group(1) @binding(5) var<storage, read_write> partials: array<f32>;
+const TM: u32 = GEMM_TILE;
+const TK: u32 = GEMM_DEPTH;
+const QT: u32 = GEMM_TILE / 4u;
+var<workgroup> gs: array<vec4<f32>, TK * QT>; // [TK][TM / 4]
+var<workgroup> ys: array<vec4<f32>, TK * QT>;
 
-const TM: u32 = 64u;
-const TK: u32 = 16u;
-var<workgroup> gs: array<vec4<f32>, 256>; // [TK][TM / 4]
-var<workgroup> ys: array<vec4<f32>, 256>;
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(COLUMN)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let g = wid.x + wid.y * nwg.x;
@@ -27,13 +20,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (g >= vtiles * dtiles) { return; }
     let v0 = (g % vtiles) * TM;
     let d0 = (g / vtiles) * TM;
-    let tx = lid % 16u;
-    let ty = lid / 16u;
+    let tx = lid % QT;
+    let ty = lid / QT;
     var acc: array<vec4<f32>, 4>; // acc[i][j]
     var bsum = vec4<f32>(0.0);
-    // Each invocation stages one vec4 of each operand per chunk: row k = lid / 16, columns 4*(lid % 16)..
-    let k_ld = lid / 16u;
-    let c_ld = 4u * (lid % 16u);
+    // Each invocation stages one vec4 of each operand per chunk: row k = lid / QT, columns 4*(lid % QT)..
+    let k_ld = lid / QT;
+    let c_ld = 4u * (lid % QT);
     for (var r0 = 0u; r0 < p.rows; r0 += TK) {
         let r = r0 + k_ld;
         var a = vec4<f32>(0.0);
@@ -48,8 +41,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ys[lid] = b;
         workgroupBarrier();
         for (var k = 0u; k < TK; k++) {
-            let av = gs[k * 16u + ty];
-            let bv = ys[k * 16u + tx];
+            let av = gs[k * QT + ty];
+            let bv = ys[k * QT + tx];
             bsum += av;
             acc[0] += av.x * bv;
             acc[1] += av.y * bv;

@@ -1,18 +1,13 @@
 // go_nogo: basal-ganglia gate decided on the device (SPEC §3.7). One workgroup per sequence.
 // ctrl[b] = [depth, go, done, unused].
-struct Params { batch: u32, outputs: u32, max_depth: u32, _p0: u32 }
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(1) @binding(0) var<storage, read> y_bg: array<f32>;
-@group(1) @binding(1) var<storage, read_write> ctrl: array<u32>;
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(COLUMN)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let b = wid.x + wid.y * nwg.x;
     if (b >= p.batch) { return; }
     var s = 0.0;
-    for (var i = lid; i < p.outputs; i += 256u) { s += y_bg[b * p.outputs + i]; }
+    for (var i = lid; i < p.outputs; i += COLUMN) { s += y_bg[b * p.outputs + i]; }
     let m = reduce_sum(lid, s) / f32(p.outputs);
     if (lid == 0u) {
         var depth = ctrl[b * 4u] + 1u;

@@ -1,57 +1,32 @@
-// lif_kwta: one module's tick for one 256-neuron column of up to 32 sequences (SPEC §3.4-6):
+// lif_kwta: one module's tick for one COLUMN-neuron column of up to SPIKE_TILE sequences (SPEC §3.4-6):
 // neuromodulated input, recurrent input from last tick's spikes, LIF-A, exact kWTA
 // (largest v*, ties to the lower index), readout, traces and the module's spike count.
-struct Params {
-    batch: u32, n: u32, inputs: u32, outputs: u32,
-    fanout: u32, k: u32, _p3: u32, module_id: u32,
-    use_go: u32, excitability: f32, s_da: f32, s_5ht: f32,
-    inhibition: f32, go_bias: f32, alpha: f32, beta: f32,
-    delta_a: f32, v_rest: f32, v_reset: f32, v_min: f32,
-    trace_lambda: f32, seq_per_group: u32, _p1: u32, _p2: u32,
-}
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(1) @binding(0) var<storage, read> j: array<f32>;
-@group(1) @binding(1) var<storage, read> w_idx: array<u32>;
-@group(1) @binding(2) var<storage, read> w_val: array<f32>;
-@group(1) @binding(3) var<storage, read> theta: array<f32>;
-@group(1) @binding(4) var<storage, read> neuromod: array<f32>;
-@group(1) @binding(5) var<storage, read> ctrl: array<u32>;
-@group(1) @binding(6) var<storage, read> spk_prev: array<u32>;
-@group(1) @binding(7) var<storage, read_write> v: array<f32>;
-@group(1) @binding(8) var<storage, read_write> a: array<f32>;
-@group(1) @binding(9) var<storage, read_write> e: array<f32>;
-@group(1) @binding(10) var<storage, read_write> spk_next: array<atomic<u32>>;
-@group(1) @binding(11) var<storage, read_write> y: array<f32>;
-@group(1) @binding(12) var<storage, read_write> counts: array<atomic<u32>>;
-
-const MODULES: u32 = 6u;
-
-var<workgroup> vstar: array<f32, 256>;
-var<workgroup> cand: array<u32, 256>;
+var<workgroup> vstar: array<f32, COLUMN>;
+var<workgroup> cand: array<u32, COLUMN>;
 var<workgroup> fired: atomic<u32>;
 
 // Spikes are bits: word [b / 32][i] holds sequence b's spike of neuron i, so one gather of a
 // presynaptic word serves all the sequences a workgroup steps (seq_per_group, a power of two <= 32,
 // so a workgroup's bits never straddle two words; several workgroups may share a word).
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(COLUMN)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let g = wid.x + wid.y * nwg.x;
-    let cols = p.n / 256u;
+    let cols = p.n / COLUMN;
     let b0 = (g / cols) * p.seq_per_group;
     if (b0 >= p.batch) { return; }
     let nb = min(p.seq_per_group, p.batch - b0);
-    let tile = b0 / 32u;
-    let off = b0 % 32u;
-    let mask = select((1u << nb) - 1u, 0xffffffffu, nb == 32u) << off;
-    let i = (g % cols) * 256u + lid;
+    let tile = b0 / SPIKE_TILE;
+    let off = b0 % SPIKE_TILE;
+    let mask = select((1u << nb) - 1u, 0xffffffffu, nb == SPIKE_TILE) << off;
+    let i = (g % cols) * COLUMN + lid;
     let th = theta[i];
 
     // Recurrent input of every sequence of the tile: the weights of presynaptic neurons that
     // spiked last tick, summed in synapse order (slot-major: a warp reads contiguous words).
-    var rec: array<f32, 32>;
+    var rec: array<f32, SPIKE_TILE>;
     var rec1 = 0.0; // one sequence per workgroup: a register, not the array
     let prev = tile * p.n;
     if (nb == 1u) {
@@ -99,7 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var spike = false;
         if (is_cand) {
             var rank = 0u;
-            for (var u = 0u; u < 256u; u++) {
+            for (var u = 0u; u < COLUMN; u++) {
                 let o = vstar[u];
                 if (cand[u] != 0u && (o > vs || (o == vs && u < lid))) { rank++; }
             }
@@ -127,8 +102,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let out = tile * p.n + i;
     // The workgroup with the batch's last sequence also clears the word's unused high bits.
     var clear = mask;
-    let used = p.batch - tile * 32u;
-    if (b0 + nb == p.batch && used < 32u) { clear |= ~((1u << used) - 1u); }
+    let used = p.batch - tile * SPIKE_TILE;
+    if (b0 + nb == p.batch && used < SPIKE_TILE) { clear |= ~((1u << used) - 1u); }
     atomicAnd(&spk_next[out], ~clear);
     atomicOr(&spk_next[out], bits << off);
 }

@@ -1,31 +1,26 @@
-// logits: logits[b, v] = b_dec[v] + sum_d W_dec[v, d] * y[b, d] (SPEC §4).
-// Row path: one workgroup per (vocabulary row, tile of up to 8 sequences), threads stride over d,
-// so the row is read once, coalesced, per tile; accumulators stay in registers. GEMM path
-// (p.gemm, chosen by the host for many sequences and a large vocabulary: `logits_plan`): one
-// workgroup per 64 x 64 (vocabulary x sequence) tile, staging 16 columns of both operands in
-// workgroup memory (stride 65); each invocation owns a 4 x 4 sub-tile (v = v0 + 4*tx + i,
-// b = b0 + 4*ty + j), so stores are coalesced along v.
-struct Params { batch: u32, vocab: u32, width: u32, gemm: u32 }
+// logits: logits[b, v] = b_dec[v] + sum_d W_dec[v, d] * y[b, d].
+// Row path: one workgroup per (vocabulary row, tile of up to LOGITS_BATCH_TILE = 8 sequences, held
+// in the vec4 pair lo/hi), threads stride over d, so the row is read once, coalesced, per tile;
+// accumulators stay in registers. GEMM path (p.path == LOGITS_GEMM, chosen by the backend's
+// launch shapes for many sequences and a large vocabulary): one workgroup per GEMM_TILE x GEMM_TILE
+// (vocabulary x sequence) tile, staging GEMM_DEPTH columns of both operands in workgroup memory
+// (stride TS = GEMM_TILE + 1); each invocation owns a 4 x 4 sub-tile (v = v0 + 4*tx + i,
+// b = b0 + 4*ty + j) of the QT x QT grid of them, so stores are coalesced along v.
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(1) @binding(0) var<storage, read> dec_w: array<f32>;
-@group(1) @binding(1) var<storage, read> dec_b: array<f32>;
-@group(1) @binding(2) var<storage, read> y: array<f32>;
-@group(1) @binding(3) var<storage, read_write> logits: array<f32>;
+const TILE: u32 = LOGITS_BATCH_TILE;
+const TM: u32 = GEMM_TILE;
+const TK: u32 = GEMM_DEPTH;
+const TS: u32 = GEMM_TILE + 1u;
+const QT: u32 = GEMM_TILE / 4u;
+const YS: u32 = TK * TS; // where the y tile starts in `smem`
+// Row path: per-sequence partial sums [TILE][COLUMN]; tiled path: W tile then y tile, [TK][TS] each.
+var<workgroup> smem: array<f32, max(TILE * COLUMN, 2u * TK * TS)>;
 
-const TILE: u32 = 8u;
-const TM: u32 = 64u;
-const TK: u32 = 16u;
-const TS: u32 = 65u;
-const YS: u32 = 1040u; // TK * TS: where the y tile starts in `smem`
-// Row path: per-sequence partial sums [TILE][256]; tiled path: W tile then y tile, [TK][TS] each.
-var<workgroup> smem: array<f32, 2080>;
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(COLUMN)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let g = wid.x + wid.y * nwg.x;
-    if (p.gemm != 0u) {
+    if (p.path == LOGITS_GEMM) {
         tiled(g, lid);
     } else {
         rows(g, lid);
@@ -46,28 +41,29 @@ fn rows(g: u32, lid: u32) {
     var lo = vec4<f32>(0.0);
     var hi = vec4<f32>(0.0);
     if (nb == 1u) {
-        for (var d = lid; d < w; d += 256u) { lo.x += dec_w[row + d] * y[y0.x + d]; }
+        for (var d = lid; d < w; d += COLUMN) { lo.x += dec_w[row + d] * y[y0.x + d]; }
     } else if (nb <= 4u) {
-        for (var d = lid; d < w; d += 256u) {
+        for (var d = lid; d < w; d += COLUMN) {
             lo += dec_w[row + d] * vec4<f32>(y[y0.x + d], y[y0.y + d], y[y0.z + d], y[y0.w + d]);
         }
     } else {
-        for (var d = lid; d < w; d += 256u) {
+        for (var d = lid; d < w; d += COLUMN) {
             let wd = dec_w[row + d];
             lo += wd * vec4<f32>(y[y0.x + d], y[y0.y + d], y[y0.z + d], y[y0.w + d]);
             hi += wd * vec4<f32>(y[y1.x + d], y[y1.y + d], y[y1.z + d], y[y1.w + d]);
         }
     }
-    smem[lid] = lo.x; smem[256u + lid] = lo.y; smem[512u + lid] = lo.z; smem[768u + lid] = lo.w;
-    smem[1024u + lid] = hi.x; smem[1280u + lid] = hi.y; smem[1536u + lid] = hi.z; smem[1792u + lid] = hi.w;
+    smem[lid] = lo.x; smem[COLUMN + lid] = lo.y; smem[2u * COLUMN + lid] = lo.z; smem[3u * COLUMN + lid] = lo.w;
+    smem[4u * COLUMN + lid] = hi.x; smem[5u * COLUMN + lid] = hi.y; smem[6u * COLUMN + lid] = hi.z;
+    smem[7u * COLUMN + lid] = hi.w;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = COLUMN / 2u; s > 0u; s >>= 1u) {
         if (lid < s) {
-            for (var t = 0u; t < nb; t++) { smem[t * 256u + lid] += smem[t * 256u + lid + s]; }
+            for (var t = 0u; t < nb; t++) { smem[t * COLUMN + lid] += smem[t * COLUMN + lid + s]; }
         }
         workgroupBarrier();
     }
-    if (lid < nb) { logits[(b0 + lid) * p.vocab + r] = dec_b[r] + smem[lid * 256u]; }
+    if (lid < nb) { logits[(b0 + lid) * p.vocab + r] = dec_b[r] + smem[lid * COLUMN]; }
 }
 
 fn tiled(g: u32, lid: u32) {
@@ -76,12 +72,12 @@ fn tiled(g: u32, lid: u32) {
     if (g >= vtiles * btiles) { return; }
     let v0 = (g % vtiles) * TM;
     let b0 = (g / vtiles) * TM;
-    let tx = lid % 16u;
-    let ty = lid / 16u;
+    let tx = lid % QT;
+    let ty = lid / QT;
     var acc: array<vec4<f32>, 4>; // acc[j][i]: sequence 4*ty + j, vocabulary row 4*tx + i
     for (var k0 = 0u; k0 < p.width; k0 += TK) {
         for (var q = 0u; q < 4u; q++) {
-            let e = lid + 256u * q;
+            let e = lid + COLUMN * q;
             let c = e / TK;
             let k = e % TK;
             let d = k0 + k;

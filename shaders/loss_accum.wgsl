@@ -1,25 +1,18 @@
 // loss_accum: adds -log softmax(logits)[tgt] and the argmax hit of position pos+1 to acc[b]
 // = [sum nll, correct, count, unused] when pos+1 < lens[b]. One workgroup per sequence.
-struct Params { batch: u32, vocab: u32, tstride: u32, pos: u32 }
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(1) @binding(0) var<storage, read> logits: array<f32>;
-@group(1) @binding(1) var<storage, read> tokens: array<u32>;
-@group(1) @binding(2) var<storage, read> lens: array<u32>;
-@group(1) @binding(3) var<storage, read_write> acc: array<f32>;
 
 // Index of the largest value of the row, ties to the lower id.
 fn argmax(lid: u32, row: u32) -> u32 {
     var bk = 0u;
     var bi = NONE;
-    for (var i = lid; i < p.vocab; i += 256u) {
+    for (var i = lid; i < p.vocab; i += COLUMN) {
         let k = okey(logits[row + i]);
         if (bi == NONE || k > bk) { bk = k; bi = i; }
     }
     return argmax_reduce(lid, bk, bi);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(COLUMN)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let b = wid.x + wid.y * nwg.x;
@@ -28,7 +21,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let best = argmax(lid, row);
     let mx = logits[row + best];
     var s = 0.0;
-    for (var i = lid; i < p.vocab; i += 256u) { s += exp(logits[row + i] - mx); }
+    for (var i = lid; i < p.vocab; i += COLUMN) { s += exp(logits[row + i] - mx); }
     let lse = mx + log(reduce_sum(lid, s));
     let next = p.pos + 1u;
     if (lid == 0u && next < lens[b]) {

@@ -1,24 +1,17 @@
 // loss_grad: one workgroup per row r = t * batch + b of the logits. Overwrites the row with
 // softmax - onehot(target) (zeros for padded rows) and writes row_stats[r] = [nll, correct, valid, argmax].
-struct Params { rows: u32, batch: u32, vocab: u32, tstride: u32 }
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(1) @binding(0) var<storage, read> tokens: array<u32>;
-@group(1) @binding(1) var<storage, read> lens: array<u32>;
-@group(1) @binding(2) var<storage, read_write> logits: array<f32>;
-@group(1) @binding(3) var<storage, read_write> row_stats: array<u32>;
 
 fn argmax(lid: u32, row: u32) -> u32 {
     var bk = 0u;
     var bi = NONE;
-    for (var i = lid; i < p.vocab; i += 256u) {
+    for (var i = lid; i < p.vocab; i += COLUMN) {
         let k = okey(logits[row + i]);
         if (bi == NONE || k > bk) { bk = k; bi = i; }
     }
     return argmax_reduce(lid, bk, bi);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(COLUMN)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let r = wid.x + wid.y * nwg.x;
@@ -29,7 +22,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let best = argmax(lid, row);
     let mx = logits[row + best];
     var s = 0.0;
-    for (var i = lid; i < p.vocab; i += 256u) { s += exp(logits[row + i] - mx); }
+    for (var i = lid; i < p.vocab; i += COLUMN) { s += exp(logits[row + i] - mx); }
     let sum = reduce_sum(lid, s);
     let valid = t + 1u < lens[b];
     var tgt = 0u;
@@ -39,7 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         nll = mx + log(sum) - logits[row + tgt];
     }
     workgroupBarrier();
-    for (var i = lid; i < p.vocab; i += 256u) {
+    for (var i = lid; i < p.vocab; i += COLUMN) {
         let prob = exp(logits[row + i] - mx) / sum;
         logits[row + i] = select(0.0, prob - select(0.0, 1.0, i == tgt), valid);
     }

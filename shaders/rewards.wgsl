@@ -1,35 +1,11 @@
 // rewards (SPEC §5.2, §5.7): one workgroup; a thread per sequence walks its positions in order:
 // reward, running mean rbar, prediction error delta, window modulators (mean delta per window),
 // the DA factor plasticity uses, DA/5HT for the next call, per-sequence sums; then batch totals.
-struct Params {
-    batch: u32, positions: u32, windows: u32, window_ticks: u32,
-    ticks_per_token: u32, reward: f32, rbar_decay: f32, ht_step: f32,
-    s_da0: f32, s_da1: f32, s_da2: f32, s_da3: f32, s_da4: f32, s_da5: f32,
-    s_ht0: f32, s_ht1: f32, s_ht2: f32, s_ht3: f32, s_ht4: f32, s_ht5: f32,
-}
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(1) @binding(0) var<storage, read> row_stats: array<u32>;
-@group(1) @binding(1) var<storage, read_write> rbar: array<f32>;
-@group(1) @binding(2) var<storage, read_write> neuromod: array<f32>;
-@group(1) @binding(3) var<storage, read_write> mod_base: array<f32>;
-@group(1) @binding(4) var<storage, read_write> mfac: array<f32>;
-@group(1) @binding(5) var<storage, read_write> acc: array<f32>;
-@group(1) @binding(6) var<storage, read_write> totals: array<f32>;
-
-const MODULES: u32 = 6u;
-
-fn s_da(m: u32) -> f32 {
-    return array<f32, 6>(p.s_da0, p.s_da1, p.s_da2, p.s_da3, p.s_da4, p.s_da5)[m];
-}
-fn s_ht(m: u32) -> f32 {
-    return array<f32, 6>(p.s_ht0, p.s_ht1, p.s_ht2, p.s_ht3, p.s_ht4, p.s_ht5)[m];
-}
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(COLUMN)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    for (var b = lid; b < p.batch; b += 256u) {
+    for (var b = lid; b < p.batch; b += COLUMN) {
         var rb = rbar[b];
         var w_cur = 0u;
         var wsum = 0.0;
@@ -67,9 +43,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         if (count > 0u) { dmean = dsum / f32(count); }
         for (var m = 0u; m < MODULES; m++) {
             let nm = (b * MODULES + m) * 2u;
-            mfac[b * MODULES + m] = 1.0 + neuromod[nm] * s_da(m);
-            neuromod[nm] = clamp(neuromod[nm] + dmean * s_da(m), 0.0, 2.0);
-            neuromod[nm + 1u] = clamp(neuromod[nm + 1u] + p.ht_step * s_ht(m), 0.0, 2.0);
+            mfac[b * MODULES + m] = 1.0 + neuromod[nm] * p_s_da(m);
+            neuromod[nm] = clamp(neuromod[nm] + dmean * p_s_da(m), 0.0, 2.0);
+            neuromod[nm + 1u] = clamp(neuromod[nm + 1u] + p.ht_step * p_s_5ht(m), 0.0, 2.0);
         }
         acc[b * 4u] = nll;
         acc[b * 4u + 1u] = f32(correct);

@@ -4,21 +4,12 @@
 // top-p keeps, of those, the smallest highest-w set whose mass reaches p (ties by id) via a
 // binary search on w's bit pattern; then u = Philox4x32-10(seed; b, pos+1) picks the token by
 // the inverse CDF over the kept tokens in id order.
-struct Params {
-    batch: u32, vocab: u32, tstride: u32, pos: u32,
-    greedy: u32, top_k: u32, top_p: f32, inv_temperature: f32,
-    seed_lo: u32, seed_hi: u32, eos: u32, pad: u32,
-    max_new: u32, _p0: u32, _p1: u32, _p2: u32,
-}
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(1) @binding(0) var<storage, read> logits: array<f32>;
-@group(1) @binding(1) var<storage, read> lens: array<u32>;
-@group(1) @binding(2) var<storage, read_write> tokens: array<u32>;
-@group(1) @binding(3) var<storage, read_write> ctrl: array<u32>;
-
-var<workgroup> hist: array<atomic<u32>, 256>;
-var<workgroup> scan: array<f32, 256>;
+// Top-k selects 8 bits a pass: one histogram bin per invocation (RADIX == COLUMN).
+const RADIX: u32 = 256u;
+const_assert RADIX == COLUMN;
+var<workgroup> hist: array<atomic<u32>, RADIX>;
+var<workgroup> scan: array<f32, COLUMN>;
 var<workgroup> shared_u: array<u32, 2>;
 var<workgroup> found: atomic<u32>;
 var<workgroup> last_kept: atomic<u32>;
@@ -28,7 +19,7 @@ var<workgroup> done_flag: u32;
 fn scan_incl(lid: u32, x: f32) -> f32 {
     scan[lid] = x;
     workgroupBarrier();
-    for (var s = 1u; s < 256u; s <<= 1u) {
+    for (var s = 1u; s < COLUMN; s <<= 1u) {
         var t = scan[lid];
         if (lid >= s) { t += scan[lid - s]; }
         workgroupBarrier();
@@ -41,7 +32,7 @@ fn scan_incl(lid: u32, x: f32) -> f32 {
 fn argmax(lid: u32, row: u32) -> u32 {
     var bk = 0u;
     var bi = NONE;
-    for (var i = lid; i < p.vocab; i += 256u) {
+    for (var i = lid; i < p.vocab; i += COLUMN) {
         let k = okey(logits[row + i]);
         if (bi == NONE || k > bk) { bk = k; bi = i; }
     }
@@ -74,7 +65,7 @@ fn nth_flagged(lid: u32, row: u32, n: u32, kind: u32, key: u32, tk: u32, ck: u32
     var seen = 0u;
     atomicStore(&found, NONE);
     workgroupBarrier();
-    for (var base = 0u; base < p.vocab; base += 256u) {
+    for (var base = 0u; base < p.vocab; base += COLUMN) {
         let i = base + lid;
         var flag = 0.0;
         if (i < p.vocab) {
@@ -88,7 +79,7 @@ fn nth_flagged(lid: u32, row: u32, n: u32, kind: u32, key: u32, tk: u32, ck: u32
         }
         let incl = u32(scan_incl(lid, flag));
         if (flag > 0.0 && seen + incl == n) { atomicMin(&found, i); }
-        seen += u32(workgroupUniformLoad(&scan[255]));
+        seen += u32(workgroupUniformLoad(&scan[COLUMN - 1u]));
         workgroupBarrier();
     }
     return atomicLoad(&found);
@@ -98,7 +89,7 @@ fn topk_kept(key: u32, i: u32, tk: u32, ck: u32) -> bool {
     return key > tk || (key == tk && i <= ck);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(COLUMN)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let b = wid.x + wid.y * nwg.x;
@@ -123,14 +114,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let shift = 24u - 8u * pass_i;
                 atomicStore(&hist[lid], 0u);
                 workgroupBarrier();
-                for (var i = lid; i < p.vocab; i += 256u) {
+                for (var i = lid; i < p.vocab; i += COLUMN) {
                     let key = okey(logits[row + i] * p.inv_temperature);
-                    if ((key & mask) == prefix) { atomicAdd(&hist[(key >> shift) & 255u], 1u); }
+                    if ((key & mask) == prefix) { atomicAdd(&hist[(key >> shift) & (RADIX - 1u)], 1u); }
                 }
                 workgroupBarrier();
                 if (lid == 0u) {
                     var above = 0u;
-                    var d = 255u;
+                    var d = RADIX - 1u;
                     loop {
                         let h = atomicLoad(&hist[d]);
                         if (above + h >= remaining || d == 0u) {
@@ -148,7 +139,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 equal = workgroupUniformLoad(&rid[2]);
                 workgroupBarrier();
                 prefix |= digit << shift;
-                mask |= 255u << shift;
+                mask |= (RADIX - 1u) << shift;
             }
             tk = prefix;
             ck = p.vocab;
@@ -159,7 +150,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
         // Mass of the top-k set (the whole vocabulary without top-k).
         var s = 0.0;
-        for (var i = lid; i < p.vocab; i += 256u) {
+        for (var i = lid; i < p.vocab; i += COLUMN) {
             let x = logits[row + i] * p.inv_temperature;
             if (topk_kept(okey(x), i, tk, ck)) { s += exp(x - mx); }
         }
@@ -175,7 +166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             for (var it = 0u; it < 31u; it++) {
                 let mid = lo + (hi - lo) / 2u;
                 var m = 0.0;
-                for (var i = lid; i < p.vocab; i += 256u) {
+                for (var i = lid; i < p.vocab; i += COLUMN) {
                     let x = logits[row + i] * p.inv_temperature;
                     let w = exp(x - mx);
                     if (topk_kept(okey(x), i, tk, ck) && bitcast<u32>(w) >= mid) { m += w; }
@@ -187,7 +178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
             tp = lo;
             var g = 0.0;
-            for (var i = lid; i < p.vocab; i += 256u) {
+            for (var i = lid; i < p.vocab; i += COLUMN) {
                 let x = logits[row + i] * p.inv_temperature;
                 let w = exp(x - mx);
                 if (topk_kept(okey(x), i, tk, ck) && bitcast<u32>(w) > tp) { g += w; }
@@ -202,7 +193,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let r = philox(vec4<u32>(b, p.pos + 1u, 0u, 0u), vec2<u32>(p.seed_lo, p.seed_hi));
         let u = f32(r.x >> 8u) * (1.0 / 16777216.0);
         var tot = 0.0;
-        for (var i = lid; i < p.vocab; i += 256u) {
+        for (var i = lid; i < p.vocab; i += COLUMN) {
             let x = logits[row + i] * p.inv_temperature;
             let w = exp(x - mx);
             let wb = bitcast<u32>(w);
@@ -213,7 +204,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         atomicStore(&last_kept, 0u);
         workgroupBarrier();
         var run = 0.0;
-        for (var base = 0u; base < p.vocab; base += 256u) {
+        for (var base = 0u; base < p.vocab; base += COLUMN) {
             let i = base + lid;
             var w = 0.0;
             if (i < p.vocab) {
@@ -227,7 +218,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
             let incl = scan_incl(lid, w);
             if (w > 0.0 && run + incl > goal_mass) { atomicMin(&found, i); }
-            run += workgroupUniformLoad(&scan[255]);
+            run += workgroupUniformLoad(&scan[COLUMN - 1u]);
             workgroupBarrier();
         }
         choice = atomicLoad(&found);

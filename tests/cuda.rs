@@ -45,7 +45,7 @@ fn nvrtc_errors_name_the_kernel_and_carry_the_log() {
     if cuda().is_none() {
         return;
     }
-    let broken = "extern \"C\" __global__ void broken(u32* x) { x[0] = undefined_name; }";
+    let broken = "extern \"C\" __global__ void broken(unsigned int* x) { x[0] = undefined_name; }";
     let e = neurogen::backend::cuda::compile_kernel("broken", broken, "compute_90").unwrap_err().to_string();
     assert!(e.contains("kernel broken") && e.contains("undefined_name"), "{e}");
 }

@@ -37,6 +37,12 @@ fn ints(r: &mut ChaCha8Rng, n: usize, below: u32) -> Vec<u32> {
     (0..n).map(|_| r.random_range(0..below)).collect()
 }
 
+/// A random scalar parameter: each case draws its own, so two swapped fields (of equal defaults in
+/// the model, e.g. v_rest and v_reset) cannot hide.
+fn draw(r: &mut ChaCha8Rng, lo: f32, hi: f32) -> f32 {
+    r.random_range(lo..hi)
+}
+
 fn poison(n: usize) -> Vec<u32> {
     vec![POISON; n]
 }
@@ -50,15 +56,15 @@ fn check(cases: Vec<Case>) {
     let mut gpus = gpu_backends();
     for case in &cases {
         let want = run_op(&mut *cpu(), &case.op, &case.data);
-        let access = case.op.kind.access();
+        let bindings = case.op.kind.bindings();
         for (kind, be) in gpus.iter_mut() {
             let got = run_op(&mut **be, &case.op, &case.data);
             for (slot, &buf) in case.op.bufs.iter().enumerate() {
-                if access[slot] == Access::Read {
+                if bindings[slot].access == Access::Read {
                     continue;
                 }
                 let i = buf.0 as usize;
-                let what = format!("{kind:?} {} binding {slot}", case.name);
+                let what = format!("{kind:?} {} `{}`", case.name, bindings[slot].name);
                 match case.cmp[i] {
                     Cmp::F32 { atol, rtol } => assert_close(&what, as_f32(&got[i]), as_f32(&want[i]), atol, rtol),
                     Cmp::Exact => assert_eq!(got[i], want[i], "{what}"),
@@ -118,11 +124,18 @@ fn embed_gate() {
             e[..embed].fill(0.7);
             e[embed..2 * embed].iter_mut().for_each(|x| *x += 5.0);
         }
-        let p =
-            EmbedGateParams { batch: batch as u32, embed: embed as u32, tstride, pos: 2, tau_att: 0.2, _pad: [0; 3] };
+        let tau_att = draw(r, 0.1, 0.4);
+        let p = embed_gate::Params {
+            batch: batch as u32,
+            embed: embed as u32,
+            tstride,
+            pos: 2,
+            tau_att,
+            ..Default::default()
+        };
         cases.push(Case {
             name: format!("embed_gate b={batch} e={embed}"),
-            op: Op::embed_gate(p, b(0), b(1), b(2), b(3)),
+            op: Op::new(p, embed_gate::Bufs { tokens: b(0), emb: b(1), prev: b(2), j: b(3) }),
             data: vec![
                 ints(r, batch * tstride as usize, vocab as u32),
                 emb,
@@ -150,7 +163,7 @@ fn project() {
     {
         let r = &mut rng(20 + seed as u64);
         let conn = (n_conn - 1) as u32;
-        let p = ProjectParams {
+        let p = project::Params {
             batch: batch as u32,
             rows: rows as u32,
             fanout: fanout as u32,
@@ -159,17 +172,21 @@ fn project() {
             n_conn: n_conn as u32,
             accumulate,
             inhibitory,
-            gate_threshold: thr,
-            fast_decay: 0.95,
-            fast_rate: 0.1,
-            fast_cap: 0.5,
+            gate_threshold: thr * draw(r, 0.8, 1.2),
+            fast_decay: draw(r, 0.85, 0.99),
+            fast_rate: draw(r, 0.05, 0.2),
+            fast_cap: draw(r, 0.3, 0.6),
+            ..Default::default()
         };
         let j = if accumulate == 1 { uniform(r, batch * rows, -5.0, 5.0) } else { poison(batch * rows) };
         // With one connection every activity slot is written, so it starts poisoned.
         let acts = if n_conn == 1 { poison(batch) } else { uniform(r, batch * n_conn, 0.0, 1.0) };
         cases.push(Case {
             name: format!("project b={batch} rows={rows} fan={fanout} acc={accumulate} c={conn}"),
-            op: Op::project(p, [b(0), b(1), b(2), b(3), b(4), b(5), b(6)]),
+            op: Op::new(
+                p,
+                project::Bufs { p_idx: b(0), p_val: b(1), y_src: b(2), gains: b(3), fast: b(4), j: b(5), acts: b(6) },
+            ),
             data: vec![
                 ints(r, rows * fanout, o_src as u32),
                 uniform(r, rows * fanout, -3.0, 3.0),
@@ -197,35 +214,35 @@ fn lif_kwta() {
         (2, 512, 512, 300, 8, 50, 0, 1, 0), // exact ties: every v* equal, kWTA picks by index
         (11, 256, 64, 100, 5, 20, 1, 3, 0),
         (37, 256, 64, 100, 9, 20, 0, 4, 0), // a full tile of 32 sequences and a partial one
+        (40, 512, 64, 100, 9, 20, 0, 3, 1), // the launch shape left to each backend
     ]
     .iter()
     .enumerate()
     {
         let r = &mut rng(30 + seed as u64);
-        let p = LifParams {
+        let p = lif_kwta::Params {
             batch,
             n,
             inputs,
             outputs,
             fanout,
             k,
-            _pad0: 0,
-            module,
+            module_id: module,
             use_go,
-            excitability: 1.2,
-            s_da: 0.5,
-            s_5ht: 0.6,
-            inhibition: 0.1,
-            go_bias: 0.8,
-            alpha: 0.95,
-            beta: 0.9,
-            delta_a: 0.5,
-            v_rest: -65.0,
-            v_reset: -65.0,
-            v_min: -90.0,
-            trace_lambda: 0.9,
-            seq_per_group: [1u32, 2, 32, 4, 8, 32, 4][seed],
-            _pad: [0; 2],
+            excitability: draw(r, 0.9, 1.3),
+            s_da: draw(r, 0.2, 0.8),
+            s_5ht: draw(r, 0.2, 0.8),
+            inhibition: draw(r, 0.05, 0.2),
+            go_bias: draw(r, 0.5, 0.9),
+            alpha: draw(r, 0.9, 0.98),
+            beta: draw(r, 0.8, 0.95),
+            delta_a: draw(r, 0.3, 0.7),
+            v_rest: draw(r, -67.0, -63.0),
+            v_reset: draw(r, -72.0, -68.0),
+            v_min: draw(r, -92.0, -88.0),
+            trace_lambda: draw(r, 0.8, 0.95),
+            seq_per_group: [1u32, 2, 32, 4, 8, 32, 4, 0][seed],
+            ..Default::default()
         };
         let (bn, nf) = ((batch * n) as usize, (n * fanout) as usize);
         // Last tick's spike bits are random (bits past the batch are noise the kernels must
@@ -261,7 +278,24 @@ fn lif_kwta() {
         }
         cases.push(Case {
             name: format!("lif_kwta b={batch} n={n} k={k} fan={fanout}"),
-            op: Op::lif_kwta(p, [b(0), b(1), b(2), b(3), b(4), b(5), b(6)], [b(7), b(8), b(9), b(10), b(11), b(12)]),
+            op: Op::new(
+                p,
+                lif_kwta::Bufs {
+                    j: b(0),
+                    w_idx: b(1),
+                    w_val: b(2),
+                    theta: b(3),
+                    neuromod: b(4),
+                    ctrl: b(5),
+                    spk_prev: b(6),
+                    v: b(7),
+                    a: b(8),
+                    e: b(9),
+                    spk_next: b(10),
+                    y: b(11),
+                    counts: b(12),
+                },
+            ),
             data,
             cmp: vec![F, Cmp::Exact, F, F, F, Cmp::Exact, Cmp::Exact, F, F, F, Cmp::Exact, F, Cmp::Exact],
         });
@@ -276,13 +310,14 @@ fn go_nogo() {
         [(1, 1, 0.0, 1.0), (5, 64, 0.0, 0.9), (3, 300, 0.3, 1.0)].iter().enumerate()
     {
         let r = &mut rng(40 + seed as u64);
-        let p = GoNogoParams { batch: batch as u32, outputs: outputs as u32, max_depth: 8, _pad: 0 };
+        let max_depth = r.random_range(3..9);
+        let p = go_nogo::Params { batch: batch as u32, outputs: outputs as u32, max_depth, ..Default::default() };
         let ctrl: Vec<u32> = (0..batch * CTRL_WORDS)
             .map(|i| if i % CTRL_WORDS == 0 { (i / CTRL_WORDS * 3 % 9) as u32 } else { 0 })
             .collect();
         cases.push(Case {
             name: format!("go_nogo b={batch} o={outputs}"),
-            op: Op::go_nogo(p, b(0), b(1)),
+            op: Op::new(p, go_nogo::Bufs { y_bg: b(0), ctrl: b(1) }),
             data: vec![uniform(r, batch * outputs, lo, hi), ctrl],
             cmp: vec![F, Cmp::Exact],
         });
@@ -297,24 +332,36 @@ fn context_update() {
         [(1, 1, 1, 1, 1), (3, 128, 300, 0, 11), (2, 600, 137, 0, 300)].iter().enumerate()
     {
         let r = &mut rng(50 + seed as u64);
-        let p = ContextParams {
+        let p = context_update::Params {
             batch: batch as u32,
             o_thal: o_thal as u32,
             o_pfc: o_pfc as u32,
             first,
-            ctx_decay: 0.9,
-            hidden_decay: 0.7,
-            da_decay: 0.95,
-            ht_decay: 0.98,
+            ctx_decay: draw(r, 0.8, 0.95),
+            hidden_decay: draw(r, 0.6, 0.8),
+            da_decay: draw(r, 0.9, 0.99),
+            ht_decay: draw(r, 0.9, 0.99),
             n_conn: n_conn as u32,
-            fast_decay: 0.95,
-            fast_rate: 0.1,
-            fast_cap: 0.5,
+            fast_decay: draw(r, 0.9, 0.99),
+            fast_rate: draw(r, 0.05, 0.2),
+            fast_cap: draw(r, 0.3, 0.6),
+            ..Default::default()
         };
         let context = if first == 1 { poison(batch * o_thal) } else { uniform(r, batch * o_thal, 0.0, 1.0) };
         cases.push(Case {
             name: format!("context_update b={batch} ot={o_thal} op={o_pfc} first={first} c={n_conn}"),
-            op: Op::context_update(p, [b(0), b(1), b(2), b(3), b(4), b(5), b(6)]),
+            op: Op::new(
+                p,
+                context_update::Bufs {
+                    y_thal: b(0),
+                    y_pfc: b(1),
+                    acts: b(2),
+                    context: b(3),
+                    hidden: b(4),
+                    neuromod: b(5),
+                    fast: b(6),
+                },
+            ),
             data: vec![
                 uniform(r, batch * o_thal, 0.0, 1.0),
                 uniform(r, batch * o_pfc, 0.0, 1.0),
@@ -332,27 +379,33 @@ fn context_update() {
 
 #[test]
 fn logits() {
-    // Both paths: the row path (any batch with a small vocabulary) and the tiled GEMM (many
-    // sequences and a large vocabulary, e.g. 70 × 16 411 — partial tiles in both dimensions).
+    // Both paths forced on every shape (partial tiles in both dimensions, e.g. 70 × 16 411), and
+    // the choice left to each backend's launch shapes.
     let shapes =
         [(1, 1, 1), (3, 259, 256), (8, 137, 300), (9, 137, 300), (17, 70, 33), (130, 131, 37), (70, 16411, 19)];
-    assert!(shapes.iter().any(|&(b, v, _)| logits_plan(b, v).0));
-    assert!(shapes.iter().any(|&(b, v, _)| !logits_plan(b, v).0));
     let mut cases = Vec::new();
     for (seed, &(batch, vocab, width)) in shapes.iter().enumerate() {
-        let r = &mut rng(60 + seed as u64);
-        let p = LogitsParams { batch: batch as u32, vocab: vocab as u32, width: width as u32, gemm: 0 };
-        cases.push(Case {
-            name: format!("logits b={batch} v={vocab} d={width}"),
-            op: Op::logits(p, b(0), b(1), b(2), b(3)),
-            data: vec![
-                uniform(r, vocab * width, -0.5, 0.5),
-                uniform(r, vocab, -0.1, 0.1),
-                uniform(r, batch * width, 0.0, 1.0),
-                poison(batch * vocab),
-            ],
-            cmp: vec![F, F, F, Cmp::F32 { atol: 1e-4, rtol: 1e-4 }],
-        });
+        for path in [LOGITS_ROWS, LOGITS_GEMM, LOGITS_AUTO] {
+            let r = &mut rng(60 + seed as u64);
+            let p = logits::Params {
+                batch: batch as u32,
+                vocab: vocab as u32,
+                width: width as u32,
+                path,
+                ..Default::default()
+            };
+            cases.push(Case {
+                name: format!("logits b={batch} v={vocab} d={width} path={path}"),
+                op: Op::new(p, logits::Bufs { dec_w: b(0), dec_b: b(1), y: b(2), logits: b(3) }),
+                data: vec![
+                    uniform(r, vocab * width, -0.5, 0.5),
+                    uniform(r, vocab, -0.1, 0.1),
+                    uniform(r, batch * width, 0.0, 1.0),
+                    poison(batch * vocab),
+                ],
+                cmp: vec![F, F, F, Cmp::F32 { atol: 1e-4, rtol: 1e-4 }],
+            });
+        }
     }
     check(cases);
 }
@@ -377,7 +430,7 @@ fn sample() {
                     l[5] = 3.99;
                     l[7] = 3.99;
                 }
-                let p = SampleParams {
+                let p = sample::Params {
                     batch: batch as u32,
                     vocab: vocab as u32,
                     tstride,
@@ -386,12 +439,12 @@ fn sample() {
                     top_k: top_k.min(vocab as u32),
                     top_p,
                     inv_temperature: 1.0 / temperature,
-                    seed_lo: 1234 + pos,
-                    seed_hi: 7,
+                    seed_lo: r.random(),
+                    seed_hi: r.random(),
                     eos: (vocab as u32).saturating_sub(1),
-                    pad: 0,
-                    max_new: 4,
-                    _pad: [0; 3],
+                    pad: r.random_range(0..vocab as u32),
+                    max_new: r.random_range(2..6),
+                    ..Default::default()
                 };
                 let lens: Vec<u32> = (0..batch as u32).map(|b| 1 + b % 3).collect();
                 let ctrl: Vec<u32> = (0..batch * CTRL_WORDS)
@@ -399,7 +452,7 @@ fn sample() {
                     .collect();
                 cases.push(Case {
                     name: format!("sample b={batch} v={vocab} rule={ri} pos={pos}"),
-                    op: Op::sample(p, b(0), b(1), b(2), b(3)),
+                    op: Op::new(p, sample::Bufs { logits: b(0), lens: b(1), tokens: b(2), ctrl: b(3) }),
                     data: vec![logits, lens, poison(batch * tstride as usize), ctrl],
                     cmp: vec![F, Cmp::Exact, Cmp::Exact, Cmp::Exact],
                 });
@@ -415,11 +468,12 @@ fn loss_accum() {
     for (seed, &(batch, vocab)) in [(1, 1), (3, 259), (2, 1000)].iter().enumerate() {
         let r = &mut rng(80 + seed as u64);
         let tstride = 6u32;
-        let p = LossParams { batch: batch as u32, vocab: vocab as u32, tstride, pos: 2 };
+        let pos = r.random_range(0..4);
+        let p = loss_accum::Params { batch: batch as u32, vocab: vocab as u32, tstride, pos, ..Default::default() };
         let lens: Vec<u32> = (0..batch as u32).map(|b| 2 + 2 * b).collect();
         cases.push(Case {
             name: format!("loss_accum b={batch} v={vocab}"),
-            op: Op::loss_accum(p, b(0), b(1), b(2), b(3)),
+            op: Op::new(p, loss_accum::Bufs { logits: b(0), tokens: b(1), lens: b(2), acc: b(3) }),
             data: vec![
                 uniform(r, batch * vocab, -6.0, 6.0),
                 ints(r, batch * tstride as usize, vocab as u32),
@@ -442,7 +496,7 @@ fn sample_op_matches_host_choice_rule() {
     let logits: Vec<f32> = (0..vocab).map(|_| r.random_range(-3.0..3.0)).collect();
     let mut be = cpu();
     for pos in 0..20u32 {
-        let p = SampleParams {
+        let p = sample::Params {
             batch: 1,
             vocab: vocab as u32,
             tstride: 32,
@@ -456,11 +510,11 @@ fn sample_op_matches_host_choice_rule() {
             eos: 1000,
             pad: 0,
             max_new: 32,
-            _pad: [0; 3],
+            ..Default::default()
         };
         let out = run_op(
             &mut *be,
-            &Op::sample(p, b(0), b(1), b(2), b(3)),
+            &Op::new(p, sample::Bufs { logits: b(0), lens: b(1), tokens: b(2), ctrl: b(3) }),
             &[f32_words(&logits), vec![0], vec![0; 32], vec![0; 4]],
         );
         let want = choose_token(
@@ -480,11 +534,11 @@ fn window_stats() {
     for (seed, &(batch, n, window)) in [(1usize, 256usize, 0u32), (3, 300, 2), (2, 513, 1)].iter().enumerate() {
         let r = &mut rng(100 + seed as u64);
         let windows = 3;
-        let p = WindowStatsParams { batch: batch as u32, n: n as u32, window, _pad0: 0, pos: 4, _pad: [0; 3] };
+        let p = window_stats::Params { batch: batch as u32, n: n as u32, window, pos: 4, ..Default::default() };
         let lens: Vec<u32> = (0..batch as u32).map(|b| 4 + 2 * b).collect(); // sequence 0 is past its end
         cases.push(Case {
             name: format!("window_stats b={batch} n={n} w={window}"),
-            op: Op::window_stats(p, b(0), b(1), b(2), b(3), b(4)),
+            op: Op::new(p, window_stats::Bufs { spk: b(0), e: b(1), lens: b(2), wc: b(3), we: b(4) }),
             data: vec![
                 (0..spike_words(batch, n)).map(|_| r.random::<u32>()).collect(),
                 uniform(r, batch * n, 0.0, 3.0),
@@ -506,10 +560,16 @@ fn loss_grad() {
         let tstride = positions + 1;
         let rows = positions * batch;
         let lens: Vec<u32> = (0..batch).map(|b| (tstride - b % 2 * 2).max(1) as u32).collect();
-        let p = LossGradParams { rows: rows as u32, batch: batch as u32, vocab: vocab as u32, tstride: tstride as u32 };
+        let p = loss_grad::Params {
+            rows: rows as u32,
+            batch: batch as u32,
+            vocab: vocab as u32,
+            tstride: tstride as u32,
+            ..Default::default()
+        };
         cases.push(Case {
             name: format!("loss_grad rows={rows} v={vocab}"),
-            op: Op::loss_grad(p, b(0), b(1), b(2), b(3)),
+            op: Op::new(p, loss_grad::Bufs { tokens: b(0), lens: b(1), logits: b(2), row_stats: b(3) }),
             data: vec![
                 ints(r, batch * tstride, vocab as u32),
                 lens,
@@ -539,21 +599,33 @@ fn rewards() {
                 r.random_range(0..259),
             ]);
         }
-        let p = RewardsParams {
+        let p = rewards::Params {
             batch: batch as u32,
             positions: positions as u32,
             windows: windows as u32,
             window_ticks: window_ticks as u32,
             ticks_per_token: tpt,
-            reward: 0.1,
-            rbar_decay: 0.95,
-            ht_step: 0.05,
-            s_da: [0.3, 0.4, 0.6, 0.5, 1.0, 0.5],
-            s_5ht: [0.5, 0.3, 0.2, 0.6, 0.3, 0.4],
+            reward: draw(r, 0.05, 0.2),
+            rbar_decay: draw(r, 0.9, 0.99),
+            ht_step: draw(r, 0.02, 0.08),
+            s_da: std::array::from_fn(|_| r.random_range(0.1..1.0)),
+            s_5ht: std::array::from_fn(|_| r.random_range(0.1..1.0)),
+            ..Default::default()
         };
         cases.push(Case {
             name: format!("rewards b={batch} t={positions} tpt={tpt}"),
-            op: Op::rewards(p, [b(0), b(1), b(2), b(3), b(4), b(5), b(6)]),
+            op: Op::new(
+                p,
+                rewards::Bufs {
+                    row_stats: b(0),
+                    rbar: b(1),
+                    neuromod: b(2),
+                    mod_base: b(3),
+                    mfac: b(4),
+                    acc: b(5),
+                    totals: b(6),
+                },
+            ),
             data: vec![
                 rows,
                 uniform(r, batch, -0.1, 0.1),
@@ -577,12 +649,16 @@ fn decoder_grad_norm_and_sgd() {
     {
         let r = &mut rng(130 + seed as u64);
         let tiles = decoder_grad_partials(vocab, width);
-        let p = DecoderGradParams { rows: rows as u32, vocab: vocab as u32, width: width as u32, _pad: 0 };
+        let p =
+            decoder_grad::Params { rows: rows as u32, vocab: vocab as u32, width: width as u32, ..Default::default() };
         let totals = f32_words(&[0.0, 0.0, rows as f32, 1.0 / rows as f32]);
         let tol = Cmp::F32 { atol: 1e-5, rtol: 1e-3 };
         cases.push(Case {
             name: format!("decoder_grad rows={rows} v={vocab} d={width}"),
-            op: Op::decoder_grad(p, [b(0), b(1), b(2), b(3), b(4), b(5)]),
+            op: Op::new(
+                p,
+                decoder_grad::Bufs { grads: b(0), y: b(1), totals: b(2), g_w: b(3), g_b: b(4), partials: b(5) },
+            ),
             data: vec![
                 uniform(r, rows * vocab, -1.0, 1.0),
                 uniform(r, rows * width, 0.0, 1.0),
@@ -593,17 +669,17 @@ fn decoder_grad_norm_and_sgd() {
             ],
             cmp: vec![F, F, F, tol, tol, tol],
         });
-        let gp = GradNormParams { partials: tiles as u32, clip: 1.0, _pad: [0; 2] };
+        let gp = grad_norm::Params { n_partials: tiles as u32, clip: draw(r, 0.2, 1.5), ..Default::default() };
         cases.push(Case {
             name: format!("grad_norm n={tiles}"),
-            op: Op::grad_norm(gp, b(0), b(1)),
+            op: Op::new(gp, grad_norm::Bufs { partials: b(0), scalars: b(1) }),
             data: vec![uniform(r, tiles, 0.0, 0.3), poison(4)],
             cmp: vec![F, Cmp::Exact],
         });
-        let sp = SgdParams { len: (vocab * width) as u32, lr: 0.5, _pad: [0; 2] };
+        let sp = sgd_step::Params { len: (vocab * width) as u32, lr: draw(r, 0.1, 0.9), ..Default::default() };
         cases.push(Case {
             name: format!("sgd_step n={}", vocab * width),
-            op: Op::sgd_step(sp, b(0), b(1), b(2)),
+            op: Op::new(sp, sgd_step::Bufs { param: b(0), scalars: b(1), grad: b(2) }),
             data: vec![
                 uniform(r, vocab * width, -1.0, 1.0),
                 f32_words(&[0.37, 2.0, 0.0, 0.0]),
@@ -629,20 +705,31 @@ fn plasticity_and_homeostasis() {
         let r = &mut rng(140 + seed as u64);
         let mut mod_base = uniform(r, batch * windows, -0.1, 0.1);
         mod_base[0] = 0f32.to_bits(); // a window with no modulator contributes nothing
-        let p = PlasticityParams {
+        let p = plasticity::Params {
             batch: batch as u32,
             n: n as u32,
             fanout: fanout as u32,
             windows: windows as u32,
-            module: 2,
-            rate: 0.5,
-            inv_window_ticks: 1.0 / 16.0,
-            _pad: 0,
+            module_id: r.random_range(0..NUM_MODULES as u32),
+            rate: draw(r, 0.2, 0.8),
+            inv_window_ticks: 1.0 / draw(r, 8.0, 24.0),
+            ..Default::default()
         };
         let wc = f32_words(&ints(r, windows * batch * n, 3).iter().map(|&x| x as f32).collect::<Vec<_>>());
         cases.push(Case {
             name: format!("plasticity b={batch} n={n} f={fanout} w={windows}"),
-            op: Op::plasticity(p, [b(0), b(1), b(2), b(3), b(4), b(5), b(6)]),
+            op: Op::new(
+                p,
+                plasticity::Bufs {
+                    w_idx: b(0),
+                    w_val: b(1),
+                    wc: b(2),
+                    we: b(3),
+                    mod_base: b(4),
+                    mfac: b(5),
+                    w_next: b(6),
+                },
+            ),
             data: vec![
                 ints(r, n * fanout, n as u32),
                 uniform(r, n * fanout, -1.0, 1.0),
@@ -654,19 +741,18 @@ fn plasticity_and_homeostasis() {
             ],
             cmp: vec![Cmp::Exact, F, F, F, F, F, Cmp::F32 { atol: 1e-5, rtol: 1e-4 }],
         });
-        let hp = HomeostasisParams {
+        let hp = homeostasis::Params {
             batch: batch as u32,
             n: n as u32,
             windows: windows as u32,
-            _pad0: 0,
-            eta: 0.1,
-            target: 0.05,
+            eta: draw(r, 0.05, 0.2),
+            target_rate: draw(r, 0.02, 0.08),
             inv_ticks: 1.0 / (16.0 * windows as f32 * batch as f32),
-            _pad1: 0,
+            ..Default::default()
         };
         cases.push(Case {
             name: format!("homeostasis b={batch} n={n}"),
-            op: Op::homeostasis(hp, b(0), b(1), b(2), b(3)),
+            op: Op::new(hp, homeostasis::Bufs { theta: b(0), wc: b(1), theta_next: b(2), activity: b(3) }),
             data: vec![uniform(r, n, -58.0, -52.0), wc, poison(n), ints(r, n, 100)],
             cmp: vec![F, F, F, Cmp::Exact],
         });
@@ -683,17 +769,20 @@ fn hebbian_health_and_commit() {
         let meta: Vec<u32> = (0..n_conn)
             .flat_map(|c| [(c % 6) as u32, ((c + 1) % 6) as u32, (0.01 + 0.004 * c as f32).to_bits(), 0])
             .collect();
-        let p = HebbianParams {
+        let p = hebbian_gains::Params {
             n_conn: n_conn as u32,
             batch: batch as u32,
-            ticks: 40,
-            window_ticks: 16,
-            neurons: [512, 1024, 512, 1024, 256, 1024],
-            _pad: [0; 2],
+            ticks: r.random_range(20..60),
+            window_ticks: r.random_range(8..24),
+            neurons: [512, 1024, 512, 1024, 256, 1024].map(|n| n * r.random_range(1..3)),
+            ..Default::default()
         };
         cases.push(Case {
             name: format!("hebbian_gains b={batch}"),
-            op: Op::hebbian_gains(p, b(0), b(1), b(2), b(3), b(4)),
+            op: Op::new(
+                p,
+                hebbian_gains::Bufs { conn_meta: b(0), gains: b(1), counts: b(2), rbar: b(3), gains_next: b(4) },
+            ),
             data: vec![
                 meta,
                 uniform(r, n_conn, 0.0, 2.0),

@@ -14,16 +14,19 @@ fn mean(x: &[f32]) -> f64 {
     x.iter().map(|&v| v as f64).sum::<f64>() / x.len() as f64
 }
 
-pub fn fill(p: &FillParams, out: &mut [u32]) {
+pub fn fill(p: &fill::Params, io: fill::Io) {
+    let fill::Io { out } = io;
     out[..p.len as usize].fill(p.value);
 }
 
-pub fn copy(p: &CopyParams, src: &[u32], dst: &mut [u32]) {
+pub fn copy(p: &copy::Params, io: copy::Io) {
+    let copy::Io { src, dst } = io;
     let (n, s, d) = (p.len as usize, p.src_offset as usize, p.dst_offset as usize);
     dst[d..d + n].copy_from_slice(&src[s..s + n]);
 }
 
-pub fn embed_gate(p: &EmbedGateParams, tokens: &[u32], emb: &[f32], prev: &mut [f32], j: &mut [f32]) {
+pub fn embed_gate(p: &embed_gate::Params, io: embed_gate::Io) {
+    let embed_gate::Io { tokens, emb, prev, j } = io;
     let e = p.embed as usize;
     for b in 0..p.batch as usize {
         let tok = tokens[b * p.tstride as usize + p.pos as usize] as usize;
@@ -47,17 +50,8 @@ pub fn next_fast(f: f32, act: f32, decay: f32, rate: f32, cap: f32) -> f32 {
     (decay * f + rate * act.abs()).min(cap)
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn project(
-    p: &ProjectParams,
-    p_idx: &[u32],
-    p_val: &[f32],
-    y_src: &[f32],
-    gains: &[f32],
-    fast: &[f32],
-    j: &mut [f32],
-    acts: &mut [f32],
-) {
+pub fn project(p: &project::Params, io: project::Io) {
+    let project::Io { p_idx, p_val, y_src, gains, fast, j, acts } = io;
     let (rows, fan, o) = (p.rows as usize, p.fanout as usize, p.o_src as usize);
     for b in 0..p.batch as usize {
         let slot = b * p.n_conn as usize + p.conn as usize;
@@ -81,32 +75,9 @@ pub fn project(
     }
 }
 
-/// Inputs of `lif_kwta`, in binding order.
-pub struct LifInputs<'a> {
-    pub j: &'a [f32],
-    pub w_idx: &'a [u32],
-    pub w_val: &'a [f32],
-    pub theta: &'a [f32],
-    pub neuromod: &'a [f32],
-    pub ctrl: &'a [u32],
-    /// Last tick's spike bits.
-    pub spk_prev: &'a [u32],
-}
-
-/// State written by `lif_kwta`, in binding order.
-pub struct LifState<'a> {
-    pub v: &'a mut [f32],
-    pub a: &'a mut [f32],
-    pub e: &'a mut [f32],
-    /// This tick's spike bits.
-    pub spk: &'a mut [u32],
-    pub y: &'a mut [f32],
-    pub counts: &'a mut [u32],
-}
-
 /// The neuromodulated input gain of a module for one sequence (SPEC §3.4).
-pub fn input_gain(p: &LifParams, neuromod: &[f32], ctrl: &[u32], b: usize) -> f32 {
-    let nm = (b * NUM_MODULES + p.module as usize) * 2;
+pub fn input_gain(p: &lif_kwta::Params, neuromod: &[f32], ctrl: &[u32], b: usize) -> f32 {
+    let nm = (b * NUM_MODULES + p.module_id as usize) * 2;
     let (da, ht) = (neuromod[nm], neuromod[nm + 1]);
     let go = p.use_go != 0 && ctrl[b * CTRL_WORDS + 1] != 0;
     let bias = if go { p.go_bias } else { 0.0 };
@@ -115,68 +86,70 @@ pub fn input_gain(p: &LifParams, neuromod: &[f32], ctrl: &[u32], b: usize) -> f3
 }
 
 /// The membrane candidate `v*` before threshold and kWTA (SPEC §3.5–6).
-pub fn lif_kwta(p: &LifParams, x: LifInputs, s: LifState) {
+pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
+    let lif_kwta::Io { j, w_idx, w_val, theta, neuromod, ctrl, spk_prev, v, a, e, spk_next, y, counts } = io;
     let (n, fan, batch) = (p.n as usize, p.fanout as usize, p.batch as usize);
     let (inputs, outputs) = (p.inputs as usize, p.outputs as usize);
     let tiles = batch.div_ceil(SPIKE_TILE);
     // This tick's buffer is rebuilt bit by bit.
-    s.spk[..tiles * n].fill(0);
+    spk_next[..tiles * n].fill(0);
     let mut vstar = vec![0f32; COLUMN];
     for b in 0..batch {
-        let gain = input_gain(p, x.neuromod, x.ctrl, b);
+        let gain = input_gain(p, neuromod, ctrl, b);
         let (tile, bit) = (b / SPIKE_TILE, b % SPIKE_TILE);
-        let prev_words = &x.spk_prev[tile * n..(tile + 1) * n];
+        let prev_words = &spk_prev[tile * n..(tile + 1) * n];
         let prev_spk = |j: usize| (prev_words[j] >> bit) & 1;
         let mut fired = vec![0u32; n];
         for col in 0..n / COLUMN {
             let base = col * COLUMN;
             for t in 0..COLUMN {
                 let i = base + t;
-                let cur = if i < inputs { x.j[b * inputs + i] * gain } else { 0.0 };
+                let cur = if i < inputs { j[b * inputs + i] * gain } else { 0.0 };
                 let rec: f64 = (0..fan)
-                    .filter(|&f| prev_spk(x.w_idx[f * n + i] as usize) != 0)
-                    .map(|f| x.w_val[f * n + i] as f64)
+                    .filter(|&f| prev_spk(w_idx[f * n + i] as usize) != 0)
+                    .map(|f| w_val[f * n + i] as f64)
                     .sum();
                 let si = b * n + i;
-                let vs = p.v_rest + p.alpha * (s.v[si] - p.v_rest) + cur + rec as f32 - s.a[si];
+                let vs = p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + rec as f32 - a[si];
                 vstar[t] = vs.max(p.v_min);
             }
             for t in 0..COLUMN {
                 let i = base + t;
                 let si = b * n + i;
-                let candidate = |u: usize| vstar[u] > x.theta[base + u];
+                let candidate = |u: usize| vstar[u] > theta[base + u];
                 let spike = candidate(t) && {
                     let rank = (0..COLUMN)
                         .filter(|&u| candidate(u) && (vstar[u] > vstar[t] || (vstar[u] == vstar[t] && u < t)))
                         .count();
                     rank < p.k as usize
                 };
-                s.a[si] *= p.beta;
+                a[si] *= p.beta;
                 if spike {
-                    s.v[si] = p.v_reset;
-                    s.a[si] += p.delta_a;
+                    v[si] = p.v_reset;
+                    a[si] += p.delta_a;
                 } else if candidate(t) {
-                    s.v[si] = x.theta[i];
+                    v[si] = theta[i];
                 } else {
-                    s.v[si] = vstar[t];
+                    v[si] = vstar[t];
                 }
                 if i < outputs {
-                    s.y[b * outputs + i] = sigmoid(0.1 * ((vstar[t] - p.v_rest).max(0.0) - 10.0));
+                    y[b * outputs + i] = sigmoid(0.1 * ((vstar[t] - p.v_rest).max(0.0) - 10.0));
                 }
                 let sp = spike as u32;
-                s.e[si] = p.trace_lambda * s.e[si] + sp as f32;
+                e[si] = p.trace_lambda * e[si] + sp as f32;
                 fired[i] = sp;
             }
         }
-        let words = &mut s.spk[tile * n..(tile + 1) * n];
+        let words = &mut spk_next[tile * n..(tile + 1) * n];
         for (w, &f) in words.iter_mut().zip(&fired) {
             *w |= f << bit;
         }
-        s.counts[b * NUM_MODULES + p.module as usize] += fired.iter().sum::<u32>();
+        counts[b * NUM_MODULES + p.module_id as usize] += fired.iter().sum::<u32>();
     }
 }
 
-pub fn go_nogo(p: &GoNogoParams, y_bg: &[f32], ctrl: &mut [u32]) {
+pub fn go_nogo(p: &go_nogo::Params, io: go_nogo::Io) {
+    let go_nogo::Io { y_bg, ctrl } = io;
     let o = p.outputs as usize;
     for b in 0..p.batch as usize {
         let m = mean(&y_bg[b * o..(b + 1) * o]) as f32;
@@ -190,17 +163,8 @@ pub fn go_nogo(p: &GoNogoParams, y_bg: &[f32], ctrl: &mut [u32]) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn context_update(
-    p: &ContextParams,
-    y_thal: &[f32],
-    y_pfc: &[f32],
-    acts: &[f32],
-    context: &mut [f32],
-    hidden: &mut [f32],
-    neuromod: &mut [f32],
-    fast: &mut [f32],
-) {
+pub fn context_update(p: &context_update::Params, io: context_update::Io) {
+    let context_update::Io { y_thal, y_pfc, acts, context, hidden, neuromod, fast } = io;
     let (ot, op, nc) = (p.o_thal as usize, p.o_pfc as usize, p.n_conn as usize);
     for b in 0..p.batch as usize {
         for c in 0..nc {
@@ -224,7 +188,8 @@ pub fn context_update(
     }
 }
 
-pub fn logits(p: &LogitsParams, dec_w: &[f32], dec_b: &[f32], y: &[f32], out: &mut [f32]) {
+pub fn logits(p: &logits::Params, io: logits::Io) {
+    let logits::Io { dec_w, dec_b, y, logits: out } = io;
     let (v, d) = (p.vocab as usize, p.width as usize);
     for b in 0..p.batch as usize {
         let yb = &y[b * d..(b + 1) * d];
@@ -235,7 +200,8 @@ pub fn logits(p: &LogitsParams, dec_w: &[f32], dec_b: &[f32], y: &[f32], out: &m
     }
 }
 
-pub fn sample(p: &SampleParams, logits: &[f32], lens: &[u32], tokens: &mut [u32], ctrl: &mut [u32]) {
+pub fn sample(p: &sample::Params, io: sample::Io) {
+    let sample::Io { logits, lens, tokens, ctrl } = io;
     let (v, ts) = (p.vocab as usize, p.tstride as usize);
     let next = p.pos as usize + 1;
     let seed = p.seed_lo as u64 | (p.seed_hi as u64) << 32;
@@ -259,7 +225,8 @@ pub fn sample(p: &SampleParams, logits: &[f32], lens: &[u32], tokens: &mut [u32]
     }
 }
 
-pub fn loss_accum(p: &LossParams, logits: &[f32], tokens: &[u32], lens: &[u32], acc: &mut [f32]) {
+pub fn loss_accum(p: &loss_accum::Params, io: loss_accum::Io) {
+    let loss_accum::Io { logits, tokens, lens, acc } = io;
     let (v, ts) = (p.vocab as usize, p.tstride as usize);
     let next = p.pos as usize + 1;
     for b in 0..p.batch as usize {
@@ -284,7 +251,8 @@ fn finite(x: f32) -> bool {
     x.is_finite()
 }
 
-pub fn window_stats(p: &WindowStatsParams, spk: &[u32], e: &[f32], lens: &[u32], wc: &mut [f32], we: &mut [f32]) {
+pub fn window_stats(p: &window_stats::Params, io: window_stats::Io) {
+    let window_stats::Io { spk, e, lens, wc, we } = io;
     let (n, batch) = (p.n as usize, p.batch as usize);
     for b in 0..batch {
         if p.pos as usize + 1 >= lens[b] as usize {
@@ -299,7 +267,8 @@ pub fn window_stats(p: &WindowStatsParams, spk: &[u32], e: &[f32], lens: &[u32],
     }
 }
 
-pub fn loss_grad(p: &LossGradParams, tokens: &[u32], lens: &[u32], logits: &mut [f32], row_stats: &mut [u32]) {
+pub fn loss_grad(p: &loss_grad::Params, io: loss_grad::Io) {
+    let loss_grad::Io { tokens, lens, logits, row_stats } = io;
     let v = p.vocab as usize;
     for r in 0..p.rows as usize {
         let (t, b) = (r / p.batch as usize, r % p.batch as usize);
@@ -329,17 +298,8 @@ pub fn window_of(t: usize, ticks_per_token: usize, window_ticks: usize) -> usize
     ((t + 1) * ticks_per_token - 1) / window_ticks
 }
 
-/// `bufs`: row_stats, rbar, neuromod, mod_base, mfac, acc, totals.
-pub fn rewards(
-    p: &RewardsParams,
-    row_stats: &[u32],
-    rbar: &mut [f32],
-    neuromod: &mut [f32],
-    mod_base: &mut [f32],
-    mfac: &mut [f32],
-    acc: &mut [f32],
-    totals: &mut [f32],
-) {
+pub fn rewards(p: &rewards::Params, io: rewards::Io) {
+    let rewards::Io { row_stats, rbar, neuromod, mod_base, mfac, acc, totals } = io;
     let (batch, windows) = (p.batch as usize, p.windows as usize);
     let mut tot = [0f64; 3];
     for b in 0..batch {
@@ -387,16 +347,8 @@ pub fn rewards(
     totals[..4].copy_from_slice(&[tot[0] as f32, tot[1] as f32, tot[2] as f32, 1.0 / tot[2].max(1.0) as f32]);
 }
 
-/// `bufs`: grads, readouts, totals, g_w, g_b, partials.
-pub fn decoder_grad(
-    p: &DecoderGradParams,
-    grads: &[f32],
-    y: &[f32],
-    totals: &[f32],
-    g_w: &mut [f32],
-    g_b: &mut [f32],
-    partials: &mut [f32],
-) {
+pub fn decoder_grad(p: &decoder_grad::Params, io: decoder_grad::Io) {
+    let decoder_grad::Io { grads, y, totals, g_w, g_b, partials } = io;
     let (rows, v, d) = (p.rows as usize, p.vocab as usize, p.width as usize);
     let inv = totals[3] as f64;
     let vtiles = v.div_ceil(GEMM_TILE);
@@ -419,31 +371,23 @@ pub fn decoder_grad(
     }
 }
 
-pub fn grad_norm(p: &GradNormParams, partials: &[f32], scalars: &mut [f32]) {
-    let norm = partials[..p.partials as usize].iter().map(|&x| x as f64).sum::<f64>().sqrt() as f32;
+pub fn grad_norm(p: &grad_norm::Params, io: grad_norm::Io) {
+    let grad_norm::Io { partials, scalars } = io;
+    let norm = partials[..p.n_partials as usize].iter().map(|&x| x as f64).sum::<f64>().sqrt() as f32;
     scalars[0] = if norm > p.clip { p.clip / norm } else { 1.0 };
     scalars[1] = norm;
 }
 
-pub fn sgd_step(p: &SgdParams, param: &[f32], scalars: &[f32], grad: &mut [f32]) {
+pub fn sgd_step(p: &sgd_step::Params, io: sgd_step::Io) {
+    let sgd_step::Io { param, scalars, grad } = io;
     let step = p.lr * scalars[0];
     for (g, &w) in grad[..p.len as usize].iter_mut().zip(param) {
         *g = w - step * *g;
     }
 }
 
-/// `bufs`: w_idx, w_val, wc, we, mod_base, mfac, w_next.
-#[allow(clippy::too_many_arguments)]
-pub fn plasticity(
-    p: &PlasticityParams,
-    w_idx: &[u32],
-    w_val: &[f32],
-    wc: &[f32],
-    we: &[f32],
-    mod_base: &[f32],
-    mfac: &[f32],
-    w_next: &mut [f32],
-) {
+pub fn plasticity(p: &plasticity::Params, io: plasticity::Io) {
+    let plasticity::Io { w_idx, w_val, wc, we, mod_base, mfac, w_next } = io;
     let (batch, n, fan, windows) = (p.batch as usize, p.n as usize, p.fanout as usize, p.windows as usize);
     for i in 0..n {
         for f in 0..fan {
@@ -452,7 +396,7 @@ pub fn plasticity(
             let mut d = 0f64;
             for b in 0..batch {
                 for w in 0..windows {
-                    let m = mod_base[b * windows + w] * mfac[b * NUM_MODULES + p.module as usize];
+                    let m = mod_base[b * windows + w] * mfac[b * NUM_MODULES + p.module_id as usize];
                     if m == 0.0 {
                         continue;
                     }
@@ -468,17 +412,19 @@ pub fn plasticity(
     }
 }
 
-pub fn homeostasis(p: &HomeostasisParams, theta: &[f32], wc: &[f32], theta_next: &mut [f32], activity: &mut [u32]) {
+pub fn homeostasis(p: &homeostasis::Params, io: homeostasis::Io) {
+    let homeostasis::Io { theta, wc, theta_next, activity } = io;
     let (batch, n, windows) = (p.batch as usize, p.n as usize, p.windows as usize);
     for i in 0..n {
         let spikes: f64 = (0..windows * batch).map(|wb| wc[wb * n + i] as f64).sum();
         let rate = (spikes * p.inv_ticks as f64) as f32;
-        theta_next[i] = theta[i] + p.eta * (rate - p.target);
+        theta_next[i] = theta[i] + p.eta * (rate - p.target_rate);
         activity[i] += spikes as u32;
     }
 }
 
-pub fn hebbian_gains(p: &HebbianParams, meta: &[u32], gains: &[f32], counts: &[u32], rbar: &[f32], next: &mut [f32]) {
+pub fn hebbian_gains(p: &hebbian_gains::Params, io: hebbian_gains::Io) {
+    let hebbian_gains::Io { conn_meta: meta, gains, counts, rbar, gains_next: next } = io;
     let batch = p.batch as usize;
     let rate = |m: usize| {
         let s: u64 = (0..batch).map(|b| counts[b * NUM_MODULES + m] as u64).sum();
@@ -492,13 +438,15 @@ pub fn hebbian_gains(p: &HebbianParams, meta: &[u32], gains: &[f32], counts: &[u
     }
 }
 
-pub fn health(p: &HealthParams, data: &[f32], flags: &mut [u32]) {
-    if !data[..p.len as usize].iter().all(|&x| finite(x)) {
+pub fn health(p: &health::Params, io: health::Io) {
+    let health::Io { data, flags } = io;
+    if !data[..p.len as usize].iter().all(|&x| finite(f32::from_bits(x))) {
         flags[p.slot as usize] = 1;
     }
 }
 
-pub fn commit(p: &CommitParams, src: &[u32], flags: &[u32], dst: &mut [u32]) {
+pub fn commit(p: &commit::Params, io: commit::Io) {
+    let commit::Io { src, flags, dst } = io;
     if flags[..p.n_flags as usize].iter().all(|&f| f == 0) {
         dst[..p.len as usize].copy_from_slice(&src[..p.len as usize]);
     }
@@ -514,12 +462,8 @@ pub struct CpuBackend {
     stats: BackendStats,
 }
 
-fn f(x: &[u32]) -> &[f32] {
-    bytemuck::cast_slice(x)
-}
-fn fm(x: &mut [u32]) -> &mut [f32] {
-    bytemuck::cast_slice_mut(x)
-}
+/// Launch shapes mean nothing to the reference; any valid choice serves (ops resolve theirs).
+const SHAPES: LaunchShapes = LaunchShapes { lif_min_groups: 1, lif_min_tile: 1, logits_gemm_min_groups: 1 };
 
 impl CpuBackend {
     pub fn new() -> Self {
@@ -530,165 +474,26 @@ impl CpuBackend {
         self.bufs[b.0 as usize].as_deref().expect("use of a freed buffer")
     }
 
-    fn take<const N: usize>(&mut self, ids: [Buf; N]) -> [Vec<u32>; N] {
-        ids.map(|b| self.bufs[b.0 as usize].take().expect("buffer bound twice as writable"))
-    }
-
-    fn restore<const N: usize>(&mut self, ids: [Buf; N], data: [Vec<u32>; N]) {
-        for (b, d) in ids.into_iter().zip(data) {
-            self.bufs[b.0 as usize] = Some(d);
-        }
-    }
-
+    /// Runs the op's reference function: its writable buffers are taken out of the store for the
+    /// call (`enqueue` checked that none is bound twice) and put back after.
     fn run(&mut self, op: &Op) {
-        let b = &op.bufs;
-        match op.kind {
-            OpKind::Fill => {
-                let [mut out] = self.take([b[0]]);
-                fill(&op.params(), &mut out);
-                self.restore([b[0]], [out]);
-            }
-            OpKind::Copy => {
-                let [mut dst] = self.take([b[1]]);
-                copy(&op.params(), self.buf(b[0]), &mut dst);
-                self.restore([b[1]], [dst]);
-            }
-            OpKind::WindowStats => {
-                let ids = [b[3], b[4]];
-                let [mut wc, mut we] = self.take(ids);
-                window_stats(&op.params(), self.buf(b[0]), f(self.buf(b[1])), self.buf(b[2]), fm(&mut wc), fm(&mut we));
-                self.restore(ids, [wc, we]);
-            }
-            OpKind::LossGrad => {
-                let ids = [b[2], b[3]];
-                let [mut logits, mut rows] = self.take(ids);
-                loss_grad(&op.params(), self.buf(b[0]), self.buf(b[1]), fm(&mut logits), &mut rows);
-                self.restore(ids, [logits, rows]);
-            }
-            OpKind::Rewards => {
-                let ids = [b[1], b[2], b[3], b[4], b[5], b[6]];
-                let [mut rbar, mut nm, mut mb, mut mf, mut acc, mut tot] = self.take(ids);
-                let rows = self.buf(b[0]);
-                rewards(
-                    &op.params(),
-                    rows,
-                    fm(&mut rbar),
-                    fm(&mut nm),
-                    fm(&mut mb),
-                    fm(&mut mf),
-                    fm(&mut acc),
-                    fm(&mut tot),
-                );
-                self.restore(ids, [rbar, nm, mb, mf, acc, tot]);
-            }
-            OpKind::DecoderGrad => {
-                let ids = [b[3], b[4], b[5]];
-                let [mut gw, mut gb, mut part] = self.take(ids);
-                let (g, y, t) = (f(self.buf(b[0])), f(self.buf(b[1])), f(self.buf(b[2])));
-                decoder_grad(&op.params(), g, y, t, fm(&mut gw), fm(&mut gb), fm(&mut part));
-                self.restore(ids, [gw, gb, part]);
-            }
-            OpKind::GradNorm => {
-                let [mut s] = self.take([b[1]]);
-                grad_norm(&op.params(), f(self.buf(b[0])), fm(&mut s));
-                self.restore([b[1]], [s]);
-            }
-            OpKind::SgdStep => {
-                let [mut g] = self.take([b[2]]);
-                sgd_step(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), fm(&mut g));
-                self.restore([b[2]], [g]);
-            }
-            OpKind::Plasticity => {
-                let [mut next] = self.take([b[6]]);
-                let (wi, wv, wc, we) = (self.buf(b[0]), f(self.buf(b[1])), f(self.buf(b[2])), f(self.buf(b[3])));
-                plasticity(&op.params(), wi, wv, wc, we, f(self.buf(b[4])), f(self.buf(b[5])), fm(&mut next));
-                self.restore([b[6]], [next]);
-            }
-            OpKind::Homeostasis => {
-                let ids = [b[2], b[3]];
-                let [mut th, mut act] = self.take(ids);
-                homeostasis(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), fm(&mut th), &mut act);
-                self.restore(ids, [th, act]);
-            }
-            OpKind::HebbianGains => {
-                let [mut next] = self.take([b[4]]);
-                let (meta, g, c, r) = (self.buf(b[0]), f(self.buf(b[1])), self.buf(b[2]), f(self.buf(b[3])));
-                hebbian_gains(&op.params(), meta, g, c, r, fm(&mut next));
-                self.restore([b[4]], [next]);
-            }
-            OpKind::Health => {
-                let [mut flags] = self.take([b[1]]);
-                health(&op.params(), f(self.buf(b[0])), &mut flags);
-                self.restore([b[1]], [flags]);
-            }
-            OpKind::Commit => {
-                let [mut dst] = self.take([b[2]]);
-                commit(&op.params(), self.buf(b[0]), self.buf(b[1]), &mut dst);
-                self.restore([b[2]], [dst]);
-            }
-            OpKind::EmbedGate => {
-                let [mut prev, mut j] = self.take([b[2], b[3]]);
-                embed_gate(&op.params(), self.buf(b[0]), f(self.buf(b[1])), fm(&mut prev), fm(&mut j));
-                self.restore([b[2], b[3]], [prev, j]);
-            }
-            OpKind::Project => {
-                let ids = [b[5], b[6]];
-                let [mut j, mut acts] = self.take(ids);
-                let (i, v, y) = (self.buf(b[0]), f(self.buf(b[1])), f(self.buf(b[2])));
-                project(&op.params(), i, v, y, f(self.buf(b[3])), f(self.buf(b[4])), fm(&mut j), fm(&mut acts));
-                self.restore(ids, [j, acts]);
-            }
-            OpKind::LifKwta => {
-                let ids = [b[7], b[8], b[9], b[10], b[11], b[12]];
-                let [mut v, mut a, mut e, mut spk, mut y, mut counts] = self.take(ids);
-                let inputs = LifInputs {
-                    j: f(self.buf(b[0])),
-                    w_idx: self.buf(b[1]),
-                    w_val: f(self.buf(b[2])),
-                    theta: f(self.buf(b[3])),
-                    neuromod: f(self.buf(b[4])),
-                    ctrl: self.buf(b[5]),
-                    spk_prev: self.buf(b[6]),
-                };
-                let state = LifState {
-                    v: fm(&mut v),
-                    a: fm(&mut a),
-                    e: fm(&mut e),
-                    spk: &mut spk,
-                    y: fm(&mut y),
-                    counts: &mut counts,
-                };
-                lif_kwta(&op.params(), inputs, state);
-                self.restore(ids, [v, a, e, spk, y, counts]);
-            }
-            OpKind::GoNogo => {
-                let [mut ctrl] = self.take([b[1]]);
-                go_nogo(&op.params(), f(self.buf(b[0])), &mut ctrl);
-                self.restore([b[1]], [ctrl]);
-            }
-            OpKind::ContextUpdate => {
-                let ids = [b[3], b[4], b[5], b[6]];
-                let [mut c, mut h, mut nm, mut fast] = self.take(ids);
-                let (yt, yp, acts) = (f(self.buf(b[0])), f(self.buf(b[1])), f(self.buf(b[2])));
-                context_update(&op.params(), yt, yp, acts, fm(&mut c), fm(&mut h), fm(&mut nm), fm(&mut fast));
-                self.restore(ids, [c, h, nm, fast]);
-            }
-            OpKind::Logits => {
-                let [mut out] = self.take([b[3]]);
-                logits(&op.params(), f(self.buf(b[0])), f(self.buf(b[1])), f(self.buf(b[2])), fm(&mut out));
-                self.restore([b[3]], [out]);
-            }
-            OpKind::Sample => {
-                let ids = [b[2], b[3]];
-                let [mut tokens, mut ctrl] = self.take(ids);
-                sample(&op.params(), f(self.buf(b[0])), self.buf(b[1]), &mut tokens, &mut ctrl);
-                self.restore(ids, [tokens, ctrl]);
-            }
-            OpKind::LossAccum => {
-                let [mut acc] = self.take([b[3]]);
-                loss_accum(&op.params(), f(self.buf(b[0])), self.buf(b[1]), self.buf(b[2]), fm(&mut acc));
-                self.restore([b[3]], [acc]);
-            }
+        let writable: Vec<Buf> = op
+            .bufs
+            .iter()
+            .zip(op.kind.bindings())
+            .filter(|(_, b)| b.access == Access::ReadWrite)
+            .map(|(&buf, _)| buf)
+            .collect();
+        let mut taken: Vec<Vec<u32>> =
+            writable.iter().map(|b| self.bufs[b.0 as usize].take().expect("checked at enqueue")).collect();
+        {
+            let store = &self.bufs;
+            let read = |b: Buf| store[b.0 as usize].as_deref().expect("checked at enqueue");
+            let mut write = taken.iter_mut().map(Vec::as_mut_slice);
+            run_reference(op, &read, &mut write);
+        }
+        for (b, data) in writable.into_iter().zip(taken) {
+            self.bufs[b.0 as usize] = Some(data);
         }
     }
 }
@@ -740,8 +545,11 @@ impl Backend for CpuBackend {
     }
 
     fn enqueue(&mut self, op: Op) -> Result<()> {
-        let rec = self.recording.as_mut().ok_or_else(|| NeuroError::Usage("enqueue outside begin/submit".into()))?;
-        rec.push(op);
+        if self.recording.is_none() {
+            return Err(NeuroError::Usage("enqueue outside begin/submit".into()));
+        }
+        let op = op.prepare(&SHAPES, |b| self.bufs.get(b.0 as usize).and_then(|d| d.as_ref()).map(Vec::len))?;
+        self.recording.as_mut().expect("checked").push(op);
         Ok(())
     }
 

@@ -199,7 +199,7 @@ impl Engine {
                 continue; // every sequence is still reading its prompt: nothing to decode
             }
             self.record_logits(&st)?;
-            let p = SampleParams {
+            let p = sample::Params {
                 batch: batch as u32,
                 vocab: v,
                 tstride: total as u32,
@@ -213,9 +213,10 @@ impl Engine {
                 eos: self.cfg.eos,
                 pad: self.cfg.pad,
                 max_new: opts.max_new as u32,
-                _pad: [0; 3],
+                ..Default::default()
             };
-            self.be.enqueue(Op::sample(p, st.logits, st.lens, tokens, st.ctrl))?;
+            let bufs = sample::Bufs { logits: st.logits, lens: st.lens, tokens, ctrl: st.ctrl };
+            self.be.enqueue(Op::new(p, bufs))?;
         }
         let out = self.be.submit(&[tokens, st.counts])?;
         let stats = self.call_stats(start, &out[1], batch, 0);
@@ -248,13 +249,15 @@ impl Engine {
         for pos in 0..total - 1 {
             self.record_token(&st, tokens, total, pos)?;
             self.record_logits(&st)?;
-            let p = LossParams {
+            let p = loss_accum::Params {
                 batch: batch as u32,
                 vocab: self.cfg.vocab as u32,
                 tstride: total as u32,
                 pos: pos as u32,
+                ..Default::default()
             };
-            self.be.enqueue(Op::loss_accum(p, st.logits, tokens, st.lens, st.acc))?;
+            let bufs = loss_accum::Bufs { logits: st.logits, tokens, lens: st.lens, acc: st.acc };
+            self.be.enqueue(Op::new(p, bufs))?;
         }
         let out = self.be.submit(&[st.acc, st.counts])?;
         let stats = self.call_stats(start, &out[1], batch, 0);
@@ -459,21 +462,21 @@ impl Engine {
             let ms = st.modules[m as usize];
             let mut overwrite = true;
             if m == ModuleId::Thalamus {
-                let p = EmbedGateParams {
+                let p = embed_gate::Params {
                     batch,
                     embed: cfg.embed as u32,
                     tstride: tstride as u32,
                     pos: pos as u32,
                     tau_att: mc.tau_att,
-                    _pad: [0; 3],
+                    ..Default::default()
                 };
-                ops.push(Op::embed_gate(p, tokens, self.params.emb, st.prev, ms.j));
+                ops.push(Op::new(p, embed_gate::Bufs { tokens, emb: self.params.emb, prev: st.prev, j: ms.j }));
                 overwrite = false;
             }
             for (c, cc) in cfg.connections.iter().enumerate().filter(|(_, cc)| cc.target == m) {
                 let y_src = self.source_buf(st, cc.source);
                 let o_src = cfg.source_width(cc.source) as u32;
-                let pp = ProjectParams {
+                let pp = project::Params {
                     batch,
                     rows: mc.inputs as u32,
                     fanout: cfg.init.projection_fanout as u32,
@@ -486,26 +489,43 @@ impl Engine {
                     fast_decay: FAST_DECAY,
                     fast_rate: FAST_RATE,
                     fast_cap: FAST_CAP,
+                    ..Default::default()
                 };
                 let pr = self.params.projections[c];
-                ops.push(Op::project(pp, [pr.idx, pr.val, y_src, self.params.gains, st.fast, ms.j, st.acts]));
+                let bufs = project::Bufs {
+                    p_idx: pr.idx,
+                    p_val: pr.val,
+                    y_src,
+                    gains: self.params.gains,
+                    fast: st.fast,
+                    j: ms.j,
+                    acts: st.acts,
+                };
+                ops.push(Op::new(pp, bufs));
                 overwrite = false;
             }
             if m == ModuleId::Broca {
                 let bg = cfg.module(ModuleId::BasalGanglia);
-                let p = GoNogoParams { batch, outputs: bg.outputs as u32, max_depth: cfg.max_depth, _pad: 0 };
-                ops.push(Op::go_nogo(p, st.modules[ModuleId::BasalGanglia as usize].y, st.ctrl));
+                let p = go_nogo::Params {
+                    batch,
+                    outputs: bg.outputs as u32,
+                    max_depth: cfg.max_depth,
+                    ..Default::default()
+                };
+                ops.push(Op::new(
+                    p,
+                    go_nogo::Bufs { y_bg: st.modules[ModuleId::BasalGanglia as usize].y, ctrl: st.ctrl },
+                ));
             }
             let l = &cfg.lif;
-            let p = LifParams {
+            let p = lif_kwta::Params {
                 batch,
                 n: mc.n as u32,
                 inputs: mc.inputs as u32,
                 outputs: mc.outputs as u32,
                 fanout: mc.fanout as u32,
                 k: mc.k as u32,
-                _pad0: 0,
-                module: m as u32,
+                module_id: m as u32,
                 use_go: (m == ModuleId::Broca) as u32,
                 excitability: mc.excitability,
                 s_da: mc.s_da,
@@ -519,28 +539,45 @@ impl Engine {
                 v_reset: l.v_reset,
                 v_min: l.v_min,
                 trace_lambda: l.trace_lambda,
-                seq_per_group: lif_seq_per_group(mc.n, st.batch),
-                _pad: [0; 2],
+                seq_per_group: 0, // the backend's launch shapes choose
+                ..Default::default()
             };
             let mp = self.params.modules[m as usize];
-            ops.push(Op::lif_kwta(
-                p,
-                [ms.j, mp.w_idx, mp.w_val, mp.theta, st.neuromod, st.ctrl, ms.spk[parity]],
-                [ms.v, ms.a, ms.e, ms.spk[1 - parity], ms.y, st.counts],
-            ));
+            let bufs = lif_kwta::Bufs {
+                j: ms.j,
+                w_idx: mp.w_idx,
+                w_val: mp.w_val,
+                theta: mp.theta,
+                neuromod: st.neuromod,
+                ctrl: st.ctrl,
+                spk_prev: ms.spk[parity],
+                v: ms.v,
+                a: ms.a,
+                e: ms.e,
+                spk_next: ms.spk[1 - parity],
+                y: ms.y,
+                counts: st.counts,
+            };
+            ops.push(Op::new(p, bufs));
             if let Some(tb) = learn {
-                let p = WindowStatsParams {
+                let p = window_stats::Params {
                     batch,
                     n: mc.n as u32,
                     window: (self.tick / cfg.learn.window_ticks as u64) as u32,
-                    _pad0: 0,
                     pos: pos as u32,
-                    _pad: [0; 3],
+                    ..Default::default()
                 };
-                ops.push(Op::window_stats(p, ms.spk[1 - parity], ms.e, st.lens, tb.wc[m as usize], tb.we[m as usize]));
+                let bufs = window_stats::Bufs {
+                    spk: ms.spk[1 - parity],
+                    e: ms.e,
+                    lens: st.lens,
+                    wc: tb.wc[m as usize],
+                    we: tb.we[m as usize],
+                };
+                ops.push(Op::new(p, bufs));
             }
         }
-        let p = ContextParams {
+        let p = context_update::Params {
             batch,
             o_thal: cfg.module(ModuleId::Thalamus).outputs as u32,
             o_pfc: cfg.module(ModuleId::Pfc).outputs as u32,
@@ -553,9 +590,18 @@ impl Engine {
             fast_decay: FAST_DECAY,
             fast_rate: FAST_RATE,
             fast_cap: FAST_CAP,
+            ..Default::default()
         };
-        let (yt, yp) = (st.modules[ModuleId::Thalamus as usize].y, st.modules[ModuleId::Pfc as usize].y);
-        ops.push(Op::context_update(p, [yt, yp, st.acts, st.context, st.pfc_hidden, st.neuromod, st.fast]));
+        let bufs = context_update::Bufs {
+            y_thal: st.modules[ModuleId::Thalamus as usize].y,
+            y_pfc: st.modules[ModuleId::Pfc as usize].y,
+            acts: st.acts,
+            context: st.context,
+            hidden: st.pfc_hidden,
+            neuromod: st.neuromod,
+            fast: st.fast,
+        };
+        ops.push(Op::new(p, bufs));
         for op in ops {
             self.be.enqueue(op)?;
         }
@@ -564,14 +610,18 @@ impl Engine {
     }
 
     fn record_logits(&mut self, st: &StateBufs) -> Result<()> {
-        let p = LogitsParams {
+        let p = logits::Params {
             batch: st.batch as u32,
             vocab: self.cfg.vocab as u32,
             width: self.cfg.decoder_width() as u32,
-            gemm: 0,
+            path: LOGITS_AUTO,
+            ..Default::default()
         };
         let y = st.modules[ModuleId::Broca as usize].y;
-        self.be.enqueue(Op::logits(p, self.params.dec_w, self.params.dec_b, y, st.logits))
+        self.be.enqueue(Op::new(
+            p,
+            logits::Bufs { dec_w: self.params.dec_w, dec_b: self.params.dec_b, y, logits: st.logits },
+        ))
     }
 
     /// Statistics of the call that began at tick `first_tick` (0 for calls that reset).

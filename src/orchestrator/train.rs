@@ -292,17 +292,31 @@ impl Engine {
         }
 
         // 2. Decode every predicted position in one batched product; loss, rewards, modulators.
-        let lp = LogitsParams { batch: rows as u32, vocab: v as u32, width: d as u32, gemm: 0 };
-        self.be.enqueue(Op::logits(lp, self.params.dec_w, self.params.dec_b, tb.readouts, tb.logits))?;
-        let gp = LossGradParams { rows: rows as u32, batch: batch as u32, vocab: v as u32, tstride: tstride as u32 };
-        self.be.enqueue(Op::loss_grad(gp, tokens, st.lens, tb.logits, tb.row_stats))?;
+        let lp = logits::Params {
+            batch: rows as u32,
+            vocab: v as u32,
+            width: d as u32,
+            path: LOGITS_AUTO,
+            ..Default::default()
+        };
+        let (dec_w, dec_b) = (self.params.dec_w, self.params.dec_b);
+        self.be.enqueue(Op::new(lp, logits::Bufs { dec_w, dec_b, y: tb.readouts, logits: tb.logits }))?;
+        let gp = loss_grad::Params {
+            rows: rows as u32,
+            batch: batch as u32,
+            vocab: v as u32,
+            tstride: tstride as u32,
+            ..Default::default()
+        };
+        let bufs = loss_grad::Bufs { tokens, lens: st.lens, logits: tb.logits, row_stats: tb.row_stats };
+        self.be.enqueue(Op::new(gp, bufs))?;
         let mut s_da = [0f32; 6];
         let mut s_5ht = [0f32; 6];
         for (m, mc) in cfg.modules.iter().enumerate() {
             s_da[m] = mc.s_da;
             s_5ht[m] = mc.s_5ht;
         }
-        let rp = RewardsParams {
+        let rp = rewards::Params {
             batch: batch as u32,
             positions: positions as u32,
             windows: nw as u32,
@@ -313,18 +327,42 @@ impl Engine {
             ht_step: l.serotonin_step,
             s_da,
             s_5ht,
+            ..Default::default()
         };
-        self.be
-            .enqueue(Op::rewards(rp, [tb.row_stats, st.rbar, st.neuromod, tb.mod_base, tb.mfac, st.acc, tb.totals]))?;
+        let bufs = rewards::Bufs {
+            row_stats: tb.row_stats,
+            rbar: st.rbar,
+            neuromod: st.neuromod,
+            mod_base: tb.mod_base,
+            mfac: tb.mfac,
+            acc: st.acc,
+            totals: tb.totals,
+        };
+        self.be.enqueue(Op::new(rp, bufs))?;
 
         // 3. Decoder SGD with the gradient norm clipped.
-        let dp = DecoderGradParams { rows: rows as u32, vocab: v as u32, width: d as u32, _pad: 0 };
-        self.be.enqueue(Op::decoder_grad(dp, [tb.logits, tb.readouts, tb.totals, tb.g_w, tb.g_b, tb.partials]))?;
-        let np = GradNormParams { partials: decoder_grad_partials(v, d) as u32, clip: l.grad_clip, _pad: [0; 2] };
-        self.be.enqueue(Op::grad_norm(np, tb.partials, tb.scalars))?;
-        let sp = |len: usize| SgdParams { len: len as u32, lr: l.decoder_rate, _pad: [0; 2] };
-        self.be.enqueue(Op::sgd_step(sp(v * d), self.params.dec_w, tb.scalars, tb.g_w))?;
-        self.be.enqueue(Op::sgd_step(sp(v), self.params.dec_b, tb.scalars, tb.g_b))?;
+        let dp = decoder_grad::Params { rows: rows as u32, vocab: v as u32, width: d as u32, ..Default::default() };
+        let bufs = decoder_grad::Bufs {
+            grads: tb.logits,
+            y: tb.readouts,
+            totals: tb.totals,
+            g_w: tb.g_w,
+            g_b: tb.g_b,
+            partials: tb.partials,
+        };
+        self.be.enqueue(Op::new(dp, bufs))?;
+        let np = grad_norm::Params {
+            n_partials: decoder_grad_partials(v, d) as u32,
+            clip: l.grad_clip,
+            ..Default::default()
+        };
+        self.be.enqueue(Op::new(np, grad_norm::Bufs { partials: tb.partials, scalars: tb.scalars }))?;
+        let sgd = |len: usize, param: Buf, grad: Buf| {
+            let p = sgd_step::Params { len: len as u32, lr: l.decoder_rate, ..Default::default() };
+            Op::new(p, sgd_step::Bufs { param, scalars: tb.scalars, grad })
+        };
+        self.be.enqueue(sgd(v * d, dec_w, tb.g_w))?;
+        self.be.enqueue(sgd(v, dec_b, tb.g_b))?;
         if phase == TrainPhase::Decode {
             return Ok(());
         }
@@ -333,52 +371,63 @@ impl Engine {
         let valid_ticks: u64 = lens.iter().map(|&n| (n as u64 - 1) * cfg.ticks_per_token as u64).sum();
         for (m, mc) in cfg.modules.iter().enumerate() {
             let mp = self.params.modules[m];
-            let pp = PlasticityParams {
+            let pp = plasticity::Params {
                 batch: batch as u32,
                 n: mc.n as u32,
                 fanout: mc.fanout as u32,
                 windows: nw as u32,
-                module: m as u32,
+                module_id: m as u32,
                 rate: mc.plasticity_rate,
                 inv_window_ticks: 1.0 / l.window_ticks as f32,
-                _pad: 0,
+                ..Default::default()
             };
-            self.be.enqueue(Op::plasticity(
-                pp,
-                [mp.w_idx, mp.w_val, tb.wc[m], tb.we[m], tb.mod_base, tb.mfac, tb.w_next[m]],
-            ))?;
-            let hp = HomeostasisParams {
+            let bufs = plasticity::Bufs {
+                w_idx: mp.w_idx,
+                w_val: mp.w_val,
+                wc: tb.wc[m],
+                we: tb.we[m],
+                mod_base: tb.mod_base,
+                mfac: tb.mfac,
+                w_next: tb.w_next[m],
+            };
+            self.be.enqueue(Op::new(pp, bufs))?;
+            let hp = homeostasis::Params {
                 batch: batch as u32,
                 n: mc.n as u32,
                 windows: nw as u32,
-                _pad0: 0,
                 eta: l.theta_rate,
-                target: l.target_rate,
+                target_rate: l.target_rate,
                 inv_ticks: 1.0 / valid_ticks.max(1) as f32,
-                _pad1: 0,
+                ..Default::default()
             };
-            self.be.enqueue(Op::homeostasis(hp, mp.theta, tb.wc[m], tb.theta_next[m], mp.activity))?;
+            let bufs = homeostasis::Bufs {
+                theta: mp.theta,
+                wc: tb.wc[m],
+                theta_next: tb.theta_next[m],
+                activity: mp.activity,
+            };
+            self.be.enqueue(Op::new(hp, bufs))?;
         }
         let mut neurons = [0u32; 6];
         for (m, mc) in cfg.modules.iter().enumerate() {
             neurons[m] = mc.n as u32;
         }
-        let hp = HebbianParams {
+        let hp = hebbian_gains::Params {
             n_conn: cfg.connections.len() as u32,
             batch: batch as u32,
             ticks: (positions * cfg.ticks_per_token) as u32,
             window_ticks: l.window_ticks as u32,
             neurons,
-            _pad: [0; 2],
+            ..Default::default()
         };
-        self.be.enqueue(Op::hebbian_gains(
-            hp,
-            self.params.conn_meta,
-            self.params.gains,
-            st.counts,
-            st.rbar,
-            tb.gains_next,
-        ))?;
+        let bufs = hebbian_gains::Bufs {
+            conn_meta: self.params.conn_meta,
+            gains: self.params.gains,
+            counts: st.counts,
+            rbar: st.rbar,
+            gains_next: tb.gains_next,
+        };
+        self.be.enqueue(Op::new(hp, bufs))?;
 
         // Numerical safety: check every update, then apply all of them or none.
         let nc = cfg.connections.len();

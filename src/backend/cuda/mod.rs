@@ -1,10 +1,13 @@
 //! The NVIDIA backend: cudarc (driver API, loaded dynamically) and `kernels/*.cu` compiled once at
 //! start-up with NVRTC.
 //!
-//! A call's ops are launched on one non-default stream; the first time a call of a given shape is
+//! A call's parameter structs are copied in one transfer into a device arena, then its ops are
+//! launched on one non-default stream, each kernel reading its parameters from the arena. So a
+//! call's *shape* (kernels, buffers, grids) alone decides its launches: the first time a shape is
 //! seen it runs directly, the second time it is captured into a CUDA graph, and from then on the
-//! graph is replayed. The read-back is one set of async copies into pinned memory and one stream
-//! synchronisation: exactly one host sync per call.
+//! graph is replayed, whatever the parameter values (seeds, positions, sampling options). The
+//! read-back is one set of async copies into pinned memory and one stream synchronisation:
+//! exactly one host sync per call.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -32,17 +35,22 @@ fn driver(what: &str, e: result::DriverError) -> NeuroError {
     err(format!("{what}: {e}"))
 }
 
-const COMMON: &str = include_str!("../../../kernels/common.cuh");
+/// Launch shapes measured on an NVIDIA H100 80GB HBM3 (BENCHMARKS.md): about 1024 `lif_kwta`
+/// blocks fill its 132 SMs, tiles of fewer than 8 sequences lose to the per-sequence path, and
+/// the `logits` GEMM needs about two blocks per SM (below that the row path is faster).
+const SHAPES: LaunchShapes = LaunchShapes { lif_min_groups: 1024, lif_min_tile: 8, logits_gemm_min_groups: 256 };
 
-/// CUDA source of an op, embedded at build time.
-pub fn kernel_source(kind: OpKind) -> &'static str {
-    op_source!(kind, "kernels", "cu")
+/// Word alignment of each op's parameters in the arena (16 bytes).
+const PARAM_ALIGN_WORDS: usize = 4;
+
+/// Whether NVRTC (libnvrtc.so) can be loaded; kernels compile without a device.
+pub fn nvrtc_available() -> bool {
+    unsafe { cudarc::nvrtc::sys::is_culib_present() }
 }
 
-/// Compiles one kernel file (with the common prelude) to PTX; errors name the kernel and carry
-/// NVRTC's log.
-pub fn compile_kernel(name: &str, source: &str, arch: &'static str) -> Result<String> {
-    let src = format!("{COMMON}\n#line 1 \"kernels/{name}.cu\"\n{source}");
+/// Compiles one kernel's full source (see [`codegen::cuda_source`]) to PTX; errors name the
+/// kernel and carry NVRTC's log.
+pub fn compile_kernel(name: &str, src: &str, arch: &'static str) -> Result<String> {
     let opts = CompileOptions { arch: Some(arch), name: Some(format!("{name}.cu")), ..Default::default() };
     compile_ptx_with_opts(src, opts).map(|p| p.to_src()).map_err(|e| match e {
         CompileError::CompileError { log, .. } => {
@@ -64,7 +72,7 @@ fn compiled_kernels(major: i32, minor: i32) -> Result<Vec<String>> {
     let arch: &'static str = Box::leak(format!("compute_{major}{minor}").into_boxed_str());
     let ptx: Vec<String> = OpKind::ALL
         .par_iter()
-        .map(|&kind| compile_kernel(kind.name(), kernel_source(kind), arch))
+        .map(|&kind| compile_kernel(kind.name(), &codegen::cuda_source(kind), arch))
         .collect::<Result<_>>()?;
     *cache = Some(((major, minor), ptx.clone()));
     Ok(ptx)
@@ -91,8 +99,29 @@ impl Drop for Pinned {
     }
 }
 
+/// What decides a call's launches: per op its kernel, buffers, grid and parameter size.
+type Shape = Vec<(OpKind, Vec<Buf>, u32, usize)>;
+
+fn shape_of(ops: &[Op]) -> Shape {
+    ops.iter().map(|op| (op.kind, op.bufs.clone(), op.groups, op.params.len())).collect()
+}
+
+/// Word offset of each op's parameters in the arena, and the words in all.
+fn param_offsets(ops: &[Op]) -> (Vec<usize>, usize) {
+    let mut at = 0;
+    let offsets = ops
+        .iter()
+        .map(|op| {
+            let o = at;
+            at += op.params.len().next_multiple_of(PARAM_ALIGN_WORDS);
+            o
+        })
+        .collect();
+    (offsets, at)
+}
+
 struct Cached {
-    ops: Vec<Op>,
+    shape: Shape,
     seen: u32,
     graph: Option<CudaGraph>,
     last_use: u64,
@@ -107,6 +136,9 @@ pub struct CudaBackend {
     recording: Option<Vec<Op>>,
     graphs: HashMap<u64, Cached>,
     staging: Option<Pinned>,
+    /// The call's parameters: written on the host (pinned), copied into the device arena.
+    params_host: Option<Pinned>,
+    params_dev: Option<(sys::CUdeviceptr, usize)>,
     name: String,
     total_mem: u64,
     clock: u64,
@@ -137,7 +169,7 @@ impl CudaBackend {
         let name = ctx.name().unwrap_or_else(|_| "CUDA device".into());
         let total_mem = ctx.total_mem().map_err(|e| driver("device memory", e))? as u64;
         let (major, minor) = ctx.compute_capability().map_err(|e| driver("compute capability", e))?;
-        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        if !nvrtc_available() {
             return Err(NeuroError::Unavailable(
                 "NVRTC (libnvrtc.so) is missing: install the CUDA toolkit's runtime compiler, or use --backend wgpu"
                     .into(),
@@ -163,6 +195,8 @@ impl CudaBackend {
             recording: None,
             graphs: HashMap::new(),
             staging: None,
+            params_host: None,
+            params_dev: None,
             name,
             total_mem,
             clock: 0,
@@ -179,12 +213,14 @@ impl CudaBackend {
         self.bufs[b.0 as usize].expect("use of a freed buffer").0
     }
 
-    fn launch(&self, op: &Op) -> Result<()> {
+    /// Launches one op whose parameters are at word `offset` of the arena.
+    fn launch(&self, op: &Op, offset: usize) -> Result<()> {
         let f = &self.funcs[&op.kind];
-        let mut params = op.params.clone();
+        let (arena, _) = self.params_dev.expect("the arena is written before launches");
+        let mut params = arena + offset as u64 * 4;
         let mut ptrs: Vec<sys::CUdeviceptr> = op.bufs.iter().map(|&b| self.ptr(b)).collect();
         let mut args: Vec<*mut c_void> = Vec::with_capacity(1 + ptrs.len());
-        args.push(params.as_mut_ptr() as *mut c_void);
+        args.push(&mut params as *mut sys::CUdeviceptr as *mut c_void);
         args.extend(ptrs.iter_mut().map(|p| p as *mut sys::CUdeviceptr as *mut c_void));
         let (x, y) = grid(op.groups);
         unsafe {
@@ -200,17 +236,50 @@ impl CudaBackend {
         .map_err(|e| driver(&format!("launching {}", op.kind.name()), e))
     }
 
+    /// Copies every op's parameters into the device arena (one transfer, ordered on the stream
+    /// before the launches) and returns their offsets. A grown arena invalidates the graphs,
+    /// which hold its address.
+    fn write_params(&mut self, ops: &[Op]) -> Result<Vec<usize>> {
+        let (offsets, words) = param_offsets(ops);
+        if self.params_dev.is_none_or(|(_, n)| n < words) {
+            let n = words.next_power_of_two().max(1024);
+            self.graphs.clear();
+            if let Some((old, _)) = self.params_dev.take() {
+                self.stream.synchronize().map_err(|e| driver("before growing the parameter arena", e))?;
+                unsafe { result::free_sync(old) }.map_err(|e| driver("freeing the parameter arena", e))?;
+            }
+            let ptr = unsafe { result::malloc_sync(n * 4) }.map_err(|e| driver("allocating the parameter arena", e))?;
+            self.params_dev = Some((ptr, n));
+            self.params_host = Some(Pinned::new(n)?);
+        }
+        let host = self.params_host.as_ref().expect("made with the arena");
+        let host = unsafe { std::slice::from_raw_parts_mut(host.ptr, host.len) };
+        for (op, &o) in ops.iter().zip(&offsets) {
+            host[o..o + op.params.len()].copy_from_slice(&op.params);
+        }
+        let (arena, _) = self.params_dev.expect("just made");
+        unsafe { result::memcpy_htod_async(arena, &host[..words], self.stream.cu_stream()) }
+            .map_err(|e| driver("copying the call's parameters", e))?;
+        Ok(offsets)
+    }
+
     /// Runs a call's ops: directly, by capturing them into a graph, or by replaying one.
     fn run_ops(&mut self, ops: Vec<Op>) -> Result<()> {
+        let offsets = self.write_params(&ops)?;
+        let shape = shape_of(&ops);
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        ops.hash(&mut h);
+        shape.hash(&mut h);
         let key = h.finish();
         self.clock += 1;
         let clock = self.clock;
-        let entry =
-            self.graphs.entry(key).or_insert_with(|| Cached { ops: Vec::new(), seen: 0, graph: None, last_use: clock });
-        if entry.ops != ops {
-            *entry = Cached { ops, seen: 0, graph: None, last_use: clock };
+        let entry = self.graphs.entry(key).or_insert_with(|| Cached {
+            shape: Vec::new(),
+            seen: 0,
+            graph: None,
+            last_use: clock,
+        });
+        if entry.shape != shape {
+            *entry = Cached { shape, seen: 0, graph: None, last_use: clock };
         }
         entry.seen += 1;
         entry.last_use = clock;
@@ -219,14 +288,14 @@ impl CudaBackend {
             return g.launch().map_err(|e| driver("replaying the call graph", e));
         }
         let capture = entry.seen >= CAPTURE_AFTER;
-        let ops = entry.ops.clone();
+        let launch_all = |be: &Self| ops.iter().zip(&offsets).try_for_each(|(op, &o)| be.launch(op, o));
         if !capture {
-            return ops.iter().try_for_each(|op| self.launch(op));
+            return launch_all(self);
         }
         self.stream
             .begin_capture(sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
             .map_err(|e| driver("beginning graph capture", e))?;
-        let launched = ops.iter().try_for_each(|op| self.launch(op));
+        let launched = launch_all(self);
         let graph = self
             .stream
             .end_capture(sys::CUgraphInstantiate_flags(0))
@@ -234,6 +303,7 @@ impl CudaBackend {
         launched?;
         let graph = graph?.ok_or_else(|| err("graph capture recorded nothing"))?;
         graph.launch().map_err(|e| driver("launching the call graph", e))?;
+        self.stats.captured_graphs += 1;
         if self.graphs.len() > MAX_GRAPHS {
             let oldest = self.graphs.iter().min_by_key(|(_, c)| c.last_use).map(|(k, _)| *k).expect("non-empty");
             self.graphs.remove(&oldest);
@@ -304,7 +374,7 @@ impl Backend for CudaBackend {
 
     fn free(&mut self, buf: Buf) {
         if let Some((ptr, _)) = self.bufs[buf.0 as usize].take() {
-            self.graphs.retain(|_, c| !c.ops.iter().any(|op| op.bufs.contains(&buf)));
+            self.graphs.retain(|_, c| !c.shape.iter().any(|(_, bufs, _, _)| bufs.contains(&buf)));
             let _ = self.bind();
             let _ = self.stream.synchronize();
             unsafe {
@@ -338,7 +408,11 @@ impl Backend for CudaBackend {
     }
 
     fn enqueue(&mut self, op: Op) -> Result<()> {
-        self.recording.as_mut().ok_or_else(|| NeuroError::Usage("enqueue outside begin/submit".into()))?.push(op);
+        if self.recording.is_none() {
+            return Err(NeuroError::Usage("enqueue outside begin/submit".into()));
+        }
+        let op = op.prepare(&SHAPES, |b| self.bufs.get(b.0 as usize).copied().flatten().map(|(_, n)| n))?;
+        self.recording.as_mut().expect("checked").push(op);
         Ok(())
     }
 
@@ -351,12 +425,13 @@ impl Backend for CudaBackend {
         start.record(&self.stream).map_err(|e| driver("event", e))?;
         let mut timed = Vec::new();
         if self.profile {
-            for op in &ops {
+            let offsets = self.write_params(&ops)?;
+            for (op, &offset) in ops.iter().zip(&offsets) {
                 let ev =
                     || self.ctx.new_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT)).map_err(|e| driver("event", e));
                 let (a, b) = (ev()?, ev()?);
                 a.record(&self.stream).map_err(|e| driver("event", e))?;
-                self.launch(op)?;
+                self.launch(op, offset)?;
                 b.record(&self.stream).map_err(|e| driver("event", e))?;
                 timed.push((op.kind, a, b));
             }
@@ -404,6 +479,11 @@ impl Drop for CudaBackend {
         let _ = self.bind();
         let _ = self.stream.synchronize();
         self.graphs.clear();
+        if let Some((ptr, _)) = self.params_dev.take() {
+            unsafe {
+                let _ = result::free_sync(ptr);
+            }
+        }
         for (ptr, _) in self.bufs.iter().flatten() {
             unsafe {
                 let _ = result::free_sync(*ptr);

@@ -11,19 +11,22 @@ use std::sync::{Arc, Mutex};
 use super::*;
 use crate::error::NeuroError;
 
-/// Bytes reserved for one op's parameter struct in the uniform buffer (largest struct: 96 bytes).
-const PARAM_BINDING_BYTES: u64 = 128;
+/// Bytes reserved for one op's parameter struct in the uniform buffer.
+const PARAM_BINDING_BYTES: u64 = PARAM_BYTES as u64;
+
+/// Launch shapes on GPUs, measured on an NVIDIA H100 80GB HBM3 through Vulkan (BENCHMARKS.md):
+/// about 1024 `lif_kwta` workgroups fill it, tiles of fewer than 8 sequences lose to the
+/// per-sequence path, and the `logits` GEMM needs about two workgroups per SM.
+const GPU_SHAPES: LaunchShapes = LaunchShapes { lif_min_groups: 1024, lif_min_tile: 8, logits_gemm_min_groups: 256 };
+
+/// Launch shapes on a CPU adapter (lavapipe): a few workgroups per core keep every thread busy,
+/// so tiles stay large and each weight is read once for more sequences. Measured with
+/// `neurogen --backend wgpu bench` on the 2-core CI machine (BENCHMARKS.md).
+const CPU_ADAPTER_SHAPES: LaunchShapes =
+    LaunchShapes { lif_min_groups: 64, lif_min_tile: 8, logits_gemm_min_groups: 16 };
 
 fn err(message: impl Into<String>) -> NeuroError {
     NeuroError::Backend { backend: "wgpu", message: message.into() }
-}
-
-/// Helpers every shader shares (`shaders/common.wgsl`), prepended to each.
-pub const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
-
-/// WGSL source of an op as compiled: the common prelude, then `shaders/<name>.wgsl`.
-pub fn shader_source(kind: OpKind) -> String {
-    format!("{COMMON_WGSL}\n{}", op_source!(kind, "shaders", "wgsl"))
 }
 
 struct Pipeline {
@@ -53,6 +56,7 @@ pub struct WgpuBackend {
     bind_groups: HashMap<(OpKind, Vec<Buf>), Arc<::wgpu::BindGroup>>,
     recording: Option<(Vec<Recorded>, Vec<u8>)>,
     uncaptured: Arc<Mutex<Option<String>>>,
+    shapes: LaunchShapes,
     stats: BackendStats,
 }
 
@@ -101,7 +105,7 @@ impl WgpuBackend {
         let adapter = choose_adapter(&instance, backends)?;
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let needed = OpKind::ALL.iter().map(|k| k.access().len() as u32).max().unwrap_or(0);
+        let needed = OpKind::ALL.iter().map(|k| k.bindings().len() as u32).max().unwrap_or(0);
         if limits.max_storage_buffers_per_shader_stage < needed {
             return Err(NeuroError::DoesNotFit(format!(
                 "adapter {} allows {} storage buffers per shader stage; the fused ops need {needed}",
@@ -136,7 +140,9 @@ impl WgpuBackend {
             }],
         });
         let param_stride = (limits.min_uniform_buffer_offset_alignment as u64).max(PARAM_BINDING_BYTES);
+        let shapes = if info.device_type == ::wgpu::DeviceType::Cpu { CPU_ADAPTER_SHAPES } else { GPU_SHAPES };
         let mut be = WgpuBackend {
+            shapes,
             device,
             queue,
             adapter: info,
@@ -152,7 +158,7 @@ impl WgpuBackend {
             uncaptured,
             stats: BackendStats::default(),
         };
-        for kind in OpKind::ALL {
+        for &kind in OpKind::ALL {
             let p = be.build_pipeline(kind)?;
             be.pipelines.insert(kind, p);
         }
@@ -163,17 +169,17 @@ impl WgpuBackend {
         let scope = self.device.push_error_scope(::wgpu::ErrorFilter::Validation);
         let module = self.device.create_shader_module(::wgpu::ShaderModuleDescriptor {
             label: Some(kind.name()),
-            source: ::wgpu::ShaderSource::Wgsl(shader_source(kind).into()),
+            source: ::wgpu::ShaderSource::Wgsl(codegen::wgsl_source(kind).into()),
         });
         let entries: Vec<_> = kind
-            .access()
+            .bindings()
             .iter()
             .enumerate()
-            .map(|(i, a)| ::wgpu::BindGroupLayoutEntry {
+            .map(|(i, b)| ::wgpu::BindGroupLayoutEntry {
                 binding: i as u32,
                 visibility: ::wgpu::ShaderStages::COMPUTE,
                 ty: ::wgpu::BindingType::Buffer {
-                    ty: ::wgpu::BufferBindingType::Storage { read_only: *a == Access::Read },
+                    ty: ::wgpu::BufferBindingType::Storage { read_only: b.access == Access::Read },
                     has_dynamic_offset: false,
                     min_binding_size: None,
                 },
@@ -351,6 +357,7 @@ impl Backend for WgpuBackend {
         if self.recording.is_none() {
             return Err(NeuroError::Usage("enqueue outside begin/submit".into()));
         }
+        let op = op.prepare(&self.shapes, |b| self.bufs.get(b.0 as usize).and_then(|d| d.as_ref()).map(|d| d.1))?;
         let bind_group = self.bind_group(&op);
         let stride = self.param_stride as usize;
         let (list, params) = self.recording.as_mut().expect("checked");
