@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use neurogen::corpus::{self, OnBadData};
-use neurogen::run::{self, Budget, RunOptions};
-use neurogen::{
-    checkpoint, create_backend, BackendKind, Engine, GenerateOptions, ModelConfig, Preset, SamplingRule, Tokenizer,
-};
+use neurogen::pipeline::corpus::{self, OnBadData};
+use neurogen::pipeline::run::{self, Budget, RunOptions};
+use neurogen::pipeline::{checkpoint, tokenizer};
+use neurogen::{create_backend, BackendKind, Engine, GenerateOptions, ModelConfig, Preset, SamplingRule, Tokenizer};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -319,7 +318,7 @@ fn run(cli: &Cli) -> Result<()> {
         Some(Command::Train(args)) => train(cli, args),
         Some(Command::Tokenizer { command: TokenizerCommand::Train { data, vocab, out } }) => {
             let files: Vec<String> = corpus::resolve(data)?.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-            let tok = neurogen::tokenizer::train_bpe(&files, *vocab, out)?;
+            let tok = tokenizer::train_bpe(&files, *vocab, out)?;
             println!("wrote {} ({} tokens)", out.display(), tok.vocab_size());
             Ok(())
         }
