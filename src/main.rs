@@ -424,40 +424,23 @@ fn info(cli: &Cli, as_json: bool) -> Result<()> {
     let cfg = base_config(cli);
     cfg.validate()?;
     let be = create_backend(cli.backend)?;
-    let dev = be.info();
-    let fits = neurogen::orchestrator::check_fits(&*be, &cfg, 1);
-    let v = json!({
-        "backend": dev.backend, "device": dev.device,
-        "max_buffer_bytes": dev.max_buffer_bytes, "max_binding_bytes": dev.max_binding_bytes,
-        "memory_bytes": dev.memory_bytes,
-        "preset": cfg.preset, "vocab": cfg.vocab, "embed": cfg.embed,
-        "neurons": cfg.neurons(), "synapses": cfg.synapses(),
-        "parameters": cfg.parameter_words(),
-        "memory_estimate_bytes_b1": cfg.memory_bytes(1),
-        "state_bytes_per_sequence": 4 * cfg.state_words_per_sequence(),
-        "fits": fits.is_ok(),
-        "fit_error": fits.err().map(|e| e.to_string()),
-    });
+    let i = neurogen::bench::model_info(&*be, &cfg);
     if as_json {
-        println!("{v}");
+        println!("{}", serde_json::to_value(&i)?);
     } else {
-        println!("backend   {} on {}", dev.backend, dev.device);
-        println!("limits    buffer {} B, storage binding {} B", dev.max_buffer_bytes, dev.max_binding_bytes);
+        println!("backend   {} on {}", i.backend, i.device);
+        println!("limits    buffer {} B, storage binding {} B", i.max_buffer_bytes, i.max_binding_bytes);
         println!(
             "preset    {} (V = {}, E = {}, {} neurons, {} recurrent synapses)",
-            cfg.preset,
-            cfg.vocab,
-            cfg.embed,
-            cfg.neurons(),
-            cfg.synapses()
+            i.preset, i.vocab, i.embed, i.neurons, i.synapses
         );
         println!(
             "params    {} words; memory estimate {:.1} MiB at batch 1 (+{:.1} MiB per sequence)",
-            cfg.parameter_words(),
-            cfg.memory_bytes(1) as f64 / 1048576.0,
-            4.0 * cfg.state_words_per_sequence() as f64 / 1048576.0
+            i.parameters,
+            i.memory_estimate_bytes_b1 as f64 / 1048576.0,
+            i.state_bytes_per_sequence as f64 / 1048576.0
         );
-        println!("fits      {}", v["fit_error"].as_str().unwrap_or("yes"));
+        println!("fits      {}", i.fit_error.as_deref().unwrap_or("yes"));
     }
     Ok(())
 }
@@ -471,49 +454,26 @@ fn bench(cli: &Cli, batch: usize, tokens: usize, repeat: usize, as_json: bool) -
         bail!("--batch and --tokens must be at least 1");
     }
     let mut eng = bench_engine(cli)?;
-    let prompts = vec![vec![eng.config().bos]; batch];
-    let opts = GenerateOptions {
-        max_new: tokens,
-        rule: SamplingRule { greedy: false, temperature: 1.0, top_k: 0, top_p: 1.0 },
-        seed: cli.seed,
-    };
-    eng.generate(&prompts, &opts)?; // warm-up: pipelines, buffers, caches
-    let mut best = f64::INFINITY;
-    let mut last = None;
-    for _ in 0..repeat.max(1) {
-        let out = eng.generate(&prompts, &opts)?;
-        best = best.min(out.stats.seconds);
-        last = Some(out.stats);
-    }
-    let s = last.expect("at least one run");
-    let dev = eng.backend().info();
-    let tps = (batch * tokens) as f64 / best;
-    let bytes = neurogen::bench::bytes_per_tick(eng.config(), batch, true) as f64 * s.ticks as f64;
-    let gbps = bytes / best / 1e9;
-    let copy = if cli.backend == BackendKind::Cpu {
-        None
-    } else {
-        Some(neurogen::bench::copy_bandwidth(eng.backend_mut())? / 1e9)
-    };
-    let v = json!({
-        "backend": dev.backend, "device": dev.device, "preset": eng.config().preset, "vocab": eng.config().vocab,
-        "batch": batch, "tokens": tokens, "seconds": best, "tokens_per_s": tps,
-        "host_syncs_per_call": s.host_syncs, "dispatches_per_call": s.dispatches,
-        "ticks_per_call": s.ticks, "spike_rates": s.spike_rates,
-        "model_gbytes_per_s": gbps, "copy_gbytes_per_s": copy, "bandwidth_fraction": copy.map(|c| gbps / c),
-    });
+    // The CPU reference has no memory system worth comparing against.
+    let measure_copy = cli.backend != BackendKind::Cpu;
+    let r = neurogen::bench::generate_throughput(&mut eng, batch, tokens, repeat, cli.seed, measure_copy)?;
     if as_json {
-        println!("{v}");
+        println!("{}", serde_json::to_value(&r)?);
     } else {
         println!(
-            "{} {} preset {} batch {batch}: {tokens} tokens/sequence in {best:.3} s = {tps:.1} tokens/s ({} host sync, {} dispatches per call)",
-            dev.backend,
-            dev.device,
-            eng.config().preset,
-            s.host_syncs,
-            s.dispatches
+            "{} {} preset {} batch {}: {} tokens/sequence in {:.3} s = {:.1} tokens/s ({} host sync, {} dispatches per call)",
+            r.backend,
+            r.device,
+            r.preset,
+            r.batch,
+            r.tokens,
+            r.seconds,
+            r.tokens_per_s,
+            r.host_syncs_per_call,
+            r.dispatches_per_call
         );
-        match copy {
+        let gbps = r.model_gbytes_per_s;
+        match r.copy_gbytes_per_s {
             Some(c) => println!(
                 "model traffic {gbps:.1} GB/s = {:.1}% of the measured copy bandwidth {c:.0} GB/s",
                 100.0 * gbps / c
@@ -524,54 +484,29 @@ fn bench(cli: &Cli, batch: usize, tokens: usize, repeat: usize, as_json: bool) -
     Ok(())
 }
 
-/// Training throughput, with the share of time in forward, decode and plasticity measured by
-/// recording the step up to each phase.
 fn bench_train(cli: &Cli, batch: usize, tokens: usize, repeat: usize, as_json: bool) -> Result<()> {
     if batch == 0 || tokens < 2 {
         bail!("--batch must be at least 1 and --tokens at least 2");
     }
     let mut eng = bench_engine(cli)?;
-    let v = eng.config().vocab as u32;
-    let seqs: Vec<Vec<u32>> =
-        (0..batch).map(|b| (0..tokens).map(|t| ((t * 31 + b * 7) as u32) % v.min(256)).collect()).collect();
-    let mut time = |phase| -> Result<(f64, neurogen::TrainOutput)> {
-        eng.train_step_until(&seqs, phase)?;
-        let mut best = f64::INFINITY;
-        let mut last = None;
-        for _ in 0..repeat.max(1) {
-            let out = eng.train_step_until(&seqs, phase)?;
-            best = best.min(out.stats.seconds);
-            last = Some(out);
-        }
-        Ok((best, last.expect("ran")))
-    };
-    let (t_fwd, _) = time(neurogen::TrainPhase::Forward)?;
-    let (t_dec, _) = time(neurogen::TrainPhase::Decode)?;
-    let (t_all, out) = time(neurogen::TrainPhase::All)?;
-    let dev = eng.backend().info();
-    let n = (batch * (tokens - 1)) as f64;
-    let share = |x: f64| (x / t_all).clamp(0.0, 1.0);
-    let v = json!({
-        "backend": dev.backend, "device": dev.device, "preset": eng.config().preset, "vocab": eng.config().vocab,
-        "batch": batch, "tokens": tokens, "seconds": t_all, "tokens_per_s": n / t_all,
-        "host_syncs_per_call": out.stats.host_syncs, "dispatches_per_call": out.stats.dispatches,
-        "share_forward": share(t_fwd), "share_decode": share(t_dec - t_fwd), "share_plasticity": share(t_all - t_dec),
-    });
+    let r = neurogen::bench::train_throughput(&mut eng, batch, tokens, repeat)?;
     if as_json {
-        println!("{v}");
+        println!("{}", serde_json::to_value(&r)?);
     } else {
         println!(
-            "train {} {} preset {} batch {batch} × {tokens} tokens: {:.3} s/step = {:.0} tokens/s ({} host sync, {} dispatches); forward {:.0}%, decode {:.0}%, plasticity {:.0}%",
-            dev.backend,
-            dev.device,
-            eng.config().preset,
-            t_all,
-            n / t_all,
-            out.stats.host_syncs,
-            out.stats.dispatches,
-            100.0 * share(t_fwd),
-            100.0 * share(t_dec - t_fwd),
-            100.0 * share(t_all - t_dec)
+            "train {} {} preset {} batch {} × {} tokens: {:.3} s/step = {:.0} tokens/s ({} host sync, {} dispatches); forward {:.0}%, decode {:.0}%, plasticity {:.0}%",
+            r.backend,
+            r.device,
+            r.preset,
+            r.batch,
+            r.tokens,
+            r.seconds,
+            r.tokens_per_s,
+            r.host_syncs_per_call,
+            r.dispatches_per_call,
+            100.0 * r.share_forward,
+            100.0 * r.share_decode,
+            100.0 * r.share_plasticity
         );
     }
     Ok(())
