@@ -1,12 +1,18 @@
-//! Measurement helpers for `neurogen bench`: the device's copy bandwidth and the bytes a tick
+//! What `neurogen bench` and `neurogen info` measure and report: generation and training
+//! throughput (the share of each training phase), the device's copy bandwidth and the bytes a tick
 //! must move (ARCHITECTURE's performance model), so throughput can be stated as a fraction of
-//! what the memory system allows.
+//! what the memory system allows; and the size and fit of a model on a device. Each returns one
+//! row whose JSON form is the command's `--json` output.
 
 use std::time::Instant;
 
+use serde::Serialize;
+
 use crate::backend::{Backend, Op};
-use crate::config::ModelConfig;
-use crate::error::Result;
+use crate::config::{ModelConfig, NUM_MODULES};
+use crate::error::{NeuroError, Result};
+use crate::orchestrator::{check_fits, Engine, GenerateOptions, TrainOutput, TrainPhase};
+use crate::sampling::SamplingRule;
 
 /// Achieved bandwidth of the `copy` op (bytes read + written per second) on up to 1 GiB,
 /// best of five one-submission calls after a warm-up.
@@ -42,4 +48,227 @@ pub fn bytes_per_tick(cfg: &ModelConfig, batch: usize, decode: bool) -> u64 {
     let state: usize = cfg.modules.iter().map(|m| m.n * 4 * 8 + m.outputs * 4).sum();
     let decoder = if decode { cfg.vocab * (cfg.decoder_width() + 1) * 4 } else { 0 };
     (weights + decoder + batch * state) as u64
+}
+
+/// One row of `neurogen bench`: generation throughput.
+#[derive(Clone, Debug, Serialize)]
+pub struct GenerateBench {
+    pub backend: &'static str,
+    pub device: String,
+    pub preset: String,
+    pub vocab: usize,
+    pub batch: usize,
+    /// New tokens per sequence.
+    pub tokens: usize,
+    /// Best wall time of one call.
+    pub seconds: f64,
+    /// `batch × tokens / seconds`.
+    pub tokens_per_s: f64,
+    pub host_syncs_per_call: u64,
+    pub dispatches_per_call: u64,
+    pub ticks_per_call: u64,
+    pub spike_rates: [f64; NUM_MODULES],
+    /// The bytes a call must move ([`bytes_per_tick`] with decoding × its ticks) over `seconds`, in GB/s.
+    pub model_gbytes_per_s: f64,
+    /// The device's [`copy_bandwidth`] in GB/s, where measured.
+    pub copy_gbytes_per_s: Option<f64>,
+    /// `model_gbytes_per_s / copy_gbytes_per_s`: how close the call comes to the memory system's limit.
+    pub bandwidth_fraction: Option<f64>,
+}
+
+/// Throughput of one-submission generation: `batch` sequences of `tokens` new tokens each from
+/// BOS (temperature 1, no top-k/top-p), one warm-up call (pipelines, buffers, caches), then the
+/// best of `repeat` (at least one) timed calls. With `measure_copy` the device's copy bandwidth is
+/// measured after, and the model's traffic stated as a fraction of it (not meaningful on the CPU
+/// reference).
+pub fn generate_throughput(
+    eng: &mut Engine,
+    batch: usize,
+    tokens: usize,
+    repeat: usize,
+    seed: u64,
+    measure_copy: bool,
+) -> Result<GenerateBench> {
+    if batch == 0 || tokens == 0 {
+        return Err(NeuroError::InvalidInput(
+            "a generation benchmark needs at least one sequence and one token".into(),
+        ));
+    }
+    let prompts = vec![vec![eng.config().bos]; batch];
+    let opts = GenerateOptions {
+        max_new: tokens,
+        rule: SamplingRule { greedy: false, temperature: 1.0, top_k: 0, top_p: 1.0 },
+        seed,
+    };
+    eng.generate(&prompts, &opts)?; // warm-up: pipelines, buffers, caches
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..repeat.max(1) {
+        let out = eng.generate(&prompts, &opts)?;
+        best = best.min(out.stats.seconds);
+        last = Some(out.stats);
+    }
+    let s = last.expect("at least one run");
+    let dev = eng.backend().info();
+    let bytes = bytes_per_tick(eng.config(), batch, true) as f64 * s.ticks as f64;
+    let gbps = bytes / best / 1e9;
+    let copy = if measure_copy { Some(copy_bandwidth(eng.backend_mut())? / 1e9) } else { None };
+    Ok(GenerateBench {
+        backend: dev.backend,
+        device: dev.device,
+        preset: eng.config().preset.clone(),
+        vocab: eng.config().vocab,
+        batch,
+        tokens,
+        seconds: best,
+        tokens_per_s: (batch * tokens) as f64 / best,
+        host_syncs_per_call: s.host_syncs,
+        dispatches_per_call: s.dispatches,
+        ticks_per_call: s.ticks,
+        spike_rates: s.spike_rates,
+        model_gbytes_per_s: gbps,
+        copy_gbytes_per_s: copy,
+        bandwidth_fraction: copy.map(|c| gbps / c),
+    })
+}
+
+/// One row of `neurogen bench --train`: training throughput and where a step's time goes.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainBench {
+    pub backend: &'static str,
+    pub device: String,
+    pub preset: String,
+    pub vocab: usize,
+    pub batch: usize,
+    /// Tokens per training sequence.
+    pub tokens: usize,
+    /// Best wall time of one whole step.
+    pub seconds: f64,
+    /// Predicted positions (`batch × (tokens − 1)`) per second.
+    pub tokens_per_s: f64,
+    pub host_syncs_per_call: u64,
+    pub dispatches_per_call: u64,
+    /// Share of the step in the forward pass, …
+    pub share_forward: f64,
+    /// … in the batched decode, loss, rewards and decoder gradient, …
+    pub share_decode: f64,
+    /// … and in the rest: plasticity and the updates applied (each share clamped to [0, 1]).
+    pub share_plasticity: f64,
+}
+
+/// Throughput of `train_step` on `batch` fixed sequences of `tokens` tokens, with the share of
+/// forward, decode and plasticity measured by recording the step up to each phase
+/// ([`Engine::train_step_until`]): per phase one warm-up call, then the best of `repeat` (at least
+/// one) timed calls.
+pub fn train_throughput(eng: &mut Engine, batch: usize, tokens: usize, repeat: usize) -> Result<TrainBench> {
+    if batch == 0 || tokens < 2 {
+        return Err(NeuroError::InvalidInput(
+            "a training benchmark needs at least one sequence of at least two tokens".into(),
+        ));
+    }
+    let v = eng.config().vocab as u32;
+    let seqs: Vec<Vec<u32>> =
+        (0..batch).map(|b| (0..tokens).map(|t| ((t * 31 + b * 7) as u32) % v.min(256)).collect()).collect();
+    let mut time = |phase| -> Result<(f64, TrainOutput)> {
+        eng.train_step_until(&seqs, phase)?;
+        let mut best = f64::INFINITY;
+        let mut last = None;
+        for _ in 0..repeat.max(1) {
+            let out = eng.train_step_until(&seqs, phase)?;
+            best = best.min(out.stats.seconds);
+            last = Some(out);
+        }
+        Ok((best, last.expect("ran")))
+    };
+    let (t_fwd, _) = time(TrainPhase::Forward)?;
+    let (t_dec, _) = time(TrainPhase::Decode)?;
+    let (t_all, out) = time(TrainPhase::All)?;
+    let dev = eng.backend().info();
+    let n = (batch * (tokens - 1)) as f64;
+    let share = |x: f64| (x / t_all).clamp(0.0, 1.0);
+    Ok(TrainBench {
+        backend: dev.backend,
+        device: dev.device,
+        preset: eng.config().preset.clone(),
+        vocab: eng.config().vocab,
+        batch,
+        tokens,
+        seconds: t_all,
+        tokens_per_s: n / t_all,
+        host_syncs_per_call: out.stats.host_syncs,
+        dispatches_per_call: out.stats.dispatches,
+        share_forward: share(t_fwd),
+        share_decode: share(t_dec - t_fwd),
+        share_plasticity: share(t_all - t_dec),
+    })
+}
+
+/// What `neurogen info` reports: the device, its limits, the model's size and whether it fits.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelInfo {
+    pub backend: &'static str,
+    pub device: String,
+    pub max_buffer_bytes: u64,
+    pub max_binding_bytes: u64,
+    pub memory_bytes: Option<u64>,
+    pub preset: String,
+    pub vocab: usize,
+    pub embed: usize,
+    pub neurons: usize,
+    pub synapses: usize,
+    /// [`ModelConfig::parameter_words`].
+    pub parameters: usize,
+    pub memory_estimate_bytes_b1: u64,
+    /// Device bytes each further sequence of a batch adds.
+    pub state_bytes_per_sequence: usize,
+    /// Whether one sequence fits the device's buffer, binding and memory limits …
+    pub fits: bool,
+    /// … and, if not, why.
+    pub fit_error: Option<String>,
+}
+
+/// The size of the model `cfg` and whether it fits `be` at batch 1.
+pub fn model_info(be: &dyn Backend, cfg: &ModelConfig) -> ModelInfo {
+    let dev = be.info();
+    let fits = check_fits(be, cfg, 1);
+    ModelInfo {
+        backend: dev.backend,
+        device: dev.device,
+        max_buffer_bytes: dev.max_buffer_bytes,
+        max_binding_bytes: dev.max_binding_bytes,
+        memory_bytes: dev.memory_bytes,
+        preset: cfg.preset.clone(),
+        vocab: cfg.vocab,
+        embed: cfg.embed,
+        neurons: cfg.neurons(),
+        synapses: cfg.synapses(),
+        parameters: cfg.parameter_words(),
+        memory_estimate_bytes_b1: cfg.memory_bytes(1),
+        state_bytes_per_sequence: 4 * cfg.state_words_per_sequence(),
+        fits: fits.is_ok(),
+        fit_error: fits.err().map(|e| e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::CpuBackend;
+    use crate::config::Preset;
+
+    #[test]
+    fn rows_on_the_cpu_reference() {
+        let mut eng = Engine::new(Box::new(CpuBackend::new()), ModelConfig::preset(Preset::Tiny), 1).unwrap();
+        let g = generate_throughput(&mut eng, 2, 3, 1, 0, false).unwrap();
+        assert_eq!((g.batch, g.tokens, g.host_syncs_per_call), (2, 3, 1));
+        assert!(g.tokens_per_s > 0.0 && g.model_gbytes_per_s > 0.0);
+        assert!(g.copy_gbytes_per_s.is_none() && g.bandwidth_fraction.is_none());
+        let t = train_throughput(&mut eng, 2, 5, 1).unwrap();
+        let shares = [t.share_forward, t.share_decode, t.share_plasticity];
+        assert!(t.tokens_per_s > 0.0 && shares.iter().all(|s| (0.0..=1.0).contains(s)), "{t:?}");
+        assert!(generate_throughput(&mut eng, 0, 3, 1, 0, false).is_err());
+        assert!(train_throughput(&mut eng, 2, 1, 1).is_err());
+        let i = model_info(eng.backend(), eng.config());
+        assert!(i.fits && i.fit_error.is_none() && i.parameters == eng.config().parameter_words());
+    }
 }

@@ -1,21 +1,17 @@
 //! NeuroGen: a GPU engine that runs a bio-inspired spiking language model.
 //!
 //! A call (`generate`, `evaluate`, `forward`) is recorded as one op sequence, submitted once and
-//! read back once; see [`orchestrator::Engine`] and the [`backend::Backend`] trait.
+//! read back once; see [`orchestrator::Engine`] and the [`backend::Backend`] trait. Around that
+//! core, [`pipeline`] takes text to a trained checkpoint, and [`bench`] measures throughput.
 
 pub mod backend;
 pub mod bench;
-pub mod charts;
-pub mod checkpoint;
 pub mod config;
-pub mod corpus;
 pub mod error;
 pub mod model;
 pub mod orchestrator;
-pub mod run;
+pub mod pipeline;
 pub mod sampling;
-pub mod tokenizer;
-pub mod trainer;
 
 pub use backend::{Backend, BackendStats};
 pub use config::{ModelConfig, ModuleId, Preset};
@@ -23,8 +19,8 @@ pub use error::{NeuroError, Result};
 pub use orchestrator::{
     CallStats, Engine, EvalOutput, GenerateOptions, GenerateOutput, SleepReport, Snapshot, TrainOutput, TrainPhase,
 };
+pub use pipeline::tokenizer::Tokenizer;
 pub use sampling::SamplingRule;
-pub use tokenizer::Tokenizer;
 
 /// Which implementation of the backend trait to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]

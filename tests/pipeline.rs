@@ -7,9 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use neurogen::checkpoint;
-use neurogen::corpus::{self, Documents, OnBadData};
-use neurogen::run::{self, Budget, RunOptions};
+use neurogen::pipeline::checkpoint;
+use neurogen::pipeline::corpus::{self, Documents, OnBadData};
+use neurogen::pipeline::run::{self, Budget, RunOptions};
 use neurogen::{Engine, ModelConfig, NeuroError, Preset, Tokenizer};
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -90,7 +90,8 @@ fn bpe_tokenizer_trains_round_trips_and_sets_the_vocabulary() {
     let d = temp_dir("bpe");
     write(&d.join("c.txt"), &"the spiking brain learns language, one token at a time.\n".repeat(50));
     let out = d.join("tokenizer.json");
-    let tok = neurogen::tokenizer::train_bpe(&[d.join("c.txt").to_string_lossy().into_owned()], 300, &out).unwrap();
+    let tok =
+        neurogen::pipeline::tokenizer::train_bpe(&[d.join("c.txt").to_string_lossy().into_owned()], 300, &out).unwrap();
     assert!(out.is_file());
     let again = Tokenizer::from_file(&out).unwrap();
     let text = "the brain learns, one token at a time";

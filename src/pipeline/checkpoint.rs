@@ -16,7 +16,7 @@ use crate::config::ModelConfig;
 use crate::error::{NeuroError, Result};
 use crate::model::{FixedFanout, HostParams};
 use crate::orchestrator::Snapshot;
-use crate::tokenizer::{Tokenizer, TokenizerSpec};
+use crate::pipeline::tokenizer::{Tokenizer, TokenizerSpec};
 
 pub const FORMAT_VERSION: u32 = 1;
 const MANIFEST: &str = "manifest.json";

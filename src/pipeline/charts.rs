@@ -8,9 +8,9 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::error::{NeuroError, Result};
-use crate::run::{module_names, Metrics};
+use crate::pipeline::metrics::{module_names, Metrics};
 
-static FONT: &[u8] = include_bytes!("../assets/DejaVuSansMono.ttf");
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSansMono.ttf");
 
 fn chart_err(path: &Path, e: impl std::fmt::Display) -> NeuroError {
     NeuroError::InvalidInput(format!("chart {}: {e}", path.display()))

@@ -10,15 +10,14 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
 
-use crate::checkpoint;
-use crate::config::ModuleId;
 use crate::error::{NeuroError, Result};
 use crate::orchestrator::{Engine, GenerateOptions};
+use crate::pipeline::metrics::Metrics;
+use crate::pipeline::tokenizer::Tokenizer;
+use crate::pipeline::trainer::{ReplayBuffer, Trainer};
+use crate::pipeline::{charts, checkpoint};
 use crate::sampling::SamplingRule;
-use crate::tokenizer::Tokenizer;
-use crate::trainer::{ReplayBuffer, Trainer};
 
 /// When a run stops.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -26,22 +25,6 @@ pub enum Budget {
     Steps(u64),
     Tokens(u64),
     Time(Duration),
-}
-
-/// One line of `metrics.jsonl`.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub struct Metrics {
-    pub step: u64,
-    pub loss: f64,
-    pub accuracy: f64,
-    pub tokens: u64,
-    pub tokens_per_s: f64,
-    pub seconds: f64,
-    pub host_syncs_per_call: u64,
-    pub grad_norm: f64,
-    pub spike_rates: [f64; 6],
-    pub dopamine: f64,
-    pub serotonin: f64,
 }
 
 pub struct RunOptions {
@@ -211,7 +194,7 @@ pub fn train(
         let path = out.join("held_out.json");
         checkpoint::write_atomic(&path, serde_json::to_string_pretty(h).expect("serialisable").as_bytes())?;
     }
-    crate::charts::draw_all(&metrics_path, &out.join("charts"))?;
+    charts::draw_all(&metrics_path, &out.join("charts"))?;
     Ok(RunSummary { out: out.clone(), steps, held_out, samples })
 }
 
@@ -252,9 +235,4 @@ pub fn embedded_corpus(sentences: usize, seed: u64) -> String {
         s.push(if i % 6 == 5 { '\n' } else { ' ' });
     }
     s
-}
-
-/// Spike rate of a module from a metrics line (for charts).
-pub fn module_names() -> [&'static str; 6] {
-    ModuleId::ALL.map(|m| m.name())
 }

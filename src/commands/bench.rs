@@ -1,0 +1,99 @@
+//! `neurogen bench`: throughput of one-submission generation (or training, with `--train`). What
+//! is measured is [`neurogen::bench`]'s; this checks the arguments and prints the row.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use neurogen::{bench, create_backend, BackendKind, Engine};
+
+use super::GlobalArgs;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Time train_step instead, with the share of forward, decode and plasticity.
+    #[arg(long)]
+    train: bool,
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    #[arg(long, default_value_t = 256)]
+    tokens: usize,
+    /// Timed repetitions after one warm-up call.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
+    if a.train {
+        train(g, a)
+    } else {
+        generate(g, a)
+    }
+}
+
+/// A fresh model of the global arguments (the default byte vocabulary unless `--vocab`).
+fn engine(g: &GlobalArgs) -> Result<Engine> {
+    Ok(Engine::new(create_backend(g.backend)?, g.base_config(), g.seed)?)
+}
+
+fn generate(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
+    if a.batch == 0 || a.tokens == 0 {
+        bail!("--batch and --tokens must be at least 1");
+    }
+    let mut eng = engine(g)?;
+    // The CPU reference has no memory system worth comparing against.
+    let r = bench::generate_throughput(&mut eng, a.batch, a.tokens, a.repeat, g.seed, g.backend != BackendKind::Cpu)?;
+    if a.json {
+        println!("{}", serde_json::to_value(&r)?);
+    } else {
+        println!(
+            "{} {} preset {} batch {}: {} tokens/sequence in {:.3} s = {:.1} tokens/s ({} host sync, {} dispatches per call)",
+            r.backend,
+            r.device,
+            r.preset,
+            r.batch,
+            r.tokens,
+            r.seconds,
+            r.tokens_per_s,
+            r.host_syncs_per_call,
+            r.dispatches_per_call
+        );
+        let gbps = r.model_gbytes_per_s;
+        match r.copy_gbytes_per_s {
+            Some(c) => println!(
+                "model traffic {gbps:.1} GB/s = {:.1}% of the measured copy bandwidth {c:.0} GB/s",
+                100.0 * gbps / c
+            ),
+            None => println!("model traffic {gbps:.2} GB/s"),
+        }
+    }
+    Ok(())
+}
+
+fn train(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
+    if a.batch == 0 || a.tokens < 2 {
+        bail!("--batch must be at least 1 and --tokens at least 2");
+    }
+    let mut eng = engine(g)?;
+    let r = bench::train_throughput(&mut eng, a.batch, a.tokens, a.repeat)?;
+    if a.json {
+        println!("{}", serde_json::to_value(&r)?);
+    } else {
+        println!(
+            "train {} {} preset {} batch {} × {} tokens: {:.3} s/step = {:.0} tokens/s ({} host sync, {} dispatches); forward {:.0}%, decode {:.0}%, plasticity {:.0}%",
+            r.backend,
+            r.device,
+            r.preset,
+            r.batch,
+            r.tokens,
+            r.seconds,
+            r.tokens_per_s,
+            r.host_syncs_per_call,
+            r.dispatches_per_call,
+            100.0 * r.share_forward,
+            100.0 * r.share_decode,
+            100.0 * r.share_plasticity
+        );
+    }
+    Ok(())
+}

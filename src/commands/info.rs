@@ -1,0 +1,38 @@
+//! `neurogen info`: adapter, limits, parameter count and memory estimate for the preset.
+
+use anyhow::Result;
+use clap::Args;
+use neurogen::{bench, create_backend};
+
+use super::GlobalArgs;
+
+#[derive(Args)]
+pub struct InfoArgs {
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(g: &GlobalArgs, a: &InfoArgs) -> Result<()> {
+    let cfg = g.base_config();
+    cfg.validate()?;
+    let be = create_backend(g.backend)?;
+    let i = bench::model_info(&*be, &cfg);
+    if a.json {
+        println!("{}", serde_json::to_value(&i)?);
+    } else {
+        println!("backend   {} on {}", i.backend, i.device);
+        println!("limits    buffer {} B, storage binding {} B", i.max_buffer_bytes, i.max_binding_bytes);
+        println!(
+            "preset    {} (V = {}, E = {}, {} neurons, {} recurrent synapses)",
+            i.preset, i.vocab, i.embed, i.neurons, i.synapses
+        );
+        println!(
+            "params    {} words; memory estimate {:.1} MiB at batch 1 (+{:.1} MiB per sequence)",
+            i.parameters,
+            i.memory_estimate_bytes_b1 as f64 / 1048576.0,
+            i.state_bytes_per_sequence as f64 / 1048576.0
+        );
+        println!("fits      {}", i.fit_error.as_deref().unwrap_or("yes"));
+    }
+    Ok(())
+}
