@@ -46,9 +46,23 @@ pub enum Source {
     Context,
 }
 
+/// The neuron model a module's tick runs. Each variant is one op over the module's state (v, a, e,
+/// spike bits, readout, spike counts), recorded by `Engine::neuron_step`; a new variant is a new
+/// op and one match arm there (CONTRIBUTING.md, "Adding a neuron model").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NeuronModel {
+    /// Leaky integrate-and-fire with spike-triggered adaptation and exact kWTA per column
+    /// (`lif_kwta`, constants in [`LifConfig`]).
+    #[default]
+    LifAdaptive,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModuleConfig {
     pub id: ModuleId,
+    /// The neuron model of the module (checkpoints without this field load as `LifAdaptive`).
+    #[serde(default)]
+    pub neuron: NeuronModel,
     /// Neurons (multiple of [`COLUMN`]).
     pub n: usize,
     /// Input neurons `0..inputs` receive the module's input current.
@@ -321,6 +335,7 @@ impl ModelConfig {
             .zip(shapes.iter().zip(MODULE_CONSTANTS.iter()))
             .map(|(&id, (s, c))| ModuleConfig {
                 id,
+                neuron: NeuronModel::LifAdaptive,
                 n: s[0],
                 inputs: s[1],
                 outputs: s[2],

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use neurogen::{create_backend, BackendKind, Engine, GenerateOptions, ModelConfig, NeuroError, Preset};
+use neurogen::{create_backend, BackendKind, Engine, GenerateOptions, ModelConfig, NeuroError, Preset, SamplingRule};
 
 fn cuda() -> Option<Box<dyn neurogen::Backend>> {
     match create_backend(BackendKind::Cuda) {
@@ -37,6 +37,29 @@ fn repeated_calls_replay_a_graph_with_identical_results() {
     // A different shape is a different graph, and still right.
     let other = eng.generate(&prompts, &GenerateOptions { max_new: 5, ..opts }).unwrap().tokens;
     assert_eq!(other.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 5]);
+}
+
+/// Parameters live in device memory, so the graph captured for one seed serves every seed and
+/// sampling rule of the same shape: replays give each seed its own, reproducible tokens.
+#[test]
+fn generate_with_other_seeds_and_rules_replays_one_graph() {
+    let Some(be) = cuda() else { return };
+    let mut eng = Engine::new(be, ModelConfig::preset(Preset::Tiny), 3).unwrap();
+    let prompts = vec![vec![256, 1, 2], vec![256, 7]];
+    let opts = |seed| GenerateOptions { max_new: 20, seed, ..Default::default() };
+    eng.generate(&prompts, &opts(0)).unwrap(); // the call that also clears fresh state
+    let s0 = eng.backend().stats();
+    let a = eng.generate(&prompts, &opts(1)).unwrap().tokens; // runs directly
+    let b = eng.generate(&prompts, &opts(2)).unwrap().tokens; // captured
+    assert_ne!(a, b, "two seeds sampled the same 40 tokens");
+    assert_eq!(eng.generate(&prompts, &opts(1)).unwrap().tokens, a, "seed 1 replayed");
+    assert_eq!(eng.generate(&prompts, &opts(2)).unwrap().tokens, b, "seed 2 replayed");
+    let rule = SamplingRule { greedy: false, temperature: 0.7, top_k: 5, top_p: 0.9 };
+    let c = eng.generate(&prompts, &GenerateOptions { rule, ..opts(9) }).unwrap();
+    assert!(c.tokens.iter().all(|t| !t.is_empty()));
+    let s = eng.backend().stats();
+    assert_eq!(s.captured_graphs - s0.captured_graphs, 1, "one graph for every seed and rule: {s:?}");
+    assert_eq!(s.replayed_calls - s0.replayed_calls, 3, "{s:?}");
 }
 
 #[cfg(feature = "cuda")]

@@ -116,7 +116,7 @@ pub fn cuda_prelude(kind: OpKind) -> String {
     for (name, value) in shared_constants() {
         let _ = writeln!(s, "#define {name} {value}u");
     }
-    s.push_str("\nstruct Params {\n");
+    s.push_str("\nstruct __align__(16) Params {\n");
     for f in kind.fields() {
         let ty = scalar_cuda(f.scalar);
         if f.len == 1 {

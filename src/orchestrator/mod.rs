@@ -8,7 +8,7 @@ pub use train::{train_words, SleepReport, TrainOutput, TrainPhase};
 use std::time::Instant;
 
 use crate::backend::*;
-use crate::config::{ModelConfig, ModuleId, Source, NUM_MODULES};
+use crate::config::{ModelConfig, ModuleConfig, ModuleId, NeuronModel, Source, NUM_MODULES};
 use crate::error::{invalid, NeuroError, Result};
 use crate::model::{HostParams, ParamBufs, StateBufs};
 use crate::sampling::SamplingRule;
@@ -517,48 +517,7 @@ impl Engine {
                     go_nogo::Bufs { y_bg: st.modules[ModuleId::BasalGanglia as usize].y, ctrl: st.ctrl },
                 ));
             }
-            let l = &cfg.lif;
-            let p = lif_kwta::Params {
-                batch,
-                n: mc.n as u32,
-                inputs: mc.inputs as u32,
-                outputs: mc.outputs as u32,
-                fanout: mc.fanout as u32,
-                k: mc.k as u32,
-                module_id: m as u32,
-                use_go: (m == ModuleId::Broca) as u32,
-                excitability: mc.excitability,
-                s_da: mc.s_da,
-                s_5ht: mc.s_5ht,
-                inhibition: mc.inhibition,
-                go_bias: cfg.go_bias,
-                alpha: l.alpha,
-                beta: l.beta,
-                delta_a: l.delta_a,
-                v_rest: l.v_rest,
-                v_reset: l.v_reset,
-                v_min: l.v_min,
-                trace_lambda: l.trace_lambda,
-                seq_per_group: 0, // the backend's launch shapes choose
-                ..Default::default()
-            };
-            let mp = self.params.modules[m as usize];
-            let bufs = lif_kwta::Bufs {
-                j: ms.j,
-                w_idx: mp.w_idx,
-                w_val: mp.w_val,
-                theta: mp.theta,
-                neuromod: st.neuromod,
-                ctrl: st.ctrl,
-                spk_prev: ms.spk[parity],
-                v: ms.v,
-                a: ms.a,
-                e: ms.e,
-                spk_next: ms.spk[1 - parity],
-                y: ms.y,
-                counts: st.counts,
-            };
-            ops.push(Op::new(p, bufs));
+            ops.push(self.neuron_step(mc, st, parity));
             if let Some(tb) = learn {
                 let p = window_stats::Params {
                     batch,
@@ -607,6 +566,59 @@ impl Engine {
         }
         self.tick += 1;
         Ok(())
+    }
+
+    /// One module's tick under its neuron model: the op that steps its neurons from this tick's
+    /// input current and last tick's spikes (`spk[parity]`) to this tick's (`spk[1 − parity]`).
+    fn neuron_step(&self, mc: &ModuleConfig, st: &StateBufs, parity: usize) -> Op {
+        let (cfg, m, batch) = (&self.cfg, mc.id, st.batch as u32);
+        let ms = st.modules[m as usize];
+        match mc.neuron {
+            NeuronModel::LifAdaptive => {
+                let l = &cfg.lif;
+                let p = lif_kwta::Params {
+                    batch,
+                    n: mc.n as u32,
+                    inputs: mc.inputs as u32,
+                    outputs: mc.outputs as u32,
+                    fanout: mc.fanout as u32,
+                    k: mc.k as u32,
+                    module_id: m as u32,
+                    use_go: (m == ModuleId::Broca) as u32,
+                    excitability: mc.excitability,
+                    s_da: mc.s_da,
+                    s_5ht: mc.s_5ht,
+                    inhibition: mc.inhibition,
+                    go_bias: cfg.go_bias,
+                    alpha: l.alpha,
+                    beta: l.beta,
+                    delta_a: l.delta_a,
+                    v_rest: l.v_rest,
+                    v_reset: l.v_reset,
+                    v_min: l.v_min,
+                    trace_lambda: l.trace_lambda,
+                    seq_per_group: 0, // the backend's launch shapes choose
+                    ..Default::default()
+                };
+                let mp = self.params.modules[m as usize];
+                let bufs = lif_kwta::Bufs {
+                    j: ms.j,
+                    w_idx: mp.w_idx,
+                    w_val: mp.w_val,
+                    theta: mp.theta,
+                    neuromod: st.neuromod,
+                    ctrl: st.ctrl,
+                    spk_prev: ms.spk[parity],
+                    v: ms.v,
+                    a: ms.a,
+                    e: ms.e,
+                    spk_next: ms.spk[1 - parity],
+                    y: ms.y,
+                    counts: st.counts,
+                };
+                Op::new(p, bufs)
+            }
+        }
     }
 
     fn record_logits(&mut self, st: &StateBufs) -> Result<()> {

@@ -92,13 +92,53 @@ pub fn train_words(cfg: &ModelConfig, batch: usize, positions: usize) -> usize {
         + 64
 }
 
-/// Health-flag slots, in recording order (the names the NaN report uses).
-fn flag_names(cfg: &ModelConfig) -> Vec<String> {
-    let mut n: Vec<String> = cfg.modules.iter().map(|m| format!("{} membrane potentials", m.id.name())).collect();
-    n.extend(["Broca readouts", "decoder weights", "decoder bias", "connection gains"].map(String::from));
-    n.extend(cfg.modules.iter().map(|m| format!("{} recurrent weights", m.id.name())));
-    n.extend(cfg.modules.iter().map(|m| format!("{} thresholds", m.id.name())));
-    n
+/// What a health flag watches: one slot each in the flags buffer; a set flag names the tensor in
+/// the NaN report and stops every update of the step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flag {
+    Membrane(ModuleId),
+    BrocaReadouts,
+    DecoderWeights,
+    DecoderBias,
+    ConnectionGains,
+    RecurrentWeights(ModuleId),
+    Thresholds(ModuleId),
+}
+
+impl Flag {
+    const COUNT: usize = 4 + 3 * NUM_MODULES;
+
+    fn slot(self) -> usize {
+        match self {
+            Flag::Membrane(m) => m as usize,
+            Flag::BrocaReadouts => NUM_MODULES,
+            Flag::DecoderWeights => NUM_MODULES + 1,
+            Flag::DecoderBias => NUM_MODULES + 2,
+            Flag::ConnectionGains => NUM_MODULES + 3,
+            Flag::RecurrentWeights(m) => NUM_MODULES + 4 + m as usize,
+            Flag::Thresholds(m) => 2 * NUM_MODULES + 4 + m as usize,
+        }
+    }
+
+    fn all() -> Vec<Flag> {
+        let mut all: Vec<Flag> = ModuleId::ALL.iter().map(|&m| Flag::Membrane(m)).collect();
+        all.extend([Flag::BrocaReadouts, Flag::DecoderWeights, Flag::DecoderBias, Flag::ConnectionGains]);
+        all.extend(ModuleId::ALL.iter().map(|&m| Flag::RecurrentWeights(m)));
+        all.extend(ModuleId::ALL.iter().map(|&m| Flag::Thresholds(m)));
+        all
+    }
+
+    fn name(self) -> String {
+        match self {
+            Flag::Membrane(m) => format!("{} membrane potentials", m.name()),
+            Flag::BrocaReadouts => "Broca readouts".into(),
+            Flag::DecoderWeights => "decoder weights".into(),
+            Flag::DecoderBias => "decoder bias".into(),
+            Flag::ConnectionGains => "connection gains".into(),
+            Flag::RecurrentWeights(m) => format!("{} recurrent weights", m.name()),
+            Flag::Thresholds(m) => format!("{} thresholds", m.name()),
+        }
+    }
 }
 
 impl TrainBufs {
@@ -126,7 +166,7 @@ impl TrainBufs {
             w_next: per_module(be, &|m| cfg.modules[m].n * cfg.modules[m].fanout)?,
             theta_next: per_module(be, &|m| cfg.modules[m].n)?,
             gains_next: be.alloc(cfg.connections.len())?,
-            flags: be.alloc(flag_names(cfg).len())?,
+            flags: be.alloc(Flag::COUNT)?,
         })
     }
 
@@ -187,8 +227,7 @@ impl Engine {
             self.steps += 1;
         }
 
-        let bad: Vec<String> =
-            flag_names(&self.cfg).into_iter().zip(&out[3]).filter(|(_, &f)| f != 0).map(|(n, _)| n).collect();
+        let bad: Vec<String> = Flag::all().into_iter().filter(|f| out[3][f.slot()] != 0).map(Flag::name).collect();
         if phase >= TrainPhase::Decode && !bad.is_empty() {
             return Err(NeuroError::NonFinite(bad));
         }
@@ -267,15 +306,13 @@ impl Engine {
         let (batch, positions) = (st.batch, tb.positions);
         let (v, d, nw) = (cfg.vocab, cfg.decoder_width(), windows(&cfg, positions));
         let rows = batch * positions;
-        let flags = flag_names(&cfg);
-        let slot = |name: &str| flags.iter().position(|n| n == name).expect("known flag");
 
         // 1. Forward over every position with weights held fixed, recording readouts and window stats.
         for (m, mc) in cfg.modules.iter().enumerate() {
             self.be.enqueue(Op::fill(tb.wc[m], nw * batch * mc.n, 0))?;
             self.be.enqueue(Op::fill(tb.we[m], nw * batch * mc.n, 0))?;
         }
-        self.be.enqueue(Op::fill(tb.flags, flags.len(), 0))?;
+        self.be.enqueue(Op::fill(tb.flags, Flag::COUNT, 0))?;
         let broca = st.modules[ModuleId::Broca as usize].y;
         for pos in 0..positions {
             for _ in 0..cfg.ticks_per_token {
@@ -284,9 +321,9 @@ impl Engine {
             self.be.enqueue(Op::copy_at(broca, 0, tb.readouts, pos * batch * d, batch * d))?;
         }
         for (m, mc) in cfg.modules.iter().enumerate() {
-            self.be.enqueue(Op::health(st.modules[m].v, batch * mc.n, tb.flags, m))?;
+            self.be.enqueue(Op::health(st.modules[m].v, batch * mc.n, tb.flags, Flag::Membrane(mc.id).slot()))?;
         }
-        self.be.enqueue(Op::health(tb.readouts, rows * d, tb.flags, slot("Broca readouts")))?;
+        self.be.enqueue(Op::health(tb.readouts, rows * d, tb.flags, Flag::BrocaReadouts.slot()))?;
         if phase == TrainPhase::Forward {
             return Ok(());
         }
@@ -432,25 +469,20 @@ impl Engine {
         // Numerical safety: check every update, then apply all of them or none.
         let nc = cfg.connections.len();
         let mut updates = vec![
-            (tb.g_w, self.params.dec_w, v * d, slot("decoder weights")),
-            (tb.g_b, self.params.dec_b, v, slot("decoder bias")),
-            (tb.gains_next, self.params.gains, nc, slot("connection gains")),
+            (tb.g_w, self.params.dec_w, v * d, Flag::DecoderWeights),
+            (tb.g_b, self.params.dec_b, v, Flag::DecoderBias),
+            (tb.gains_next, self.params.gains, nc, Flag::ConnectionGains),
         ];
         for (m, mc) in cfg.modules.iter().enumerate() {
             let mp = self.params.modules[m];
-            updates.push((
-                tb.w_next[m],
-                mp.w_val,
-                mc.n * mc.fanout,
-                slot(&format!("{} recurrent weights", mc.id.name())),
-            ));
-            updates.push((tb.theta_next[m], mp.theta, mc.n, slot(&format!("{} thresholds", mc.id.name()))));
+            updates.push((tb.w_next[m], mp.w_val, mc.n * mc.fanout, Flag::RecurrentWeights(mc.id)));
+            updates.push((tb.theta_next[m], mp.theta, mc.n, Flag::Thresholds(mc.id)));
         }
-        for &(next, _, len, s) in &updates {
-            self.be.enqueue(Op::health(next, len, tb.flags, s))?;
+        for &(next, _, len, flag) in &updates {
+            self.be.enqueue(Op::health(next, len, tb.flags, flag.slot()))?;
         }
         for &(next, dst, len, _) in &updates {
-            self.be.enqueue(Op::commit(next, tb.flags, flags.len(), dst, len))?;
+            self.be.enqueue(Op::commit(next, tb.flags, Flag::COUNT, dst, len))?;
         }
         Ok(())
     }
@@ -509,5 +541,18 @@ impl Engine {
             self.be.upload(mp.activity, 0, &vec![0; n])?;
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_flag_has_its_own_slot() {
+        let mut slots: Vec<usize> = Flag::all().into_iter().map(Flag::slot).collect();
+        assert_eq!(slots.len(), Flag::COUNT);
+        slots.sort_unstable();
+        assert_eq!(slots, (0..Flag::COUNT).collect::<Vec<_>>());
     }
 }
