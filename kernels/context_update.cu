@@ -1,7 +1,6 @@
 // context_update: end of a tick: working-memory context, PFC hidden state, neuromodulator decay
 // (SPEC §3.8-9) and each connection's fast weight from this tick's activity (SPEC §3.3).
 KERNEL {
-    const Params p = *params;
     const u32 width = max(max(max(p.o_thal, p.o_pfc), 2u * MODULES), p.n_conn);
     const u32 chunks = (width + COLUMN - 1u) / COLUMN, g = block_id();
     const u32 b = g / chunks, i = (g % chunks) * COLUMN + threadIdx.x;

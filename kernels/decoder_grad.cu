@@ -7,7 +7,6 @@
 constexpr u32 TM = GEMM_TILE, TK = GEMM_DEPTH, QT = GEMM_TILE / 4u;
 
 KERNEL {
-    const Params p = *params;
     __shared__ __align__(16) float gs[TK][TM];
     __shared__ __align__(16) float ys[TK][TM];
     __shared__ float red[COLUMN];

@@ -1,6 +1,5 @@
 // embed_gate: device-side embedding lookup and thalamic gating (SPEC §3.1-2). One block per sequence.
 KERNEL {
-    const Params p = *params;
     __shared__ float red[COLUMN];
     const u32 b = block_id(), lid = threadIdx.x, e = p.embed;
     if (b >= p.batch) return;

@@ -1,6 +1,5 @@
 // fill: out[i] = value for i < len.
 KERNEL {
-    const Params p = *params;
     u32 i = block_id() * COLUMN + threadIdx.x;
     if (i < p.len) out[i] = p.value;
 }

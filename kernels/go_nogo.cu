@@ -1,6 +1,5 @@
 // go_nogo: basal-ganglia gate decided on the device (SPEC §3.7). ctrl[b] = [depth, go, done, _].
 KERNEL {
-    const Params p = *params;
     __shared__ float red[COLUMN];
     const u32 b = block_id(), lid = threadIdx.x;
     if (b >= p.batch) return;

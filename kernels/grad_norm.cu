@@ -1,6 +1,5 @@
 // grad_norm: one block; scalars = [scale, norm] with scale = min(1, clip / norm).
 KERNEL {
-    const Params p = *params;
     __shared__ float red[COLUMN];
     float s = 0.0f;
     for (u32 i = threadIdx.x; i < p.n_partials; i += COLUMN) s += partials[i];

@@ -8,7 +8,6 @@ __device__ float module_rate(const Params& p, const u32* counts, u32 m) {
 }
 
 KERNEL {
-    const Params p = *params;
     const u32 c = threadIdx.x;
     if (c >= p.n_conn) return;
     float rb = 0.0f;

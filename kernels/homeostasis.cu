@@ -1,7 +1,6 @@
 // homeostasis (SPEC §5.5): theta_next = theta + eta * (rate_i - target), rate_i = the neuron's window
 // spike counts summed over the batch * inv_ticks; activity += those spikes (for sleep).
 KERNEL {
-    const Params p = *params;
     const u32 i = block_id() * COLUMN + threadIdx.x;
     if (i >= p.n) return;
     float spikes = 0.0f;

@@ -6,7 +6,6 @@
 // a block's bits never straddle two words; several blocks may share a word).
 
 KERNEL {
-    const Params p = *params;
     __shared__ float vstar[COLUMN];
     __shared__ u32 cand[COLUMN];
     __shared__ u32 fired;

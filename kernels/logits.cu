@@ -83,7 +83,6 @@ __device__ void logits_tiled(const Params& p, const float* __restrict__ dec_w, c
 }
 
 KERNEL {
-    const Params p = *params;
     if (p.path == LOGITS_GEMM) logits_tiled(p, dec_w, dec_b, y, logits);
     else logits_rows(p, dec_w, dec_b, y, logits);
 }

@@ -1,7 +1,6 @@
 // loss_accum: adds -log softmax(logits)[target] and the argmax hit of position pos+1 to
 // acc[b] = [sum nll, correct, count, _] when pos+1 < lens[b]. One block per sequence.
 KERNEL {
-    const Params p = *params;
     __shared__ float red[COLUMN];
     __shared__ u32 rkey[COLUMN], rid[COLUMN];
     const u32 b = block_id(), lid = threadIdx.x;

@@ -1,7 +1,6 @@
 // loss_grad: one block per row r = t * batch + b of the logits. Overwrites the row with
 // softmax - onehot(target) (zeros for padded rows); row_stats[r] = [nll, correct, valid, argmax].
 KERNEL {
-    const Params p = *params;
     __shared__ float red[COLUMN];
     __shared__ u32 rkey[COLUMN], rid[COLUMN];
     const u32 r = block_id(), lid = threadIdx.x;

@@ -2,7 +2,6 @@
 // w_next = clip(w + rate / B * sum_b sum_w M (c_i e_j - e_i c_j), -1, 1),
 // M = mod_base[b, w] * mfac[b, module], e = we / window_ticks.
 KERNEL {
-    const Params p = *params;
     const u32 i = block_id() * COLUMN + threadIdx.x;
     if (i >= p.n) return;
     for (u32 f = 0u; f < p.fanout; f++) {

@@ -3,7 +3,6 @@
 // stored by context_update); G = g + f' (-|G| if inhibitory), softly gated when |act G| < threshold;
 // j[b, i] (+)= G * sum_k P[i, k] * y_src[b, idx[i, k]] (slot-major P); acts[b, conn] = act.
 KERNEL {
-    const Params p = *params;
     __shared__ float red[COLUMN];
     const u32 g = block_id(), chunks = (p.rows + COLUMN - 1u) / COLUMN, lid = threadIdx.x;
     const u32 b = g / chunks;

@@ -2,7 +2,6 @@
 // mean rbar, prediction error delta, window modulators (mean delta per window), the DA factor
 // plasticity uses, DA/5HT for the next call, per-sequence sums; then batch totals.
 KERNEL {
-    const Params p = *params;
     const u32 lid = threadIdx.x;
     for (u32 b = lid; b < p.batch; b += COLUMN) {
         float rb = rbar[b];

@@ -74,7 +74,6 @@ __device__ u32 nth_flagged(const Row& row, u32 n, u32 kind, u32 key0, u32 tk, u3
 }
 
 KERNEL {
-    const Params p = *params;
     __shared__ Shared sh;
     const u32 b = block_id(), lid = threadIdx.x;
     if (b >= p.batch) return;

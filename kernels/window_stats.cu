@@ -1,7 +1,6 @@
 // window_stats: adds each neuron's spike and trace into window `window` of wc/we
 // ([windows][batch][n]) for sequences whose position pos is predicted (pos + 1 < lens[b]).
 KERNEL {
-    const Params p = *params;
     const u32 g = block_id(), chunks = (p.n + COLUMN - 1u) / COLUMN;
     const u32 b = g / chunks, i = (g % chunks) * COLUMN + threadIdx.x;
     if (b >= p.batch || i >= p.n || p.pos + 1u >= lens[b]) return;

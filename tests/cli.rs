@@ -2,8 +2,14 @@
 
 use std::process::Command;
 
+/// The binary under test: cargo's build, or `NEUROGEN_BIN` where the test binary was copied to
+/// another machine (the GPU machine runs staged binaries).
+fn binary() -> String {
+    std::env::var("NEUROGEN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_neurogen").to_string())
+}
+
 fn neurogen(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_neurogen")).args(args).output().expect("runs");
+    let out = Command::new(binary()).args(args).output().expect("runs");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -272,7 +278,7 @@ fn pipeline_end_to_end_on_tiny() {
     let steps: Vec<u64> =
         out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap()).collect();
     assert_eq!(steps, vec![5, 6], "resumed at step 4");
-    let mut chat = Command::new(env!("CARGO_BIN_EXE_neurogen"))
+    let mut chat = Command::new(binary())
         .args(["--backend", "cpu", "chat", "--checkpoint", r, "--max-new", "4"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

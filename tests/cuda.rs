@@ -39,8 +39,9 @@ fn repeated_calls_replay_a_graph_with_identical_results() {
     assert_eq!(other.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 5]);
 }
 
-/// Parameters live in device memory, so the graph captured for one seed serves every seed and
-/// sampling rule of the same shape: replays give each seed its own, reproducible tokens.
+/// A call's graph depends on its shape only: the graph built for one seed serves every seed and
+/// sampling rule of the same shape (a replay updates just the `sample` nodes), and replays give
+/// each seed its own, reproducible tokens.
 #[test]
 fn generate_with_other_seeds_and_rules_replays_one_graph() {
     let Some(be) = cuda() else { return };
@@ -60,6 +61,9 @@ fn generate_with_other_seeds_and_rules_replays_one_graph() {
     let s = eng.backend().stats();
     assert_eq!(s.captured_graphs - s0.captured_graphs, 1, "one graph for every seed and rule: {s:?}");
     assert_eq!(s.replayed_calls - s0.replayed_calls, 3, "{s:?}");
+    // Each replay re-parameterised the sampling nodes only, not the whole call.
+    let updated = s.graph_node_updates - s0.graph_node_updates;
+    assert!(updated > 0 && updated <= 3 * 22, "{updated} nodes updated over 3 replays: {s:?}");
 }
 
 #[cfg(feature = "cuda")]

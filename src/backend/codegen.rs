@@ -108,15 +108,15 @@ pub fn wgsl_source(kind: OpKind) -> String {
 }
 
 /// The generated CUDA declarations of an op: constants, `struct Params` with its size asserted
-/// against the Rust struct, and `KERNEL`, the kernel's signature: the parameters come
-/// as a pointer into device memory (`params`), so a captured graph serves every call of a shape.
+/// against the Rust struct, and `KERNEL`, the kernel's signature: `p` by value, then the buffers
+/// in binding order.
 pub fn cuda_prelude(kind: OpKind) -> String {
     let mut s = format!("// Generated from the op table (src/backend/ops.rs) for `{}`.\n", kind.name());
     s.push_str("typedef unsigned int u32;\n");
     for (name, value) in shared_constants() {
         let _ = writeln!(s, "#define {name} {value}u");
     }
-    s.push_str("\nstruct __align__(16) Params {\n");
+    s.push_str("\nstruct Params {\n");
     for f in kind.fields() {
         let ty = scalar_cuda(f.scalar);
         if f.len == 1 {
@@ -134,7 +134,7 @@ pub fn cuda_prelude(kind: OpKind) -> String {
     // equal offsets (NVRTC has no `offsetof` for a field-by-field check).
     let _ = writeln!(s, "static_assert(sizeof(Params) == {bytes}, \"Params differs from the Rust struct\");");
     let _ = writeln!(s, "static_assert(sizeof(Params) <= {PARAM_BYTES}, \"Params over the parameter budget\");");
-    let mut args = vec!["const Params* __restrict__ params".to_string()];
+    let mut args = vec!["const Params p".to_string()];
     for b in kind.bindings() {
         let ty = match b.elem {
             Elem::F32 => "float",

@@ -39,8 +39,11 @@ pub struct BackendStats {
     pub last_call_device_seconds: Option<f64>,
     /// Calls served by replaying a captured command graph (CUDA graphs).
     pub replayed_calls: u64,
-    /// Command graphs captured (CUDA graphs).
+    /// Command graphs built (CUDA graphs), one per call shape seen often enough.
     pub captured_graphs: u64,
+    /// Graph nodes given new parameters before a replay (a replay with another seed or
+    /// sampling rule updates just the nodes whose parameters changed).
+    pub graph_node_updates: u64,
 }
 
 /// What a backend says about its device.

@@ -1,20 +1,22 @@
 //! The NVIDIA backend: cudarc (driver API, loaded dynamically) and `kernels/*.cu` compiled once at
 //! start-up with NVRTC.
 //!
-//! A call's parameter structs are copied in one transfer into a device arena, then its ops are
-//! launched on one non-default stream, each kernel reading its parameters from the arena. So a
-//! call's *shape* (kernels, buffers, grids) alone decides its launches: the first time a shape is
-//! seen it runs directly, the second time it is captured into a CUDA graph, and from then on the
-//! graph is replayed, whatever the parameter values (seeds, positions, sampling options). The
-//! read-back is one set of async copies into pinned memory and one stream synchronisation:
-//! exactly one host sync per call.
+//! A call's ops are launched on one non-default stream, each kernel taking its parameter struct
+//! by value (the launch carries it into the constant bank: no load on the kernel's critical
+//! path). A call's *shape* (kernels, buffers, grids) decides its graph: the first time a shape is
+//! seen the call runs directly, the second time it is built into a CUDA graph (one kernel node per
+//! op, in order), and from then on that graph is replayed whatever the parameter values (seeds,
+//! sampling options): a replay first gives the changed parameters to just the nodes they belong
+//! to (`cuGraphExecKernelNodeSetParams`). Reading parameters from device memory instead cost
+//! 7–16 % at `small`/`seed` B = 32 (BENCHMARKS.md). The read-back is one set of async copies into
+//! pinned memory and one stream synchronisation: exactly one host sync per call.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaGraph, CudaModule, CudaStream};
+use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaModule, CudaStream};
 use cudarc::nvrtc::{compile_ptx_with_opts, CompileError, CompileOptions, Ptx};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -22,7 +24,7 @@ use std::sync::Mutex;
 use super::*;
 use crate::error::NeuroError;
 
-/// Calls whose exact op list repeats this often are replayed as graphs from then on.
+/// Calls whose shape repeats this often are replayed as graphs from then on.
 const CAPTURE_AFTER: u32 = 2;
 /// Graphs kept at once (the least recently used go first).
 const MAX_GRAPHS: usize = 16;
@@ -39,9 +41,6 @@ fn driver(what: &str, e: result::DriverError) -> NeuroError {
 /// blocks fill its 132 SMs, tiles of fewer than 8 sequences lose to the per-sequence path, and
 /// the `logits` GEMM needs about two blocks per SM (below that the row path is faster).
 const SHAPES: LaunchShapes = LaunchShapes { lif_min_groups: 1024, lif_min_tile: 8, logits_gemm_min_groups: 256 };
-
-/// Word alignment of each op's parameters in the arena (16 bytes).
-const PARAM_ALIGN_WORDS: usize = 4;
 
 /// Whether NVRTC (libnvrtc.so) can be loaded; kernels compile without a device.
 pub fn nvrtc_available() -> bool {
@@ -106,24 +105,43 @@ fn shape_of(ops: &[Op]) -> Shape {
     ops.iter().map(|op| (op.kind, op.bufs.clone(), op.groups, op.params.len())).collect()
 }
 
-/// Word offset of each op's parameters in the arena, and the words in all.
-fn param_offsets(ops: &[Op]) -> (Vec<usize>, usize) {
-    let mut at = 0;
-    let offsets = ops
-        .iter()
-        .map(|op| {
-            let o = at;
-            at += op.params.len().next_multiple_of(PARAM_ALIGN_WORDS);
-            o
-        })
-        .collect();
-    (offsets, at)
+/// A kernel's arguments as the driver takes them: the parameter struct by value, then one
+/// device pointer per buffer; `pointers` lists where each value lives.
+struct KernelArgs {
+    params: Vec<u32>,
+    ptrs: Vec<sys::CUdeviceptr>,
+}
+
+impl KernelArgs {
+    fn pointers(&mut self) -> Vec<*mut c_void> {
+        let mut list = vec![self.params.as_mut_ptr() as *mut c_void];
+        list.extend(self.ptrs.iter_mut().map(|p| p as *mut sys::CUdeviceptr as *mut c_void));
+        list
+    }
+}
+
+/// An instantiated call graph: one kernel node per op, each depending on the one before, and
+/// the parameters each node holds now.
+struct Graph {
+    graph: sys::CUgraph,
+    exec: sys::CUgraphExec,
+    nodes: Vec<sys::CUgraphNode>,
+    params: Vec<Vec<u32>>,
+}
+
+impl Drop for Graph {
+    fn drop(&mut self) {
+        unsafe {
+            let _ = sys::cuGraphExecDestroy(self.exec);
+            let _ = sys::cuGraphDestroy(self.graph);
+        }
+    }
 }
 
 struct Cached {
     shape: Shape,
     seen: u32,
-    graph: Option<CudaGraph>,
+    graph: Option<Graph>,
     last_use: u64,
 }
 
@@ -136,9 +154,6 @@ pub struct CudaBackend {
     recording: Option<Vec<Op>>,
     graphs: HashMap<u64, Cached>,
     staging: Option<Pinned>,
-    /// The call's parameters: written on the host (pinned), copied into the device arena.
-    params_host: Option<Pinned>,
-    params_dev: Option<(sys::CUdeviceptr, usize)>,
     name: String,
     total_mem: u64,
     clock: u64,
@@ -195,8 +210,6 @@ impl CudaBackend {
             recording: None,
             graphs: HashMap::new(),
             staging: None,
-            params_host: None,
-            params_dev: None,
             name,
             total_mem,
             clock: 0,
@@ -213,105 +226,125 @@ impl CudaBackend {
         self.bufs[b.0 as usize].expect("use of a freed buffer").0
     }
 
-    /// Launches one op whose parameters are at word `offset` of the arena.
-    fn launch(&self, op: &Op, offset: usize) -> Result<()> {
-        let f = &self.funcs[&op.kind];
-        let (arena, _) = self.params_dev.expect("the arena is written before launches");
-        let mut params = arena + offset as u64 * 4;
-        let mut ptrs: Vec<sys::CUdeviceptr> = op.bufs.iter().map(|&b| self.ptr(b)).collect();
-        let mut args: Vec<*mut c_void> = Vec::with_capacity(1 + ptrs.len());
-        args.push(&mut params as *mut sys::CUdeviceptr as *mut c_void);
-        args.extend(ptrs.iter_mut().map(|p| p as *mut sys::CUdeviceptr as *mut c_void));
+    fn args(&self, op: &Op) -> KernelArgs {
+        KernelArgs { params: op.params.clone(), ptrs: op.bufs.iter().map(|&b| self.ptr(b)).collect() }
+    }
+
+    /// The kernel node an op becomes: its function, grid, block and arguments (which the driver
+    /// copies when the node is added or set).
+    fn node_params(&self, op: &Op, args: &mut [*mut c_void]) -> sys::CUDA_KERNEL_NODE_PARAMS {
         let (x, y) = grid(op.groups);
-        unsafe {
-            result::launch_kernel(
-                f.cu_function(),
-                (x, y, 1),
-                (COLUMN as u32, 1, 1),
-                0,
-                self.stream.cu_stream(),
-                &mut args,
-            )
+        sys::CUDA_KERNEL_NODE_PARAMS {
+            func: self.funcs[&op.kind].cu_function(),
+            gridDimX: x,
+            gridDimY: y,
+            gridDimZ: 1,
+            blockDimX: COLUMN as u32,
+            blockDimY: 1,
+            blockDimZ: 1,
+            sharedMemBytes: 0,
+            kernelParams: args.as_mut_ptr(),
+            extra: std::ptr::null_mut(),
+            kern: std::ptr::null_mut(),
+            ctx: std::ptr::null_mut(),
         }
-        .map_err(|e| driver(&format!("launching {}", op.kind.name()), e))
     }
 
-    /// Copies every op's parameters into the device arena (one transfer, ordered on the stream
-    /// before the launches) and returns their offsets. A grown arena invalidates the graphs,
-    /// which hold its address.
-    fn write_params(&mut self, ops: &[Op]) -> Result<Vec<usize>> {
-        let (offsets, words) = param_offsets(ops);
-        if self.params_dev.is_none_or(|(_, n)| n < words) {
-            let n = words.next_power_of_two().max(1024);
-            self.graphs.clear();
-            if let Some((old, _)) = self.params_dev.take() {
-                self.stream.synchronize().map_err(|e| driver("before growing the parameter arena", e))?;
-                unsafe { result::free_sync(old) }.map_err(|e| driver("freeing the parameter arena", e))?;
+    fn launch(&self, op: &Op) -> Result<()> {
+        let mut args = self.args(op);
+        let mut list = args.pointers();
+        let (x, y) = grid(op.groups);
+        let f = self.funcs[&op.kind].cu_function();
+        unsafe { result::launch_kernel(f, (x, y, 1), (COLUMN as u32, 1, 1), 0, self.stream.cu_stream(), &mut list) }
+            .map_err(|e| driver(&format!("launching {}", op.kind.name()), e))
+    }
+
+    /// Builds and instantiates the graph of a call: one kernel node per op, in order.
+    fn build_graph(&self, ops: &[Op]) -> Result<Graph> {
+        let mut graph: sys::CUgraph = std::ptr::null_mut();
+        unsafe { sys::cuGraphCreate(&mut graph, 0) }.result().map_err(|e| driver("creating a graph", e))?;
+        let mut g = Graph { graph, exec: std::ptr::null_mut(), nodes: Vec::with_capacity(ops.len()), params: Vec::new() };
+        for op in ops {
+            let mut args = self.args(op);
+            let mut list = args.pointers();
+            let np = self.node_params(op, &mut list);
+            let mut node: sys::CUgraphNode = std::ptr::null_mut();
+            let (deps, n) = match g.nodes.last() {
+                Some(prev) => (prev as *const sys::CUgraphNode, 1),
+                None => (std::ptr::null(), 0),
+            };
+            unsafe { sys::cuGraphAddKernelNode_v2(&mut node, g.graph, deps, n, &np) }
+                .result()
+                .map_err(|e| driver(&format!("adding {} to the call graph", op.kind.name()), e))?;
+            g.nodes.push(node);
+            g.params.push(op.params.clone());
+        }
+        unsafe { sys::cuGraphInstantiateWithFlags(&mut g.exec, g.graph, 0) }
+            .result()
+            .map_err(|e| driver("instantiating the call graph", e))?;
+        Ok(g)
+    }
+
+    /// Gives every node whose op's parameters changed since its last launch the new ones.
+    fn update_graph(&self, g: &mut Graph, ops: &[Op]) -> Result<u64> {
+        let mut updated = 0;
+        for (i, op) in ops.iter().enumerate() {
+            if g.params[i] != op.params {
+                let mut args = self.args(op);
+                let mut list = args.pointers();
+                let np = self.node_params(op, &mut list);
+                unsafe { sys::cuGraphExecKernelNodeSetParams_v2(g.exec, g.nodes[i], &np) }
+                    .result()
+                    .map_err(|e| driver(&format!("updating {} in the call graph", op.kind.name()), e))?;
+                g.params[i].clone_from(&op.params);
+                updated += 1;
             }
-            let ptr = unsafe { result::malloc_sync(n * 4) }.map_err(|e| driver("allocating the parameter arena", e))?;
-            self.params_dev = Some((ptr, n));
-            self.params_host = Some(Pinned::new(n)?);
         }
-        let host = self.params_host.as_ref().expect("made with the arena");
-        let host = unsafe { std::slice::from_raw_parts_mut(host.ptr, host.len) };
-        for (op, &o) in ops.iter().zip(&offsets) {
-            host[o..o + op.params.len()].copy_from_slice(&op.params);
-        }
-        let (arena, _) = self.params_dev.expect("just made");
-        unsafe { result::memcpy_htod_async(arena, &host[..words], self.stream.cu_stream()) }
-            .map_err(|e| driver("copying the call's parameters", e))?;
-        Ok(offsets)
+        Ok(updated)
     }
 
-    /// Runs a call's ops: directly, by capturing them into a graph, or by replaying one.
+    fn launch_graph(&self, g: &Graph) -> Result<()> {
+        unsafe { sys::cuGraphLaunch(g.exec, self.stream.cu_stream()) }
+            .result()
+            .map_err(|e| driver("launching the call graph", e))
+    }
+
+    /// Runs a call's ops: directly, by building a graph, or by replaying one.
     fn run_ops(&mut self, ops: Vec<Op>) -> Result<()> {
-        let offsets = self.write_params(&ops)?;
         let shape = shape_of(&ops);
         let mut h = std::collections::hash_map::DefaultHasher::new();
         shape.hash(&mut h);
         let key = h.finish();
         self.clock += 1;
-        let clock = self.clock;
-        let entry = self.graphs.entry(key).or_insert_with(|| Cached {
-            shape: Vec::new(),
-            seen: 0,
-            graph: None,
-            last_use: clock,
-        });
-        if entry.shape != shape {
-            *entry = Cached { shape, seen: 0, graph: None, last_use: clock };
-        }
+        let mut entry = match self.graphs.remove(&key) {
+            Some(c) if c.shape == shape => c,
+            _ => Cached { shape, seen: 0, graph: None, last_use: 0 },
+        };
         entry.seen += 1;
-        entry.last_use = clock;
-        if let Some(g) = &entry.graph {
+        entry.last_use = self.clock;
+        let result = if let Some(g) = entry.graph.as_mut() {
+            let updated = self.update_graph(g, &ops);
             self.stats.replayed_calls += 1;
-            return g.launch().map_err(|e| driver("replaying the call graph", e));
-        }
-        let capture = entry.seen >= CAPTURE_AFTER;
-        let launch_all = |be: &Self| ops.iter().zip(&offsets).try_for_each(|(op, &o)| be.launch(op, o));
-        if !capture {
-            return launch_all(self);
-        }
-        self.stream
-            .begin_capture(sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
-            .map_err(|e| driver("beginning graph capture", e))?;
-        let launched = launch_all(self);
-        let graph = self
-            .stream
-            .end_capture(sys::CUgraphInstantiate_flags(0))
-            .map_err(|e| driver("instantiating the call graph", e));
-        launched?;
-        let graph = graph?.ok_or_else(|| err("graph capture recorded nothing"))?;
-        graph.launch().map_err(|e| driver("launching the call graph", e))?;
-        self.stats.captured_graphs += 1;
-        if self.graphs.len() > MAX_GRAPHS {
+            updated.and_then(|n| {
+                self.stats.graph_node_updates += n;
+                self.launch_graph(g)
+            })
+        } else if entry.seen >= CAPTURE_AFTER {
+            self.build_graph(&ops).and_then(|g| {
+                self.stats.captured_graphs += 1;
+                let launched = self.launch_graph(&g);
+                entry.graph = Some(g);
+                launched
+            })
+        } else {
+            ops.iter().try_for_each(|op| self.launch(op))
+        };
+        if self.graphs.len() >= MAX_GRAPHS {
             let oldest = self.graphs.iter().min_by_key(|(_, c)| c.last_use).map(|(k, _)| *k).expect("non-empty");
             self.graphs.remove(&oldest);
         }
-        if let Some(c) = self.graphs.get_mut(&key) {
-            c.graph = Some(graph);
-        }
-        Ok(())
+        self.graphs.insert(key, entry);
+        result
     }
 
     /// Async copies of `reads` into pinned memory, then the call's one synchronisation.
@@ -374,9 +407,9 @@ impl Backend for CudaBackend {
 
     fn free(&mut self, buf: Buf) {
         if let Some((ptr, _)) = self.bufs[buf.0 as usize].take() {
-            self.graphs.retain(|_, c| !c.shape.iter().any(|(_, bufs, _, _)| bufs.contains(&buf)));
             let _ = self.bind();
             let _ = self.stream.synchronize();
+            self.graphs.retain(|_, c| !c.shape.iter().any(|(_, bufs, _, _)| bufs.contains(&buf)));
             unsafe {
                 let _ = result::free_sync(ptr);
             }
@@ -425,13 +458,12 @@ impl Backend for CudaBackend {
         start.record(&self.stream).map_err(|e| driver("event", e))?;
         let mut timed = Vec::new();
         if self.profile {
-            let offsets = self.write_params(&ops)?;
-            for (op, &offset) in ops.iter().zip(&offsets) {
+            for op in &ops {
                 let ev =
                     || self.ctx.new_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT)).map_err(|e| driver("event", e));
                 let (a, b) = (ev()?, ev()?);
                 a.record(&self.stream).map_err(|e| driver("event", e))?;
-                self.launch(op, offset)?;
+                self.launch(op)?;
                 b.record(&self.stream).map_err(|e| driver("event", e))?;
                 timed.push((op.kind, a, b));
             }
@@ -479,11 +511,6 @@ impl Drop for CudaBackend {
         let _ = self.bind();
         let _ = self.stream.synchronize();
         self.graphs.clear();
-        if let Some((ptr, _)) = self.params_dev.take() {
-            unsafe {
-                let _ = result::free_sync(ptr);
-            }
-        }
         for (ptr, _) in self.bufs.iter().flatten() {
             unsafe {
                 let _ = result::free_sync(*ptr);
