@@ -5,7 +5,7 @@
 //! only learn what Broca's readout carries; this is the diagnostic for that.
 //! Knobs (env): R (recurrent strength), PS (feed-forward projection scale), IG (input gain per
 //! √E), K (kWTA winners), GM (connection gain multiplier), CG ("index:gain,…" per connection),
-//! TPT (ticks per token), ALPHA (membrane leak; SPEC fixes 0.95 — for diagnosis only).
+//! TPT (ticks per token), ALPHA (membrane leak; the model fixes 0.95, docs/model.md §8.4 — for diagnosis only).
 //!     cargo run --release --example token_information
 use neurogen::*;
 use rand::{Rng, SeedableRng};

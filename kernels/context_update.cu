@@ -1,5 +1,5 @@
 // context_update: end of a tick: working-memory context, PFC hidden state, neuromodulator decay
-// (SPEC §3.8-9) and each connection's fast weight from this tick's activity (SPEC §3.3).
+// (docs/model.md §3.6) and each connection's fast weight from this tick's activity (§3.2).
 KERNEL {
     const u32 width = max(max(max(p.o_thal, p.o_pfc), 2u * MODULES), p.n_conn);
     const u32 chunks = (width + COLUMN - 1u) / COLUMN, g = block_id();

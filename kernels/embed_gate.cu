@@ -1,4 +1,4 @@
-// embed_gate: device-side embedding lookup and thalamic gating (SPEC §3.1-2). One block per sequence.
+// embed_gate: device-side embedding lookup and thalamic gating (docs/model.md §3.1). One block per sequence.
 KERNEL {
     __shared__ float red[COLUMN];
     const u32 b = block_id(), lid = threadIdx.x, e = p.embed;

@@ -1,4 +1,4 @@
-// homeostasis (SPEC §5.5): theta_next = theta + eta * (rate_i - target), rate_i = the neuron's window
+// homeostasis (docs/model.md §6, step 6): theta_next = theta + eta * (rate_i - target), rate_i = the neuron's window
 // spike counts summed over the batch * inv_ticks; activity += those spikes (for sleep).
 KERNEL {
     const u32 i = block_id() * COLUMN + threadIdx.x;

@@ -1,4 +1,4 @@
-// lif_kwta: one module's tick for one COLUMN-neuron column of up to SPIKE_TILE sequences (SPEC §3.4-6):
+// lif_kwta: one module's tick for one COLUMN-neuron column of up to SPIKE_TILE sequences (docs/model.md §3.3–3.4):
 // neuromodulated input, recurrent input from last tick's spikes (slot-major W), LIF-A, exact
 // kWTA (largest v*, ties to the lower index), readout, traces and the module's spike count.
 // Spikes are bits: word [b / 32][i] holds sequence b's spike of neuron i, so one gather of a
@@ -45,7 +45,7 @@ KERNEL {
         const size_t si = (size_t)b * p.n + i;
         if (lid == 0u) fired = 0u;
         const u32 nm = (b * MODULES + p.module_id) * 2u;
-        const bool go = p.use_go != 0u && ctrl[b * 4u + 1u] != 0u;
+        const bool go = p.use_go != 0u && ctrl[b * CTRL_WORDS + 1u] != 0u;
         const float inh = p.inhibition * (1.0f - (go ? p.go_bias : 0.0f));
         const float gain = p.excitability * (1.0f + neuromod[nm] * p.s_da) * (1.0f + 0.5f * neuromod[nm + 1u] * p.s_5ht) * (1.0f - inh);
         const float cur = i < p.inputs ? j[b * p.inputs + i] * gain : 0.0f;

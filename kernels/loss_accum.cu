@@ -14,8 +14,8 @@ KERNEL {
     const u32 next = p.pos + 1u;
     if (lid == 0u && next < lens[b]) {
         u32 tgt = tokens[b * p.tstride + next];
-        acc[b * 4u] += lse - row[tgt];
-        acc[b * 4u + 1u] += best == tgt ? 1.0f : 0.0f;
-        acc[b * 4u + 2u] += 1.0f;
+        acc[b * ACC_WORDS] += lse - row[tgt];
+        acc[b * ACC_WORDS + 1u] += best == tgt ? 1.0f : 0.0f;
+        acc[b * ACC_WORDS + 2u] += 1.0f;
     }
 }

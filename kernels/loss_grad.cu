@@ -21,7 +21,7 @@ KERNEL {
         row[i] = valid ? prob - (i == tgt ? 1.0f : 0.0f) : 0.0f;
     }
     if (lid == 0u) {
-        u32* o = row_stats + (size_t)r * 4u;
+        u32* o = row_stats + (size_t)r * ROW_WORDS;
         o[0] = __float_as_uint(nll);
         o[1] = valid && best == tgt ? 1u : 0u;
         o[2] = valid ? 1u : 0u;

@@ -1,4 +1,4 @@
-// plasticity (SPEC §5.4): a thread per postsynaptic neuron i, over its existing synapses (slot-major):
+// plasticity (docs/model.md §6, step 5): a thread per postsynaptic neuron i, over its existing synapses (slot-major):
 // w_next = clip(w + rate / B * sum_b sum_w M (c_i e_j - e_i c_j), -1, 1),
 // M = mod_base[b, w] * mfac[b, module], e = we / window_ticks.
 KERNEL {

@@ -1,4 +1,4 @@
-// rewards (SPEC §5.2, §5.7): a thread per sequence walks its positions in order: reward, running
+// rewards (docs/model.md §6, step 3): a thread per sequence walks its positions in order: reward, running
 // mean rbar, prediction error delta, window modulators (mean delta per window), the DA factor
 // plasticity uses, DA/5HT for the next call, per-sequence sums; then batch totals.
 KERNEL {
@@ -9,7 +9,7 @@ KERNEL {
         float wsum = 0.0f, dsum = 0.0f, nll = 0.0f;
         for (u32 w = 0u; w < p.windows; w++) mod_base[b * p.windows + w] = 0.0f;
         for (u32 t = 0u; t < p.positions; t++) {
-            const u32* s = row_stats + ((size_t)t * p.batch + b) * 4u;
+            const u32* s = row_stats + ((size_t)t * p.batch + b) * ROW_WORDS;
             if (s[2] == 0u) continue;
             float r = s[1] != 0u ? p.reward : -p.reward;
             rb = p.rbar_decay * rb + (1.0f - p.rbar_decay) * r;
@@ -38,15 +38,15 @@ KERNEL {
             neuromod[nm] = fminf(fmaxf(neuromod[nm] + dmean * p.s_da[m], 0.0f), 2.0f);
             neuromod[nm + 1u] = fminf(fmaxf(neuromod[nm + 1u] + p.ht_step * p.s_5ht[m], 0.0f), 2.0f);
         }
-        acc[b * 4u] = nll;
-        acc[b * 4u + 1u] = (float)correct;
-        acc[b * 4u + 2u] = (float)count;
-        acc[b * 4u + 3u] = (float)last;
+        acc[b * ACC_WORDS] = nll;
+        acc[b * ACC_WORDS + 1u] = (float)correct;
+        acc[b * ACC_WORDS + 2u] = (float)count;
+        acc[b * ACC_WORDS + 3u] = (float)last;
     }
     __syncthreads();
     if (lid == 0u) {
         float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f;
-        for (u32 b = 0u; b < p.batch; b++) { t0 += acc[b * 4u]; t1 += acc[b * 4u + 1u]; t2 += acc[b * 4u + 2u]; }
+        for (u32 b = 0u; b < p.batch; b++) { t0 += acc[b * ACC_WORDS]; t1 += acc[b * ACC_WORDS + 1u]; t2 += acc[b * ACC_WORDS + 2u]; }
         totals[0] = t0;
         totals[1] = t1;
         totals[2] = t2;

@@ -1,4 +1,4 @@
-// sample: chooses the token at position pos+1 of sequence b (SPEC §4); the same algorithm as
+// sample: chooses the token at position pos+1 of sequence b (docs/model.md §4); the same algorithm as
 // shaders/sample.wgsl: argmax for greedy; otherwise top-k by a 4-pass radix select over the
 // float keys (ties to the lower id), top-p by a binary search over the weight bits (ties by id),
 // and the inverse CDF of one Philox4x32-10 uniform over the kept tokens in id order.
@@ -191,11 +191,11 @@ KERNEL {
     const u32 next = p.pos + 1u, plen = lens[b];
     if (lid == 0u && next < p.tstride && next >= plen && next < plen + p.max_new) {
         const u32 o = b * p.tstride + next;
-        if (ctrl[b * 4u + 2u] != 0u) {
+        if (ctrl[b * CTRL_WORDS + 2u] != 0u) {
             tokens[o] = p.pad;
         } else {
             tokens[o] = choice;
-            if (choice == p.eos) ctrl[b * 4u + 2u] = 1u;
+            if (choice == p.eos) ctrl[b * CTRL_WORDS + 2u] = 1u;
         }
     }
 }

@@ -1,5 +1,5 @@
 // context_update: end of a tick: working-memory context, PFC hidden state, neuromodulator decay
-// (SPEC §3.8-9) and each connection's fast weight from this tick's activity (SPEC §3.3).
+// (docs/model.md §3.6) and each connection's fast weight from this tick's activity (§3.2).
 
 @compute @workgroup_size(COLUMN)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

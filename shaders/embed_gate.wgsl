@@ -1,4 +1,4 @@
-// embed_gate: device-side embedding lookup and thalamic gating (SPEC §3.1-2).
+// embed_gate: device-side embedding lookup and thalamic gating (docs/model.md §3.1).
 // One workgroup per sequence b. Writes the Thalamus input current j[b, 0..E] and prev[b].
 
 @compute @workgroup_size(COLUMN)

@@ -1,4 +1,4 @@
-// hebbian_gains (SPEC §5.6): a thread per connection c, conn_meta[c] = [source module, target module,
+// hebbian_gains (docs/model.md §6, step 7): a thread per connection c, conn_meta[c] = [source module, target module,
 // rate bits, 0]: g_next = clamp(g + rate * pre * post * (1 + mean rbar) * K, 0, 2), with pre/post the
 // batch-averaged spike rates of the source and target modules during this call.
 

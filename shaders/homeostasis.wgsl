@@ -1,4 +1,4 @@
-// homeostasis (SPEC §5.5): theta_next = theta + eta * (rate_i - target), rate_i = sum of the
+// homeostasis (docs/model.md §6, step 6): theta_next = theta + eta * (rate_i - target), rate_i = sum of the
 // neuron's window spike counts over the batch * inv_ticks; activity += those spikes (for sleep).
 
 @compute @workgroup_size(COLUMN)

@@ -1,4 +1,4 @@
-// lif_kwta: one module's tick for one COLUMN-neuron column of up to SPIKE_TILE sequences (SPEC §3.4-6):
+// lif_kwta: one module's tick for one COLUMN-neuron column of up to SPIKE_TILE sequences (docs/model.md §3.3–3.4):
 // neuromodulated input, recurrent input from last tick's spikes, LIF-A, exact kWTA
 // (largest v*, ties to the lower index), readout, traces and the module's spike count.
 
@@ -56,7 +56,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
         // Neuromodulated input gain of this module for sequence b.
         let nm = (b * MODULES + p.module_id) * 2u;
-        let go = p.use_go != 0u && ctrl[b * 4u + 1u] != 0u;
+        let go = p.use_go != 0u && ctrl[b * CTRL_WORDS + 1u] != 0u;
         let inh = p.inhibition * (1.0 - select(0.0, p.go_bias, go));
         let gain = p.excitability * (1.0 + neuromod[nm] * p.s_da) * (1.0 + 0.5 * neuromod[nm + 1u] * p.s_5ht) * (1.0 - inh);
         var cur = 0.0;

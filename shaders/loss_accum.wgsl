@@ -26,8 +26,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let next = p.pos + 1u;
     if (lid == 0u && next < lens[b]) {
         let tgt = tokens[b * p.tstride + next];
-        acc[b * 4u] += lse - logits[row + tgt];
-        acc[b * 4u + 1u] += select(0.0, 1.0, best == tgt);
-        acc[b * 4u + 2u] += 1.0;
+        acc[b * ACC_WORDS] += lse - logits[row + tgt];
+        acc[b * ACC_WORDS + 1u] += select(0.0, 1.0, best == tgt);
+        acc[b * ACC_WORDS + 2u] += 1.0;
     }
 }

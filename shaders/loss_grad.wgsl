@@ -37,7 +37,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         logits[row + i] = select(0.0, prob - select(0.0, 1.0, i == tgt), valid);
     }
     if (lid == 0u) {
-        let o = r * 4u;
+        let o = r * ROW_WORDS;
         row_stats[o] = bitcast<u32>(nll);
         row_stats[o + 1u] = select(0u, 1u, valid && best == tgt);
         row_stats[o + 2u] = select(0u, 1u, valid);

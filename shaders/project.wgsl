@@ -1,4 +1,4 @@
-// project: one connection (SPEC §3.3), a thread per (target input neuron, sequence).
+// project: one connection (docs/model.md §3.2), a thread per (target input neuron, sequence).
 // act = mean(y_src[b]); f' = min(decay f + rate |act|, cap) (the fast weight after this tick,
 // stored by context_update); G = g + f' (-|G| if inhibitory), softly gated when |act G| < threshold;
 // j[b, i] (+)= G * sum_k P[i, k] * y_src[b, idx[i, k]] (slot-major P); acts[b, conn] = act.

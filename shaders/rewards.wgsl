@@ -1,4 +1,4 @@
-// rewards (SPEC §5.2, §5.7): one workgroup; a thread per sequence walks its positions in order:
+// rewards (docs/model.md §6, step 3): one workgroup; a thread per sequence walks its positions in order:
 // reward, running mean rbar, prediction error delta, window modulators (mean delta per window),
 // the DA factor plasticity uses, DA/5HT for the next call, per-sequence sums; then batch totals.
 
@@ -17,7 +17,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var count = 0u;
         var last = 0u;
         for (var t = 0u; t < p.positions; t++) {
-            let o = (t * p.batch + b) * 4u;
+            let o = (t * p.batch + b) * ROW_WORDS;
             if (row_stats[o + 2u] == 0u) { continue; }
             let r = select(-p.reward, p.reward, row_stats[o + 1u] != 0u);
             rb = p.rbar_decay * rb + (1.0 - p.rbar_decay) * r;
@@ -47,10 +47,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             neuromod[nm] = clamp(neuromod[nm] + dmean * p_s_da(m), 0.0, 2.0);
             neuromod[nm + 1u] = clamp(neuromod[nm + 1u] + p.ht_step * p_s_5ht(m), 0.0, 2.0);
         }
-        acc[b * 4u] = nll;
-        acc[b * 4u + 1u] = f32(correct);
-        acc[b * 4u + 2u] = f32(count);
-        acc[b * 4u + 3u] = f32(last);
+        acc[b * ACC_WORDS] = nll;
+        acc[b * ACC_WORDS + 1u] = f32(correct);
+        acc[b * ACC_WORDS + 2u] = f32(count);
+        acc[b * ACC_WORDS + 3u] = f32(last);
     }
     workgroupBarrier();
     if (lid == 0u) {
@@ -58,9 +58,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var t1 = 0.0;
         var t2 = 0.0;
         for (var b = 0u; b < p.batch; b++) {
-            t0 += acc[b * 4u];
-            t1 += acc[b * 4u + 1u];
-            t2 += acc[b * 4u + 2u];
+            t0 += acc[b * ACC_WORDS];
+            t1 += acc[b * ACC_WORDS + 1u];
+            t2 += acc[b * ACC_WORDS + 2u];
         }
         totals[0] = t0;
         totals[1] = t1;

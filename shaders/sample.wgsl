@@ -1,4 +1,4 @@
-// sample: chooses the token at position pos+1 of sequence b (SPEC §4). One workgroup per sequence.
+// sample: chooses the token at position pos+1 of sequence b (docs/model.md §4). One workgroup per sequence.
 // greedy: argmax (ties to the lower id). Otherwise: x = logits / T, w = exp(x - max x);
 // top-k keeps the k largest x (ties to the lower id) via an exact 4-pass radix select;
 // top-p keeps, of those, the smallest highest-w set whose mass reaches p (ties by id) via a
@@ -229,11 +229,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let plen = lens[b];
     if (lid == 0u && next < p.tstride && next >= plen && next < plen + p.max_new) {
         let o = b * p.tstride + next;
-        if (ctrl[b * 4u + 2u] != 0u) {
+        if (ctrl[b * CTRL_WORDS + 2u] != 0u) {
             tokens[o] = p.pad;
         } else {
             tokens[o] = choice;
-            if (choice == p.eos) { ctrl[b * 4u + 2u] = 1u; }
+            if (choice == p.eos) { ctrl[b * CTRL_WORDS + 2u] = 1u; }
         }
     }
 }

@@ -1,11 +1,11 @@
-//! Model configuration: presets (SPEC §1), module and connection constants (SPEC §3),
+//! Model configuration: presets (docs/model.md §1), module and connection constants (§8.2–8.3),
 //! LIF and initialisation constants. Everything tunable lives here, in one place.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NeuroError, Result};
 
-/// Neurons per kWTA column (SPEC §1). Also the workgroup / block size of every kernel.
+/// Neurons per kWTA column (docs/model.md §3.4). Also the workgroup / block size of every kernel.
 pub const COLUMN: usize = 256;
 /// Number of spiking modules.
 pub const NUM_MODULES: usize = 6;
@@ -79,7 +79,7 @@ pub struct ModuleConfig {
     pub inhibition: f32,
     /// Thalamic attention threshold τ_att (used by the Thalamus gate).
     pub tau_att: f32,
-    /// Three-factor plasticity rate η_m (SPEC §5.4).
+    /// Three-factor plasticity rate η_m (docs/model.md §6, step 5).
     pub plasticity_rate: f32,
 }
 
@@ -93,7 +93,7 @@ pub struct ConnectionConfig {
     pub hebbian_rate: f32,
 }
 
-/// LIF-A neuron constants (SPEC §3.6).
+/// LIF-A neuron constants (docs/model.md §3.4, defaults §8.4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LifConfig {
     pub alpha: f32,
@@ -121,7 +121,7 @@ impl Default for LifConfig {
     }
 }
 
-/// Initialisation constants (SPEC §2, tuned per SPEC §3 "Input magnitudes").
+/// Initialisation constants (docs/model.md §2; defaults and their reasons in §8.5).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InitConfig {
     /// Embedding rows have L2 norm `input_gain_per_sqrt_e · √E`.
@@ -167,7 +167,7 @@ fn default_feedback_projection_scale() -> f32 {
     3.0
 }
 
-/// Learning constants (SPEC §5–6).
+/// Learning constants (docs/model.md §6–7, defaults §8.6).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LearnConfig {
     /// Window length K in ticks for spike counts and mean traces.
@@ -183,7 +183,7 @@ pub struct LearnConfig {
     pub rbar_decay: f32,
     /// Serotonin step per call (times s_5HT).
     pub serotonin_step: f32,
-    /// Sleep (SPEC §6): every `sleep_interval` train steps (0 = never).
+    /// Sleep (docs/model.md §7): every `sleep_interval` train steps (0 = never).
     pub sleep_interval: u64,
     pub prune_threshold: f32,
     pub regrow_weight: f32,
@@ -251,7 +251,7 @@ pub enum Preset {
     Seed,
 }
 
-/// Module constants (excitability, s_DA, s_5HT, inhibition, τ_att, η_m) from SPEC §3.4/§5.4.
+/// Module constants (excitability, s_DA, s_5HT, inhibition, τ_att, η_m): docs/model.md §8.2.
 const MODULE_CONSTANTS: [(f32, f32, f32, f32, f32, f32); NUM_MODULES] = [
     (1.3, 0.3, 0.5, 0.10, 0.20, 1e-4),
     (1.4, 0.4, 0.3, 0.05, 0.15, 1e-3),
@@ -261,7 +261,7 @@ const MODULE_CONSTANTS: [(f32, f32, f32, f32, f32, f32); NUM_MODULES] = [
     (1.0, 0.5, 0.4, 0.10, 0.20, 1e-3),
 ];
 
-/// N/I/O/F per module and E, per preset (SPEC §1).
+/// N/I/O/F per module and E, per preset (docs/model.md §1).
 fn preset_shapes(p: Preset) -> (usize, [[usize; 4]; NUM_MODULES]) {
     match p {
         Preset::Tiny => (
@@ -300,7 +300,7 @@ fn preset_shapes(p: Preset) -> (usize, [[usize; 4]; NUM_MODULES]) {
     }
 }
 
-/// The eleven connections of SPEC §3.3, grouped by target in module update order.
+/// The eleven connections of docs/model.md §3.2, grouped by target in module update order.
 fn default_connections() -> Vec<ConnectionConfig> {
     use ModuleId::*;
     use Source::*;

@@ -1,4 +1,4 @@
-//! Randomness and token choice shared by every backend (SPEC §4).
+//! Randomness and token choice shared by every backend (docs/model.md §4).
 //!
 //! Philox4x32-10 keyed by the seed, with counter `(sequence, position, 0, 0)`; the first output
 //! word gives one uniform in [0, 1) with 24 bits. `shaders/sample.wgsl` and `kernels/sample.cu`

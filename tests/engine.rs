@@ -187,7 +187,7 @@ fn eos_ends_a_sequence() {
     }
 }
 
-/// On random tokens every module's spike rate stays within 1%–40% (SPEC §3).
+/// On random tokens every module's spike rate stays within 1%–40% (docs/model.md §10).
 fn check_rates(eng: &mut Engine, what: &str) {
     let batch = 2;
     let seqs: Vec<Vec<u32>> = (0..batch).map(|b| random_tokens(7 + b as u64, 64, 256)).collect();

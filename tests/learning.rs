@@ -1,4 +1,4 @@
-//! Learning (SPEC §5–6): one sync per train step, reproducibility, CPU/GPU agreement of the
+//! Learning (docs/model.md §6–7): one sync per train step, reproducibility, CPU/GPU agreement of the
 //! learned weights, NaN safety, sleep, and that the model actually learns.
 
 mod common;

@@ -45,7 +45,7 @@ pub fn embed_gate(p: &embed_gate::Params, io: embed_gate::Io) {
     }
 }
 
-/// The fast weight a connection will have after this tick (SPEC §3.3).
+/// The fast weight a connection will have after this tick (docs/model.md §3.2).
 pub fn next_fast(f: f32, act: f32, decay: f32, rate: f32, cap: f32) -> f32 {
     (decay * f + rate * act.abs()).min(cap)
 }
@@ -75,7 +75,7 @@ pub fn project(p: &project::Params, io: project::Io) {
     }
 }
 
-/// The neuromodulated input gain of a module for one sequence (SPEC §3.4).
+/// The neuromodulated input gain of a module for one sequence (docs/model.md §3.3).
 pub fn input_gain(p: &lif_kwta::Params, neuromod: &[f32], ctrl: &[u32], b: usize) -> f32 {
     let nm = (b * NUM_MODULES + p.module_id as usize) * 2;
     let (da, ht) = (neuromod[nm], neuromod[nm + 1]);
@@ -85,7 +85,7 @@ pub fn input_gain(p: &lif_kwta::Params, neuromod: &[f32], ctrl: &[u32], b: usize
     p.excitability * (1.0 + da * p.s_da) * (1.0 + 0.5 * ht * p.s_5ht) * (1.0 - inh)
 }
 
-/// The membrane candidate `v*` before threshold and kWTA (SPEC §3.5–6).
+/// The membrane candidate `v*` before threshold and kWTA (docs/model.md §3.4).
 pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
     let lif_kwta::Io { j, w_idx, w_val, theta, neuromod, ctrl, spk_prev, v, a, e, spk_next, y, counts } = io;
     let (n, fan, batch) = (p.n as usize, p.fanout as usize, p.batch as usize);
@@ -245,7 +245,7 @@ pub fn loss_accum(p: &loss_accum::Params, io: loss_accum::Io) {
     }
 }
 
-// ---- learning (SPEC §5) --------------------------------------------------------------------------
+// ---- learning (docs/model.md §6) -----------------------------------------------------------------
 
 fn finite(x: f32) -> bool {
     x.is_finite()

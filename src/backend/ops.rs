@@ -79,7 +79,7 @@ macro_rules! field_words {
     (f32) => {
         1
     };
-    ([$t:tt; $n:literal]) => {
+    ([$t:tt; $n:expr]) => {
         $n
     };
 }
@@ -91,10 +91,10 @@ macro_rules! field_desc {
     ($p:ident, $f:ident, f32) => {
         Field { name: stringify!($f), scalar: Scalar::F32, len: 1, offset: core::mem::offset_of!($p, $f) }
     };
-    ($p:ident, $f:ident, [u32; $n:literal]) => {
+    ($p:ident, $f:ident, [u32; $n:expr]) => {
         Field { name: stringify!($f), scalar: Scalar::U32, len: $n, offset: core::mem::offset_of!($p, $f) }
     };
-    ($p:ident, $f:ident, [f32; $n:literal]) => {
+    ($p:ident, $f:ident, [f32; $n:expr]) => {
         Field { name: stringify!($f), scalar: Scalar::F32, len: $n, offset: core::mem::offset_of!($p, $f) }
     };
 }
@@ -514,8 +514,8 @@ declare_ops! {
             reward: f32,
             rbar_decay: f32,
             ht_step: f32,
-            s_da: [f32; 6],
-            s_5ht: [f32; 6],
+            s_da: [f32; NUM_MODULES],
+            s_5ht: [f32; NUM_MODULES],
         }
         bufs {
             row_stats: Read u32,
@@ -586,7 +586,7 @@ declare_ops! {
     /// `hebbian_gains`: per connection `g_next = clamp(g + rate · pre · post · (1 + r̄) · K, 0, 2)`
     /// with pre/post the batch-averaged spike rates of the source/target modules this call.
     hebbian_gains: HebbianGains {
-        params { n_conn: u32, batch: u32, ticks: u32, window_ticks: u32, neurons: [u32; 6] }
+        params { n_conn: u32, batch: u32, ticks: u32, window_ticks: u32, neurons: [u32; NUM_MODULES] }
         bufs {
             /// Per connection `[source module, target module, rate bits, 0]`.
             conn_meta: Read u32,

@@ -23,7 +23,7 @@ pub struct GlobalArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "wgpu", global = true)]
     pub backend: BackendKind,
-    /// Model size (SPEC §1) [default: tiny].
+    /// Model size (docs/model.md §1) [default: tiny].
     #[arg(long, value_enum, global = true)]
     pub preset: Option<Preset>,
     /// Seed of the model's initialisation, of sampling and of training.

@@ -104,7 +104,7 @@ fn normal_rows(seed: u64, tensor: u64, rows: usize, cols: usize, std: f32) -> Ve
 }
 
 impl HostParams {
-    /// Seeded initialisation per SPEC §2 with the magnitudes of `cfg.init`.
+    /// Seeded initialisation per docs/model.md §2 with the magnitudes of `cfg.init`.
     pub fn init(cfg: &ModelConfig, seed: u64) -> HostParams {
         let ini = &cfg.init;
         let (v, e, d) = (cfg.vocab, cfg.embed, cfg.decoder_width());
@@ -330,7 +330,7 @@ pub struct StateBufs {
     pub acc: Buf,
     /// Per-sequence lengths (prompt lengths for generate, sequence lengths for evaluate).
     pub lens: Buf,
-    /// Running mean reward r̄ per sequence slot (SPEC §5.2).
+    /// Running mean reward r̄ per sequence slot (docs/model.md §6, step 3).
     pub rbar: Buf,
 }
 

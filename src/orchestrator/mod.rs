@@ -13,7 +13,7 @@ use crate::error::{invalid, NeuroError, Result};
 use crate::model::{HostParams, ParamBufs, StateBufs};
 use crate::sampling::SamplingRule;
 
-/// Spec constants of §3.3 and §3.8–9 that are not per-module.
+/// Constants of docs/model.md §3.2 and §3.6 that are not per-module (listed in §8.7).
 const FAST_DECAY: f32 = 0.95;
 const FAST_RATE: f32 = 0.1;
 const FAST_CAP: f32 = 0.5;
@@ -40,7 +40,7 @@ impl Default for GenerateOptions {
     }
 }
 
-/// What every call reports (SPEC §7).
+/// What every call of docs/model.md §5 reports.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CallStats {
     pub seconds: f64,
@@ -90,7 +90,7 @@ pub struct Engine {
     /// Ticks since the last reset (spike ping-pong parity and the context's first tick).
     tick: u64,
     /// The state was just allocated: the next reset also clears neuromodulators and r̄, which
-    /// otherwise carry over between calls per sequence slot (SPEC §5.7).
+    /// otherwise carry over between calls per sequence slot (docs/model.md §2).
     fresh_state: bool,
     /// Scratch of `train_step`, sized for (batch, positions).
     train: Option<train::TrainBufs>,
@@ -442,8 +442,8 @@ impl Engine {
         Ok(())
     }
 
-    /// One cognitive step of SPEC §3 for every sequence of the batch. With `learn`, each module's
-    /// spikes and traces also go into the current window's statistics (SPEC §5.1).
+    /// One cognitive step of docs/model.md §3 for every sequence of the batch. With `learn`, each module's
+    /// spikes and traces also go into the current window's statistics (§6, step 1).
     fn record_tick(
         &mut self,
         st: &StateBufs,

@@ -1,4 +1,4 @@
-//! Learning (SPEC §5–6): `train_step` recorded as one submission with one host sync, and `sleep`
+//! Learning (docs/model.md §6–7): `train_step` recorded as one submission with one host sync, and `sleep`
 //! (pruning with regrowth, silent-neuron thresholds) between calls.
 
 use std::time::Instant;
@@ -196,7 +196,7 @@ impl TrainBufs {
 
 impl Engine {
     /// One learning step over a batch of token sequences (lengths may differ; padding is masked),
-    /// SPEC §5 steps 1–7, recorded as one submission with one host sync. Each sequence starts
+    /// docs/model.md §6, recorded as one submission with one host sync. Each sequence starts
     /// from rest; DA, 5HT and r̄ carry over per sequence slot. If any NaN or Inf appears, no update
     /// is applied and the error names the tensors it was found in.
     pub fn train_step(&mut self, seqs: &[Vec<u32>]) -> Result<TrainOutput> {
@@ -347,8 +347,8 @@ impl Engine {
         };
         let bufs = loss_grad::Bufs { tokens, lens: st.lens, logits: tb.logits, row_stats: tb.row_stats };
         self.be.enqueue(Op::new(gp, bufs))?;
-        let mut s_da = [0f32; 6];
-        let mut s_5ht = [0f32; 6];
+        let mut s_da = [0f32; NUM_MODULES];
+        let mut s_5ht = [0f32; NUM_MODULES];
         for (m, mc) in cfg.modules.iter().enumerate() {
             s_da[m] = mc.s_da;
             s_5ht[m] = mc.s_5ht;
@@ -445,7 +445,7 @@ impl Engine {
             };
             self.be.enqueue(Op::new(hp, bufs))?;
         }
-        let mut neurons = [0u32; 6];
+        let mut neurons = [0u32; NUM_MODULES];
         for (m, mc) in cfg.modules.iter().enumerate() {
             neurons[m] = mc.n as u32;
         }
@@ -487,7 +487,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Sleep (SPEC §6) between calls: synapses with |w| below the pruning threshold are regrown at
+    /// Sleep (docs/model.md §7) between calls: synapses with |w| below the pruning threshold are regrown at
     /// fresh random presynaptic indices (fanout stays fixed; no self-synapses, no duplicates) with
     /// the regrowth weight; neurons silent since the last sleep get θ lowered; activity restarts.
     /// Seeded by `seed` and the step count, so reproducible.

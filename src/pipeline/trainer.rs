@@ -1,5 +1,5 @@
 //! The training loop around `Engine::train_step`: sleep every `sleep_interval` steps with replay of
-//! the best sequences from a bounded buffer (SPEC §6).
+//! the best sequences from a bounded buffer (docs/model.md §7).
 
 use crate::error::Result;
 use crate::orchestrator::{Engine, SleepReport, TrainOutput};

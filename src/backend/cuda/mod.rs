@@ -263,7 +263,8 @@ impl CudaBackend {
     fn build_graph(&self, ops: &[Op]) -> Result<Graph> {
         let mut graph: sys::CUgraph = std::ptr::null_mut();
         unsafe { sys::cuGraphCreate(&mut graph, 0) }.result().map_err(|e| driver("creating a graph", e))?;
-        let mut g = Graph { graph, exec: std::ptr::null_mut(), nodes: Vec::with_capacity(ops.len()), params: Vec::new() };
+        let mut g =
+            Graph { graph, exec: std::ptr::null_mut(), nodes: Vec::with_capacity(ops.len()), params: Vec::new() };
         for op in ops {
             let mut args = self.args(op);
             let mut list = args.pointers();
