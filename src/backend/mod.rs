@@ -84,7 +84,8 @@ pub struct Op {
     pub kind: OpKind,
     pub params: Vec<u32>,
     pub bufs: Vec<Buf>,
-    /// Workgroups (thread blocks) of [`COLUMN`] threads, as a linear count.
+    /// Workgroups (thread blocks) of [`COLUMN`] threads, as a linear count: 0 until the backend
+    /// shapes the op at `enqueue` ([`Op::prepare`]).
     pub groups: u32,
 }
 
