@@ -105,6 +105,22 @@ fn shape_of(ops: &[Op]) -> Shape {
     ops.iter().map(|op| (op.kind, op.bufs.clone(), op.groups, op.params.len())).collect()
 }
 
+/// The hash of a call's shape, without building it (calls repeat; shapes are built once).
+fn shape_key(ops: &[Op]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for op in ops {
+        (op.kind, &op.bufs, op.groups, op.params.len()).hash(&mut h);
+    }
+    h.finish()
+}
+
+fn same_shape(shape: &Shape, ops: &[Op]) -> bool {
+    shape.len() == ops.len()
+        && shape.iter().zip(ops).all(|((kind, bufs, groups, words), op)| {
+            *kind == op.kind && *bufs == op.bufs && *groups == op.groups && *words == op.params.len()
+        })
+}
+
 /// A kernel's arguments as the driver takes them: the parameter struct by value, then one
 /// device pointer per buffer; `pointers` lists where each value lives.
 struct KernelArgs {
@@ -312,14 +328,11 @@ impl CudaBackend {
 
     /// Runs a call's ops: directly, by building a graph, or by replaying one.
     fn run_ops(&mut self, ops: Vec<Op>) -> Result<()> {
-        let shape = shape_of(&ops);
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        shape.hash(&mut h);
-        let key = h.finish();
+        let key = shape_key(&ops);
         self.clock += 1;
         let mut entry = match self.graphs.remove(&key) {
-            Some(c) if c.shape == shape => c,
-            _ => Cached { shape, seen: 0, graph: None, last_use: 0 },
+            Some(c) if same_shape(&c.shape, &ops) => c,
+            _ => Cached { shape: shape_of(&ops), seen: 0, graph: None, last_use: 0 },
         };
         entry.seen += 1;
         entry.last_use = self.clock;
