@@ -358,8 +358,8 @@ declare_ops! {
             v_reset: f32,
             v_min: f32,
             trace_lambda: f32,
-            /// Sequences one workgroup steps together (a power of two ≤ SPIKE_TILE); 0 lets the
-            /// backend choose ([`LaunchShapes::lif_seq_per_group`]).
+            /// Sequences one workgroup steps together (a power of two ≤ SPIKE_TILE); 0 (or any
+            /// other value) lets the backend choose ([`LaunchShapes::lif_seq_per_group`]).
             seq_per_group: u32,
         }
         bufs {
@@ -380,10 +380,11 @@ declare_ops! {
             counts: ReadWrite atomic,
         }
         groups |p, s| {
-            if p.seq_per_group == 0 {
+            // Any other value than a power of two ≤ SPIKE_TILE is a launch shape the kernels cannot
+            // run, so it is treated as "auto" (the result does not depend on it).
+            if !p.seq_per_group.is_power_of_two() || p.seq_per_group as usize > super::SPIKE_TILE {
                 p.seq_per_group = s.lif_seq_per_group(p.n as usize, p.batch as usize);
             }
-            assert!(p.seq_per_group.is_power_of_two() && p.seq_per_group as usize <= super::SPIKE_TILE);
             p.n / COLUMN as u32 * p.batch.div_ceil(p.seq_per_group)
         };
     }
