@@ -219,6 +219,8 @@ pub struct ModelInfo {
     /// [`ModelConfig::parameter_words`].
     pub parameters: usize,
     pub memory_estimate_bytes_b1: u64,
+    /// Host memory needed at batch 1 (the parameters' host copy, plus the buffers on the CPU backend).
+    pub host_estimate_bytes_b1: u64,
     /// Device bytes each further sequence of a batch adds.
     pub state_bytes_per_sequence: usize,
     /// Whether one sequence fits the device's buffer, binding and memory limits …
@@ -229,11 +231,11 @@ pub struct ModelInfo {
 
 /// The size of the model `cfg` and whether it fits `be` at batch 1.
 pub fn model_info(be: &dyn Backend, cfg: &ModelConfig) -> ModelInfo {
-    let dev = be.info();
     let fits = check_fits(be, cfg, 1);
+    let dev = be.info();
     ModelInfo {
         backend: dev.backend,
-        device: dev.device,
+        device: dev.device.clone(),
         max_buffer_bytes: dev.max_buffer_bytes,
         max_binding_bytes: dev.max_binding_bytes,
         memory_bytes: dev.memory_bytes,
@@ -244,6 +246,7 @@ pub fn model_info(be: &dyn Backend, cfg: &ModelConfig) -> ModelInfo {
         synapses: cfg.synapses(),
         parameters: cfg.parameter_words(),
         memory_estimate_bytes_b1: cfg.memory_bytes(1),
+        host_estimate_bytes_b1: crate::orchestrator::host_bytes(&dev, cfg, 1),
         state_bytes_per_sequence: 4 * cfg.state_words_per_sequence(),
         fits: fits.is_ok(),
         fit_error: fits.err().map(|e| e.to_string()),

@@ -1,26 +1,8 @@
 //! The command-line contract, end to end on `tiny`.
 
-use std::process::Command;
+mod common;
 
-/// The binary under test: cargo's build, or `NEUROGEN_BIN` where the test binary was copied to
-/// another machine (the GPU machine runs staged binaries).
-fn binary() -> String {
-    std::env::var("NEUROGEN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_neurogen").to_string())
-}
-
-fn neurogen(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(binary()).args(args).output().expect("runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json_line(stdout: &str) -> serde_json::Value {
-    let line = stdout.lines().next().expect("one JSON line");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-}
+use common::{json_line, neurogen};
 
 #[test]
 fn generate_json() {
@@ -113,6 +95,10 @@ fn main_job_runs_on_a_preset() {
         out.lines().find_map(|l| l.strip_prefix("run directory: ")).unwrap().split(' ').next().unwrap().to_string();
     assert!(std::path::Path::new(&dir).join("charts/loss.png").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
+    // Its closing hint is a command the CLI accepts (it printed `--backend Cpu` once).
+    let hint = out.lines().find(|l| l.contains("neurogen --backend")).expect("a hint");
+    assert!(hint.contains("neurogen --backend cpu train --data"), "{hint}");
+    assert!(err.contains("the main job") && err.contains("cpu backend"), "it says what it does: {err}");
 }
 
 #[test]
@@ -183,9 +169,10 @@ fn train_json_and_bench_train() {
     ]);
     assert!(ok, "{err}");
     let v = json_line(&out);
-    let shares: f64 =
-        ["share_forward", "share_decode", "share_plasticity"].iter().map(|k| v[k].as_f64().unwrap()).sum();
-    assert!((shares - 1.0).abs() < 0.2, "{v}");
+    // The shares come from separately timed calls, so they are checked for range, not sum.
+    for k in ["share_forward", "share_decode", "share_plasticity"] {
+        assert!((0.0..=1.0).contains(&v[k].as_f64().unwrap()), "{v}");
+    }
     assert_eq!(v["host_syncs_per_call"], 1);
 }
 

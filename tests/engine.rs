@@ -274,6 +274,7 @@ impl Backend for Small {
         i.max_buffer_bytes = 1 << 20;
         i.max_binding_bytes = 1 << 20;
         i.memory_bytes = Some(64 << 20);
+        i.host_memory = false; // a small device, not the host
         i
     }
     fn alloc(&mut self, words: usize) -> neurogen::Result<Buf> {

@@ -7,17 +7,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use neurogen::pipeline::checkpoint;
+use neurogen::pipeline::checkpoint::{self, RunRecord};
 use neurogen::pipeline::corpus::{self, Documents, OnBadData};
 use neurogen::pipeline::run::{self, Budget, RunOptions};
 use neurogen::{Engine, ModelConfig, NeuroError, Preset, Tokenizer};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("neurogen-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
@@ -90,8 +83,9 @@ fn bpe_tokenizer_trains_round_trips_and_sets_the_vocabulary() {
     let d = temp_dir("bpe");
     write(&d.join("c.txt"), &"the spiking brain learns language, one token at a time.\n".repeat(50));
     let out = d.join("tokenizer.json");
-    let tok =
-        neurogen::pipeline::tokenizer::train_bpe(&[d.join("c.txt").to_string_lossy().into_owned()], 300, &out).unwrap();
+    let docs = neurogen::pipeline::corpus::DocumentStream::new(vec![d.join("c.txt")], OnBadData::Refuse);
+    let tok = neurogen::pipeline::tokenizer::train_bpe(docs, 300).unwrap();
+    tok.save(&out).unwrap();
     assert!(out.is_file());
     let again = Tokenizer::from_file(&out).unwrap();
     let text = "the brain learns, one token at a time";
@@ -118,6 +112,16 @@ fn small_run(out: &Path, steps: u64, start: Option<run::Resume>, engine: Engine,
         sample_every: 0,
         sample_prompt: "ab".into(),
         json: true,
+        record: RunRecord {
+            data: "data()".into(),
+            batch: 2,
+            seq_len: 20,
+            held_out_every: 0,
+            max_sequences: 9,
+            tokens: 0,
+            seconds: 0.0,
+        },
+        stop: None,
     };
     run::train(engine, &Tokenizer::bytes(), data, &data[..2], &opts, start).unwrap()
 }

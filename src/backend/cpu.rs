@@ -1,10 +1,13 @@
 //! The CPU reference backend: the test oracle. Plain loops, f64 accumulation for sums, clarity
-//! over speed. Each `fn` below is the specification of the shader and kernel of the same name.
+//! over speed; the three ops that take most of a step (`lif_kwta`, `logits`, `decoder_grad`)
+//! spread independent rows over all cores (rayon), with results that do not depend on the thread
+//! count. Each `fn` below is the specification of the shader and kernel of the same name.
 
 use super::*;
 use crate::config::NUM_MODULES;
 use crate::error::NeuroError;
 use crate::sampling::{argmax, choose_token, uniform, SamplingRule};
+use rayon::prelude::*;
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
@@ -91,57 +94,69 @@ pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
     let (n, fan, batch) = (p.n as usize, p.fanout as usize, p.batch as usize);
     let (inputs, outputs) = (p.inputs as usize, p.outputs as usize);
     let tiles = batch.div_ceil(SPIKE_TILE);
+    // Sequences are independent within a tick: each is updated on its own thread, and their
+    // spikes are then packed into the shared bit words (SPIKE_TILE sequences per word).
+    let (v, a, e, y) = (&mut v[..batch * n], &mut a[..batch * n], &mut e[..batch * n], &mut y[..batch * outputs]);
+    let fired: Vec<Vec<u32>> = (v.par_chunks_mut(n), a.par_chunks_mut(n), e.par_chunks_mut(n), y.par_chunks_mut(outputs))
+        .into_par_iter()
+        .enumerate()
+        .map(|(b, (v, a, e, y))| {
+            let gain = input_gain(p, neuromod, ctrl, b);
+            let (tile, bit) = (b / SPIKE_TILE, b % SPIKE_TILE);
+            let prev_words = &spk_prev[tile * n..(tile + 1) * n];
+            let prev_spk = |j: usize| (prev_words[j] >> bit) & 1;
+            let mut fired = vec![0u32; n];
+            let mut vstar = [0f32; COLUMN];
+            let mut order: Vec<usize> = Vec::with_capacity(COLUMN);
+            for col in 0..n / COLUMN {
+                let base = col * COLUMN;
+                for t in 0..COLUMN {
+                    let i = base + t;
+                    let cur = if i < inputs { j[b * inputs + i] * gain } else { 0.0 };
+                    let rec: f64 = (0..fan)
+                        .filter(|&f| prev_spk(w_idx[f * n + i] as usize) != 0)
+                        .map(|f| w_val[f * n + i] as f64)
+                        .sum();
+                    let vs = p.v_rest + p.alpha * (v[i] - p.v_rest) + cur + rec as f32 - a[i];
+                    vstar[t] = vs.max(p.v_min);
+                }
+                // Exact kWTA: the k candidates (v* above threshold) with the largest v*, ties to
+                // the lower index; the candidates sorted by (v* descending, index).
+                let candidate = |u: usize| vstar[u] > theta[base + u];
+                order.clear();
+                order.extend((0..COLUMN).filter(|&u| candidate(u)));
+                order.sort_by(|&x, &z| vstar[z].partial_cmp(&vstar[x]).unwrap_or(std::cmp::Ordering::Equal).then(x.cmp(&z)));
+                let mut spike = [false; COLUMN];
+                for &u in order.iter().take(p.k as usize) {
+                    spike[u] = true;
+                }
+                for t in 0..COLUMN {
+                    let i = base + t;
+                    a[i] *= p.beta;
+                    if spike[t] {
+                        v[i] = p.v_reset;
+                        a[i] += p.delta_a;
+                    } else if candidate(t) {
+                        v[i] = theta[i];
+                    } else {
+                        v[i] = vstar[t];
+                    }
+                    if i < outputs {
+                        y[i] = sigmoid(0.1 * ((vstar[t] - p.v_rest).max(0.0) - 10.0));
+                    }
+                    let sp = spike[t] as u32;
+                    e[i] = p.trace_lambda * e[i] + sp as f32;
+                    fired[i] = sp;
+                }
+            }
+            fired
+        })
+        .collect();
     // This tick's buffer is rebuilt bit by bit.
     spk_next[..tiles * n].fill(0);
-    let mut vstar = vec![0f32; COLUMN];
-    for b in 0..batch {
-        let gain = input_gain(p, neuromod, ctrl, b);
+    for (b, fired) in fired.iter().enumerate() {
         let (tile, bit) = (b / SPIKE_TILE, b % SPIKE_TILE);
-        let prev_words = &spk_prev[tile * n..(tile + 1) * n];
-        let prev_spk = |j: usize| (prev_words[j] >> bit) & 1;
-        let mut fired = vec![0u32; n];
-        for col in 0..n / COLUMN {
-            let base = col * COLUMN;
-            for t in 0..COLUMN {
-                let i = base + t;
-                let cur = if i < inputs { j[b * inputs + i] * gain } else { 0.0 };
-                let rec: f64 = (0..fan)
-                    .filter(|&f| prev_spk(w_idx[f * n + i] as usize) != 0)
-                    .map(|f| w_val[f * n + i] as f64)
-                    .sum();
-                let si = b * n + i;
-                let vs = p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + rec as f32 - a[si];
-                vstar[t] = vs.max(p.v_min);
-            }
-            for t in 0..COLUMN {
-                let i = base + t;
-                let si = b * n + i;
-                let candidate = |u: usize| vstar[u] > theta[base + u];
-                let spike = candidate(t) && {
-                    let rank = (0..COLUMN)
-                        .filter(|&u| candidate(u) && (vstar[u] > vstar[t] || (vstar[u] == vstar[t] && u < t)))
-                        .count();
-                    rank < p.k as usize
-                };
-                a[si] *= p.beta;
-                if spike {
-                    v[si] = p.v_reset;
-                    a[si] += p.delta_a;
-                } else if candidate(t) {
-                    v[si] = theta[i];
-                } else {
-                    v[si] = vstar[t];
-                }
-                if i < outputs {
-                    y[b * outputs + i] = sigmoid(0.1 * ((vstar[t] - p.v_rest).max(0.0) - 10.0));
-                }
-                let sp = spike as u32;
-                e[si] = p.trace_lambda * e[si] + sp as f32;
-                fired[i] = sp;
-            }
-        }
-        let words = &mut spk_next[tile * n..(tile + 1) * n];
-        for (w, &f) in words.iter_mut().zip(&fired) {
+        for (w, &f) in spk_next[tile * n..(tile + 1) * n].iter_mut().zip(fired) {
             *w |= f << bit;
         }
         counts[b * NUM_MODULES + p.module_id as usize] += fired.iter().sum::<u32>();
@@ -191,13 +206,13 @@ pub fn context_update(p: &context_update::Params, io: context_update::Io) {
 pub fn logits(p: &logits::Params, io: logits::Io) {
     let logits::Io { dec_w, dec_b, y, logits: out } = io;
     let (v, d) = (p.vocab as usize, p.width as usize);
-    for b in 0..p.batch as usize {
+    out[..p.batch as usize * v].par_chunks_mut(v).enumerate().for_each(|(b, out)| {
         let yb = &y[b * d..(b + 1) * d];
-        for r in 0..v {
+        for (r, o) in out.iter_mut().enumerate() {
             let s: f64 = dec_w[r * d..(r + 1) * d].iter().zip(yb).map(|(&w, &x)| w as f64 * x as f64).sum();
-            out[b * v + r] = dec_b[r] + s as f32;
+            *o = dec_b[r] + s as f32;
         }
-    }
+    });
 }
 
 pub fn sample(p: &sample::Params, io: sample::Io) {
@@ -351,23 +366,27 @@ pub fn decoder_grad(p: &decoder_grad::Params, io: decoder_grad::Io) {
     let decoder_grad::Io { grads, y, totals, g_w, g_b, partials } = io;
     let (rows, v, d) = (p.rows as usize, p.vocab as usize, p.width as usize);
     let inv = totals[3] as f64;
-    let vtiles = v.div_ceil(GEMM_TILE);
+    let (vtiles, dtiles) = (v.div_ceil(GEMM_TILE), d.div_ceil(GEMM_TILE));
+    // Rows of the gradient in parallel; each returns its squared sum per column tile.
+    let row_sq: Vec<Vec<f64>> = (g_w[..v * d].par_chunks_mut(d), g_b[..v].par_iter_mut())
+        .into_par_iter()
+        .enumerate()
+        .map(|(r, (g_w, g_b))| {
+            let mut sq = vec![0f64; dtiles];
+            for (k, out) in g_w.iter_mut().enumerate() {
+                let s: f64 = (0..rows).map(|i| grads[i * v + r] as f64 * y[i * d + k] as f64).sum::<f64>() * inv;
+                *out = s as f32;
+                sq[k / GEMM_TILE] += s * s;
+            }
+            let s: f64 = (0..rows).map(|i| grads[i * v + r] as f64).sum::<f64>() * inv;
+            *g_b = s as f32;
+            sq[0] += s * s; // the bias belongs to the first column tile's partial
+            sq
+        })
+        .collect();
     for (g, part) in partials.iter_mut().enumerate().take(decoder_grad_partials(v, d)) {
         let (vt, dt) = (g % vtiles, g / vtiles);
-        let mut sq = 0f64;
-        for r in vt * GEMM_TILE..((vt + 1) * GEMM_TILE).min(v) {
-            for k in dt * GEMM_TILE..((dt + 1) * GEMM_TILE).min(d) {
-                let s: f64 = (0..rows).map(|i| grads[i * v + r] as f64 * y[i * d + k] as f64).sum::<f64>() * inv;
-                g_w[r * d + k] = s as f32;
-                sq += s * s;
-            }
-            if dt == 0 {
-                let s: f64 = (0..rows).map(|i| grads[i * v + r] as f64).sum::<f64>() * inv;
-                g_b[r] = s as f32;
-                sq += s * s;
-            }
-        }
-        *part = sq as f32;
+        *part = (vt * GEMM_TILE..((vt + 1) * GEMM_TILE).min(v)).map(|r| row_sq[r][dt]).sum::<f64>() as f32;
     }
 }
 
@@ -502,10 +521,11 @@ impl Backend for CpuBackend {
     fn info(&self) -> DeviceInfo {
         DeviceInfo {
             backend: "cpu",
-            device: "CPU reference (f64 accumulation)".into(),
+            device: format!("CPU reference (f64 accumulation, {} threads)", rayon::current_num_threads()),
             max_buffer_bytes: u64::MAX,
             max_binding_bytes: u64::MAX,
-            memory_bytes: None,
+            memory_bytes: host_available_bytes(),
+            host_memory: true,
         }
     }
 

@@ -57,6 +57,16 @@ pub struct DeviceInfo {
     pub max_binding_bytes: u64,
     /// Device memory in bytes where known.
     pub memory_bytes: Option<u64>,
+    /// Whether the device's buffers live in host memory (the CPU backend).
+    pub host_memory: bool,
+}
+
+/// Host memory a new allocation can have now (Linux: `MemAvailable`), where known.
+pub fn host_available_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 pub trait Backend {

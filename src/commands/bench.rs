@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use neurogen::{bench, create_backend, BackendKind, Engine};
+use neurogen::{bench, Engine};
 
 use super::GlobalArgs;
 
@@ -12,15 +12,20 @@ pub struct BenchArgs {
     /// Time train_step instead, with the share of forward, decode and plasticity.
     #[arg(long)]
     train: bool,
+    /// Sequences per call.
     #[arg(long, default_value_t = 1)]
     batch: usize,
+    /// Tokens generated per sequence (with --train: the length of each trained sequence).
     #[arg(long, default_value_t = 256)]
     tokens: usize,
     /// Timed repetitions after one warm-up call.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// One JSON object (the BENCHMARKS.md row) instead of text.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 pub fn run(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
@@ -33,7 +38,7 @@ pub fn run(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
 
 /// A fresh model of the global arguments (the default byte vocabulary unless `--vocab`).
 fn engine(g: &GlobalArgs) -> Result<Engine> {
-    Ok(Engine::new(create_backend(g.backend)?, g.base_config(), g.seed)?)
+    Ok(Engine::new(g.create_backend()?, g.base_config(), g.seed())?)
 }
 
 fn generate(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
@@ -42,7 +47,8 @@ fn generate(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
     }
     let mut eng = engine(g)?;
     // The CPU reference has no memory system worth comparing against.
-    let r = bench::generate_throughput(&mut eng, a.batch, a.tokens, a.repeat, g.seed, g.backend != BackendKind::Cpu)?;
+    let host = eng.backend().info().host_memory;
+    let r = bench::generate_throughput(&mut eng, a.batch, a.tokens, a.repeat, g.seed(), !host)?;
     if a.json {
         println!("{}", serde_json::to_value(&r)?);
     } else {

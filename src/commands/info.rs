@@ -2,24 +2,28 @@
 
 use anyhow::Result;
 use clap::Args;
-use neurogen::{bench, create_backend};
+use neurogen::bench;
 
 use super::GlobalArgs;
 
 #[derive(Args)]
 pub struct InfoArgs {
+    /// One JSON object instead of text.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 pub fn run(g: &GlobalArgs, a: &InfoArgs) -> Result<()> {
     let cfg = g.base_config();
     cfg.validate()?;
-    let be = create_backend(g.backend)?;
+    let be = g.create_backend()?;
     let i = bench::model_info(&*be, &cfg);
     if a.json {
         println!("{}", serde_json::to_value(&i)?);
     } else {
+        let mib = |b: u64| b as f64 / 1048576.0;
         println!("backend   {} on {}", i.backend, i.device);
         println!("limits    buffer {} B, storage binding {} B", i.max_buffer_bytes, i.max_binding_bytes);
         println!(
@@ -27,10 +31,11 @@ pub fn run(g: &GlobalArgs, a: &InfoArgs) -> Result<()> {
             i.preset, i.vocab, i.embed, i.neurons, i.synapses
         );
         println!(
-            "params    {} words; memory estimate {:.1} MiB at batch 1 (+{:.1} MiB per sequence)",
+            "params    {} words; device memory {:.1} MiB at batch 1 (+{:.1} MiB per sequence); host memory {:.1} MiB",
             i.parameters,
-            i.memory_estimate_bytes_b1 as f64 / 1048576.0,
-            i.state_bytes_per_sequence as f64 / 1048576.0
+            mib(i.memory_estimate_bytes_b1),
+            mib(i.state_bytes_per_sequence as u64),
+            mib(i.host_estimate_bytes_b1)
         );
         println!("fits      {}", i.fit_error.as_deref().unwrap_or("yes"));
     }

@@ -6,14 +6,15 @@ use anyhow::{Context, Result};
 use clap::Args;
 use neurogen::pipeline::corpus::OnBadData;
 use neurogen::pipeline::run;
-use neurogen::{create_backend, Engine, Tokenizer};
+use neurogen::{Engine, Tokenizer};
 
 use super::train::{self, TrainArgs};
 use super::GlobalArgs;
 
 #[derive(Args)]
 pub struct MainJobArgs {
-    /// Time budget of the main job (no command), in seconds.
+    /// Time budget of the main job (no command), in seconds: it trains this long, then writes
+    /// the final checkpoint, a sample and the held-out loss.
     #[arg(long, default_value_t = 120)]
     main_seconds: u64,
 }
@@ -23,7 +24,7 @@ pub fn run(g: &GlobalArgs, a: &MainJobArgs) -> Result<()> {
     let dir = train::run_dir(&None);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let corpus_path = dir.join("corpus.txt");
-    std::fs::write(&corpus_path, run::embedded_corpus(20_000, g.seed))?;
+    std::fs::write(&corpus_path, run::embedded_corpus(20_000, g.seed()))?;
     // Its data: the generated corpus instead of `--data`.
     let mut args = TrainArgs::defaults(corpus_path.to_str().unwrap_or("corpus.txt"));
     // Its time budget: `--main-seconds` instead of 100 steps, so the job ends on time on any device.
@@ -38,17 +39,24 @@ pub fn run(g: &GlobalArgs, a: &MainJobArgs) -> Result<()> {
     let tok = Tokenizer::bytes();
     let mut cfg = g.base_config();
     tok.configure(&mut cfg);
+    cfg.validate()?;
+    let be = g.create_backend()?;
+    let backend = be.info().backend;
     eprintln!(
-        "training the `{}` model on {:?} for {} s on a generated corpus ({})…",
+        "the main job: training the `{}` model on the {backend} backend for {} s on a generated corpus ({}); Ctrl-C stops early with a checkpoint",
         cfg.preset,
-        g.backend,
         a.main_seconds,
         corpus_path.display()
     );
-    let eng = Engine::new(create_backend(g.backend)?, cfg, g.seed)?;
-    let summary = args.train(g, eng, &tok, dir, None)?;
+    let eng = Engine::new(be, cfg, g.seed())?;
+    let (record, seed) = args.settings(g, None)?;
+    let summary = args.train(record, seed, eng, &tok, dir, None)?;
     println!("trained {} steps", summary.steps);
     train::report(&summary, false);
-    println!("point it at real data: neurogen --backend {:?} train --data 'slimpajama/*.jsonl.zst' --tokenizer tokenizer.json --time 3600", g.backend);
+    if summary.interrupted {
+        std::process::exit(130);
+    }
+    println!("next, train on real data: neurogen --backend {backend} train --data 'slimpajama/*.jsonl.zst' --tokenizer tokenizer.json --time 3600");
+    println!("(make tokenizer.json first: neurogen tokenizer train --data 'slimpajama/*.jsonl.zst' --vocab 8000 --out tokenizer.json)");
     Ok(())
 }

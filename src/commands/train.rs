@@ -2,14 +2,16 @@
 //! checkpoints. The main job (`main_job`) trains through the same arguments and defaults.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Parser;
-use neurogen::pipeline::checkpoint;
+use neurogen::pipeline::checkpoint::{self, RunRecord};
 use neurogen::pipeline::corpus::{self, OnBadData};
 use neurogen::pipeline::run::{self, Budget, Resume, RunOptions, RunSummary};
-use neurogen::{create_backend, Engine, Tokenizer};
+use neurogen::{Engine, Tokenizer, MAX_SEQUENCE};
 
 use super::{GlobalArgs, ModelArgs};
 
@@ -17,41 +19,56 @@ use super::{GlobalArgs, ModelArgs};
 // `TrainArgs::defaults`.
 #[derive(Parser)]
 pub struct TrainArgs {
-    /// Corpus: .txt, .jsonl, .jsonl.zst files, directories or globs.
-    #[arg(long)]
-    pub data: String,
+    /// Corpus: .txt (a document per line), .jsonl (the `text` field of each line) or .jsonl.zst
+    /// files, directories (searched recursively) or globs. On --resume: the run's.
+    #[arg(long, required_unless_present = "resume")]
+    pub data: Option<String>,
+    /// A tokenizer.json for the fresh model (its vocabulary sets V) [default: bytes, V = 259].
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
-    /// Stop after this many steps …
+    /// Stop when the run has taken this many steps …
     #[arg(long, conflicts_with_all = ["tokens", "time"])]
     pub steps: Option<u64>,
-    /// … or this many trained tokens …
+    /// … or trained on this many tokens …
     #[arg(long, conflicts_with = "time")]
     pub tokens: Option<u64>,
-    /// … or this many seconds (default: 100 steps).
+    /// … or trained this many seconds. All three count the whole run, a resumed one included
+    /// [default: 100 steps].
     #[arg(long)]
     pub time: Option<u64>,
-    #[arg(long, default_value_t = 8)]
-    pub batch: usize,
-    /// Tokens per training sequence (BOS included).
-    #[arg(long, default_value_t = 64)]
-    pub seq_len: usize,
-    /// Run directory (metrics, samples, charts, checkpoints) [default: runs/<time>].
+    /// Sequences per step [default: 8; on --resume: the run's].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Tokens per training sequence, BOS included [default: 64; on --resume: the run's].
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Run directory (metrics, samples, charts, checkpoints); it must not hold a run unless
+    /// --resume or --force [default: runs/run-<unix time>; on --resume: the run's].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Continue the run in this directory (or from this checkpoint).
+    /// Continue the run in this directory (its latest checkpoint) or from this checkpoint, with
+    /// its data, shapes and seed.
     #[arg(long, conflicts_with = "tokenizer")]
     pub resume: Option<PathBuf>,
+    /// Start anew in an --out that holds a run, deleting its metrics, samples, charts and
+    /// checkpoints.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Write a checkpoint every N steps (0: only at the end).
     #[arg(long, default_value_t = 100)]
     pub checkpoint_every: u64,
+    /// Generate a text sample every N steps into samples.json (0: only at the end).
     #[arg(long, default_value_t = 50)]
     pub sample_every: u64,
-    /// Every N-th packed sequence is held out for evaluation.
-    #[arg(long, default_value_t = 20)]
-    pub held_out_every: usize,
-    /// Sequences read from the corpus at most (it is streamed until then).
-    #[arg(long, default_value_t = 100_000)]
-    pub max_sequences: usize,
+    /// Every N-th packed sequence is held out for evaluation (0: none; 1 is refused)
+    /// [default: 20; on --resume: the run's].
+    #[arg(long)]
+    pub held_out_every: Option<usize>,
+    /// Sequences read from the corpus at most (it is streamed until then) [default: 100000; on
+    /// --resume: the run's].
+    #[arg(long)]
+    pub max_sequences: Option<usize>,
+    /// What to do with a malformed line or file: report and skip it, or stop.
     #[arg(long, value_enum, default_value = "skip")]
     pub on_bad_data: OnBadData,
     /// Prompt of the text samples.
@@ -60,7 +77,14 @@ pub struct TrainArgs {
     /// One JSON object per step on stdout instead of the progress bar.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
+
+const DEFAULT_BATCH: usize = 8;
+const DEFAULT_SEQ_LEN: usize = 64;
+const DEFAULT_HELD_OUT_EVERY: usize = 20;
+const DEFAULT_MAX_SEQUENCES: usize = 100_000;
 
 impl TrainArgs {
     /// What `neurogen train --data <data>` runs: every other argument at its default.
@@ -78,61 +102,162 @@ impl TrainArgs {
         }
     }
 
+    /// The run's settings: the flags over the defaults, or, on resume, the resumed run's (a flag
+    /// that differs from it is refused: the run would silently change).
+    pub fn settings(&self, g: &GlobalArgs, prior: Option<(&RunRecord, u64)>) -> Result<(RunRecord, u64)> {
+        let Some((run, seed)) = prior else {
+            let record = RunRecord {
+                data: self.data.clone().unwrap_or_default(),
+                batch: self.batch.unwrap_or(DEFAULT_BATCH),
+                seq_len: self.seq_len.unwrap_or(DEFAULT_SEQ_LEN),
+                held_out_every: self.held_out_every.unwrap_or(DEFAULT_HELD_OUT_EVERY),
+                max_sequences: self.max_sequences.unwrap_or(DEFAULT_MAX_SEQUENCES),
+                tokens: 0,
+                seconds: 0.0,
+            };
+            return Ok((record, g.seed()));
+        };
+        fn same<T: PartialEq + std::fmt::Display>(flag: &str, given: Option<T>, run: T) -> Result<()> {
+            match given {
+                Some(v) if v != run => {
+                    bail!("{flag} {v} differs from the resumed run's {run}; drop it to continue the run, or start a new one")
+                }
+                _ => Ok(()),
+            }
+        }
+        same("--data", self.data.as_deref(), run.data.as_str())?;
+        same("--batch", self.batch, run.batch)?;
+        same("--seq-len", self.seq_len, run.seq_len)?;
+        same("--held-out-every", self.held_out_every, run.held_out_every)?;
+        same("--max-sequences", self.max_sequences, run.max_sequences)?;
+        same("--seed", g.seed, seed)?;
+        Ok((run.clone(), seed))
+    }
+
     /// Reads and packs the corpus, then trains `engine` on it into the run directory `out`
     /// (`start`: where a resumed run continues).
     pub fn train(
         &self,
-        g: &GlobalArgs,
+        record: RunRecord,
+        seed: u64,
         engine: Engine,
         tok: &Tokenizer,
         out: PathBuf,
         start: Option<Resume>,
     ) -> Result<RunSummary> {
-        let files = corpus::resolve(&self.data)?;
-        let (packer, problems) =
-            corpus::load(files, tok, self.seq_len, self.held_out_every, self.max_sequences, self.on_bad_data)?;
+        if record.seq_len > MAX_SEQUENCE {
+            bail!("--seq-len {} exceeds the limit of {MAX_SEQUENCE} tokens per sequence", record.seq_len);
+        }
+        if record.batch == 0 {
+            bail!("--batch must be at least 1");
+        }
+        let files = corpus::resolve(&record.data)?;
+        let (packer, problems) = corpus::load(
+            files,
+            tok,
+            record.seq_len,
+            record.held_out_every,
+            record.max_sequences,
+            self.on_bad_data,
+        )?;
         if !problems.is_empty() {
             eprintln!("{} malformed lines or files were skipped", problems.len());
         }
         let opts = RunOptions {
-            batch: self.batch,
+            batch: record.batch,
             budget: self.budget(),
             out,
-            seed: g.seed,
+            seed,
             checkpoint_every: self.checkpoint_every,
             sample_every: self.sample_every,
             sample_prompt: self.sample_prompt.clone(),
             json: self.json,
+            record,
+            stop: Some(interrupt_flag()),
         };
         Ok(run::train(engine, tok, &packer.train, &packer.held_out, &opts, start)?)
     }
 }
 
-pub fn run(g: &GlobalArgs, a: &TrainArgs) -> Result<()> {
-    let (engine, tok, start, out) = match &a.resume {
-        Some(dir) => {
-            let ck = checkpoint::load(dir)?;
-            let out = a.out.clone().unwrap_or_else(|| run_dir_of(&ck.dir));
-            eprintln!("resuming {} at step {}", ck.dir.display(), ck.manifest.train_steps);
-            let eng = Engine::from_snapshot(create_backend(g.backend)?, ck.manifest.config.clone(), &ck.snapshot)?;
-            let resume = Resume::from_checkpoint(&ck);
-            (eng, ck.tokenizer, Some(resume), out)
+/// Set by the first Ctrl-C: the run finishes its step, writes a checkpoint and stops. A second
+/// Ctrl-C exits at once.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        let installed = ctrlc::set_handler(move || {
+            if f.swap(true, Ordering::SeqCst) {
+                eprintln!("\nsecond interrupt: exiting without a checkpoint");
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupt: finishing the step and writing a checkpoint (Ctrl-C again to exit now)");
+        });
+        if let Err(e) = installed {
+            log::warn!("no Ctrl-C handler ({e}): an interrupt stops the run without a checkpoint");
         }
-        None => {
-            let (eng, tok) = ModelArgs { checkpoint: None, tokenizer: a.tokenizer.clone() }.load(g)?;
-            (eng, tok, None, run_dir(&a.out))
+        flag
+    })
+    .clone()
+}
+
+/// Refuses an `--out` that holds a run, unless `force` (which clears it).
+pub fn claim_run_dir(out: &Path, force: bool) -> Result<()> {
+    if run::is_run_dir(out) {
+        if !force {
+            bail!(
+                "{} already holds a run; continue it with --resume {0}, choose another --out, or pass --force to start anew there (deleting that run)",
+                out.display()
+            );
         }
-    };
-    let summary = a.train(g, engine, &tok, out, start)?;
-    report(&summary, a.json);
+        run::clear_run_dir(out)?;
+    }
     Ok(())
 }
 
-/// `--out`, or `runs/run-<unix seconds>`.
+pub fn run(g: &GlobalArgs, a: &TrainArgs) -> Result<()> {
+    let summary = match &a.resume {
+        Some(dir) => {
+            g.refuse_shape_flags("--resume")?;
+            let ck = checkpoint::load(dir)?;
+            let run_dir = run_dir_of(&ck.dir);
+            let out = a.out.clone().unwrap_or_else(|| run_dir.clone());
+            if out != run_dir {
+                claim_run_dir(&out, false)?;
+            }
+            let Some(prior) = &ck.manifest.run else {
+                bail!("{} was not written by a training run: there is no run to resume", ck.dir.display())
+            };
+            let (record, seed) = a.settings(g, Some((prior, ck.manifest.seed)))?;
+            eprintln!("resuming {} at step {}", ck.dir.display(), ck.manifest.train_steps);
+            let eng = Engine::from_snapshot(g.create_backend()?, ck.manifest.config.clone(), &ck.snapshot)?;
+            let resume = Resume::from_checkpoint(&ck);
+            a.train(record, seed, eng, &ck.tokenizer, out, Some(resume))?
+        }
+        None => {
+            let (record, seed) = a.settings(g, None)?;
+            let out = run_dir(&a.out);
+            claim_run_dir(&out, a.force)?;
+            let (eng, tok) = ModelArgs { checkpoint: None, tokenizer: a.tokenizer.clone() }.load(g)?;
+            a.train(record, seed, eng, &tok, out, None)?
+        }
+    };
+    report(&summary, a.json);
+    if summary.interrupted {
+        eprintln!("interrupted at step {}; continue with: neurogen train --resume {}", summary.steps, summary.out.display());
+        std::process::exit(130);
+    }
+    Ok(())
+}
+
+/// `--out`, or a new `runs/run-<unix seconds>[-N]`.
 pub fn run_dir(out: &Option<PathBuf>) -> PathBuf {
     out.clone().unwrap_or_else(|| {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        PathBuf::from("runs").join(format!("run-{secs}"))
+        let base = PathBuf::from("runs").join(format!("run-{secs}"));
+        (1..).map(|n| if n == 1 { base.clone() } else { base.with_file_name(format!("run-{secs}-{n}")) })
+            .find(|p| !p.exists())
+            .expect("some name is free")
     })
 }
 

@@ -22,6 +22,14 @@ const HIDDEN_DECAY: f32 = 0.7;
 const DA_DECAY: f32 = 0.95;
 const HT_DECAY: f32 = 0.98;
 
+/// Tokens one `generate` submission records at most; longer generations run in segments.
+pub const GENERATE_SEGMENT: usize = 1024;
+/// Tokens of one sequence a call reads at most (a prompt, an evaluated or trained sequence): a
+/// call records every position's ops before it is submitted, so this bounds what it holds.
+pub const MAX_SEQUENCE: usize = 4096;
+/// New tokens one `generate` call makes at most (per sequence).
+pub const MAX_GENERATE: usize = 1 << 20;
+
 /// How `generate` continues a prompt.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GenerateOptions {
@@ -49,6 +57,26 @@ pub struct CallStats {
     pub ticks: u64,
     /// Mean spike rate per module over the call's ticks and sequences, in update order.
     pub spike_rates: [f64; NUM_MODULES],
+}
+
+impl CallStats {
+    /// Statistics of no work.
+    pub fn none() -> CallStats {
+        CallStats { seconds: 0.0, host_syncs: 0, dispatches: 0, ticks: 0, spike_rates: [0.0; NUM_MODULES] }
+    }
+
+    /// The statistics of this call followed by `next` (spike rates weighted by ticks).
+    pub fn then(&self, next: &CallStats) -> CallStats {
+        let ticks = self.ticks + next.ticks;
+        let w = |a: f64, b: f64| (a * self.ticks as f64 + b * next.ticks as f64) / ticks.max(1) as f64;
+        CallStats {
+            seconds: self.seconds + next.seconds,
+            host_syncs: self.host_syncs + next.host_syncs,
+            dispatches: self.dispatches + next.dispatches,
+            ticks,
+            spike_rates: std::array::from_fn(|m| w(self.spike_rates[m], next.spike_rates[m])),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -171,8 +199,21 @@ impl Engine {
         self.tick
     }
 
-    /// Continues each prompt by up to `max_new` sampled tokens, starting from rest. One submission.
+    /// Continues each prompt by up to `max_new` sampled tokens, starting from rest; a sequence
+    /// stops at EOS. Recorded in segments of at most [`GENERATE_SEGMENT`] tokens, one submission
+    /// each, until every sequence is done (docs/model.md §5).
     pub fn generate(&mut self, prompts: &[Vec<u32>], opts: &GenerateOptions) -> Result<GenerateOutput> {
+        self.generate_streaming(prompts, opts, |_| {})
+    }
+
+    /// [`Engine::generate`], calling `on_segment` with every sequence's tokens so far after each
+    /// segment (to print text as it is made).
+    pub fn generate_streaming(
+        &mut self,
+        prompts: &[Vec<u32>],
+        opts: &GenerateOptions,
+        mut on_segment: impl FnMut(&[Vec<u32>]),
+    ) -> Result<GenerateOutput> {
         self.check_batch(prompts, 1)?;
         let r = opts.rule;
         if !r.greedy && !(r.temperature.is_finite() && r.temperature > 0.0) {
@@ -181,22 +222,79 @@ impl Engine {
         if !(r.top_p > 0.0 && r.top_p <= 1.0) {
             return invalid(format!("top-p must be in (0, 1], got {}", r.top_p));
         }
+        if opts.max_new > MAX_GENERATE {
+            return invalid(format!("max_new {} exceeds the limit of {MAX_GENERATE} tokens per call", opts.max_new));
+        }
         let batch = prompts.len();
-        let max_prompt = prompts.iter().map(Vec::len).max().unwrap_or(0);
-        let min_prompt = prompts.iter().map(Vec::len).min().unwrap_or(0);
-        let total = max_prompt + opts.max_new;
-        let (tokens, st) = self.prepare(prompts, total)?;
-        let lens: Vec<u32> = prompts.iter().map(|p| p.len() as u32).collect();
+        let mut tokens: Vec<Vec<u32>> = vec![Vec::new(); batch];
+        let mut done = vec![opts.max_new == 0; batch];
+        let mut inputs = prompts.to_vec();
+        let mut stats: Option<CallStats> = None;
+        for segment in 0u64.. {
+            let left = (0..batch).filter(|&b| !done[b]).map(|b| opts.max_new - tokens[b].len()).max();
+            let Some(left) = left else { break };
+            // The first segment's seed is the caller's, so a short generation is one plain call.
+            let seed = opts.seed ^ segment.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let (rows, s) = self.generate_segment(&inputs, left.min(GENERATE_SEGMENT), r, seed, segment == 0)?;
+            for (b, row) in rows.iter().enumerate() {
+                // The next segment starts by feeding the last token sampled here.
+                inputs[b] = vec![*row.last().unwrap_or(&self.cfg.pad)];
+                if done[b] {
+                    continue;
+                }
+                let take = row.len().min(opts.max_new - tokens[b].len());
+                let row = &row[..take];
+                match row.iter().position(|&t| t == self.cfg.eos) {
+                    Some(i) => {
+                        tokens[b].extend_from_slice(&row[..=i]);
+                        done[b] = true;
+                    }
+                    None => tokens[b].extend_from_slice(row),
+                }
+                done[b] |= tokens[b].len() >= opts.max_new;
+            }
+            stats = Some(match stats {
+                None => s,
+                Some(acc) => acc.then(&s),
+            });
+            on_segment(&tokens);
+        }
+        let stats = stats.unwrap_or_else(|| CallStats::none());
+        Ok(GenerateOutput { tokens, stats })
+    }
+
+    /// One submission: feeds `inputs` (from rest with `reset`, else from the current state) and
+    /// samples until every row is `steps` tokens past the longest input. Returns each sequence's
+    /// sampled tokens (shorter inputs sample more, so all rows end at the same position).
+    fn generate_segment(
+        &mut self,
+        inputs: &[Vec<u32>],
+        steps: usize,
+        r: SamplingRule,
+        seed: u64,
+        reset: bool,
+    ) -> Result<(Vec<Vec<u32>>, CallStats)> {
+        let batch = inputs.len();
+        let max_in = inputs.iter().map(Vec::len).max().unwrap_or(0);
+        let min_in = inputs.iter().map(Vec::len).min().unwrap_or(0);
+        let total = max_in + steps;
+        let (tokens, st) = self.prepare(inputs, total)?;
+        let lens: Vec<u32> = inputs.iter().map(|p| p.len() as u32).collect();
         self.be.upload(st.lens, 0, &lens)?;
 
         let start = Instant::now();
+        let first_tick = if reset { 0 } else { self.tick };
         self.be.begin()?;
-        self.record_reset(&st)?;
+        if reset {
+            self.record_reset(&st)?;
+        } else {
+            self.be.enqueue(Op::fill(st.counts, batch * NUM_MODULES, 0))?;
+        }
         let v = self.cfg.vocab as u32;
         for pos in 0..total.saturating_sub(1) {
             self.record_token(&st, tokens, total, pos)?;
-            if pos + 1 < min_prompt {
-                continue; // every sequence is still reading its prompt: nothing to decode
+            if pos + 1 < min_in {
+                continue; // every sequence is still reading its input: nothing to decode
             }
             self.record_logits(&st)?;
             let p = sample::Params {
@@ -208,28 +306,21 @@ impl Engine {
                 top_k: r.top_k.min(v),
                 top_p: r.top_p,
                 inv_temperature: if r.greedy { 1.0 } else { 1.0 / r.temperature },
-                seed_lo: opts.seed as u32,
-                seed_hi: (opts.seed >> 32) as u32,
+                seed_lo: seed as u32,
+                seed_hi: (seed >> 32) as u32,
                 eos: self.cfg.eos,
                 pad: self.cfg.pad,
-                max_new: opts.max_new as u32,
+                // Every row runs to the segment's end; the caller keeps what it asked for.
+                max_new: total as u32,
                 ..Default::default()
             };
             let bufs = sample::Bufs { logits: st.logits, lens: st.lens, tokens, ctrl: st.ctrl };
             self.be.enqueue(Op::new(p, bufs))?;
         }
         let out = self.be.submit(&[tokens, st.counts])?;
-        let stats = self.call_stats(start, &out[1], batch, 0);
-        let tokens = prompts
-            .iter()
-            .enumerate()
-            .map(|(b, p)| {
-                let row = &out[0][b * total + p.len()..b * total + p.len() + opts.max_new];
-                let end = row.iter().position(|&t| t == self.cfg.eos).map_or(row.len(), |i| i + 1);
-                row[..end].to_vec()
-            })
-            .collect();
-        Ok(GenerateOutput { tokens, stats })
+        let stats = self.call_stats(start, &out[1], batch, first_tick);
+        let rows = inputs.iter().enumerate().map(|(b, p)| out[0][b * total + p.len()..(b + 1) * total].to_vec()).collect();
+        Ok((rows, stats))
     }
 
     /// Loss, accuracy and perplexity of next-token prediction over every position, starting
@@ -310,6 +401,12 @@ impl Engine {
         for (b, s) in seqs.iter().enumerate() {
             if s.len() < min_len {
                 return invalid(format!("sequence {b} has {} tokens; at least {min_len} needed", s.len()));
+            }
+            if s.len() > MAX_SEQUENCE {
+                return invalid(format!(
+                    "sequence {b} has {} tokens; a call reads at most {MAX_SEQUENCE} per sequence",
+                    s.len()
+                ));
             }
             if let Some((i, &t)) = s.iter().enumerate().find(|(_, &t)| t as usize >= self.cfg.vocab) {
                 return invalid(format!(
@@ -655,6 +752,13 @@ impl Engine {
     }
 }
 
+/// Host memory a model of `cfg` needs at `batch` sequences: the host holds a copy of the
+/// parameters while a model is built, loaded or saved, and on the CPU backend the device's
+/// buffers are host memory too.
+pub fn host_bytes(info: &DeviceInfo, cfg: &ModelConfig, batch: usize) -> u64 {
+    4 * cfg.parameter_words() as u64 + if info.host_memory { cfg.memory_bytes(batch) } else { 0 }
+}
+
 /// Refuses a model whose buffers exceed the device's limits, with the estimate and what fits.
 pub fn check_fits(be: &dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<()> {
     let info = be.info();
@@ -671,7 +775,19 @@ pub fn check_fits(be: &dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<(
     let limit = info.max_binding_bytes.min(info.max_buffer_bytes);
     let total = cfg.memory_bytes(batch);
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-    if let Some(mem) = info.memory_bytes {
+    let host_need = host_bytes(&info, cfg, batch);
+    if let Some(avail) = host_available_bytes() {
+        if host_need > avail {
+            return Err(NeuroError::DoesNotFit(format!(
+                "preset {} (V = {}) with batch {batch} needs about {:.2} GiB of host memory, {:.2} GiB is available",
+                cfg.preset,
+                cfg.vocab,
+                gib(host_need),
+                gib(avail)
+            )));
+        }
+    }
+    if let Some(mem) = info.memory_bytes.filter(|_| !info.host_memory) {
         if total > mem {
             let per_seq = 4 * cfg.state_words_per_sequence() as u64;
             let fit = mem.saturating_sub(4 * cfg.parameter_words() as u64) / per_seq.max(1);

@@ -34,59 +34,143 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-/// One line chart with several named series over the training step.
-fn line_chart(path: &Path, title: &str, y_label: &str, series: &[(&str, Vec<(f64, f64)>)]) -> Result<()> {
-    register_font();
-    let root = BitMapBackend::new(path, (900, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
-    let xs = series.iter().flat_map(|(_, s)| s.iter().map(|p| p.0));
-    let ys = series.iter().flat_map(|(_, s)| s.iter().map(|p| p.1)).filter(|y| y.is_finite());
-    let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
-    let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+/// A chart's pixel size.
+pub const CHART_SIZE: (u32, u32) = (900, 500);
+
+/// One named series: (step, value) points.
+pub type Series<'a> = (&'a str, Vec<(f64, f64)>);
+
+/// The trailing moving average of `pts` over `window` points (non-finite points skipped).
+pub fn moving_average(pts: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
+    let finite: Vec<(f64, f64)> = pts.iter().copied().filter(|p| p.1.is_finite()).collect();
+    let w = window.max(1);
+    let mut sum = 0.0;
+    finite
+        .iter()
+        .enumerate()
+        .map(|(i, &(x, y))| {
+            sum += y;
+            if i >= w {
+                sum -= finite[i - w].1;
+            }
+            (x, sum / (i + 1).min(w) as f64)
+        })
+        .collect()
+}
+
+/// Runs of consecutive finite points: a NaN or Inf breaks the line instead of sending it off the
+/// chart.
+fn finite_runs(pts: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    pts.split(|p| !(p.0.is_finite() && p.1.is_finite())).filter(|r| !r.is_empty()).map(<[_]>::to_vec).collect()
+}
+
+/// Draws a line chart with several named series over the training step onto `root`; returns the
+/// plotting area's pixel ranges (x, y), inside which every line stays.
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    y_label: &str,
+    series: &[Series],
+) -> std::result::Result<(std::ops::Range<i32>, std::ops::Range<i32>), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let finite = || series.iter().flat_map(|(_, s)| s.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (x0, x1) = finite().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (y0, y1) = finite().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let (x0, x1) = if x0 <= x1 { (x0, x1.max(x0 + 1.0)) } else { (0.0, 1.0) };
     let pad = ((y1 - y0) * 0.05).max(1e-6);
     let (y0, y1) = if y0 <= y1 { (y0 - pad, y1 + pad) } else { (0.0, 1.0) };
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(|e| chart_err(path, e))?;
-    chart.configure_mesh().x_desc("step").y_desc(y_label).draw().map_err(|e| chart_err(path, e))?;
+        .map_err(e)?;
+    chart.configure_mesh().x_desc("step").y_desc(y_label).draw().map_err(e)?;
+    let area = chart.plotting_area().get_pixel_range();
     for (i, (name, pts)) in series.iter().enumerate() {
         let c = COLORS[i % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
-            .map_err(|e| chart_err(path, e))?
-            .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        let mut first = true;
+        for run in finite_runs(pts) {
+            let drawn = chart.draw_series(LineSeries::new(run, c.stroke_width(2))).map_err(e)?;
+            if std::mem::take(&mut first) {
+                drawn.label(*name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+            }
+        }
     }
     if series.len() > 1 {
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()
-            .map_err(|e| chart_err(path, e))?;
+            .map_err(e)?;
     }
-    root.present().map_err(|e| chart_err(path, e))
+    root.present().map_err(e)?;
+    Ok(area)
+}
+
+/// One line chart as a PNG file.
+fn line_chart(path: &Path, title: &str, y_label: &str, series: &[Series]) -> Result<()> {
+    register_font();
+    let root = BitMapBackend::new(path, CHART_SIZE).into_drawing_area();
+    draw(&root, title, y_label, series).map(|_| ()).map_err(|e| chart_err(path, e))
+}
+
+/// One line chart as RGB pixels, with its plotting area's pixel ranges (for tests).
+pub fn render_rgb(
+    title: &str,
+    series: &[Series],
+) -> Result<(Vec<u8>, std::ops::Range<i32>, std::ops::Range<i32>)> {
+    register_font();
+    let mut buf = vec![0u8; (CHART_SIZE.0 * CHART_SIZE.1 * 3) as usize];
+    let (xs, ys) = {
+        let root = BitMapBackend::with_buffer(&mut buf, CHART_SIZE).into_drawing_area();
+        draw(&root, title, "value", series).map_err(|e| chart_err(Path::new(title), e))?
+    };
+    Ok((buf, xs, ys))
+}
+
+/// The series colours, in order ([`render_rgb`]'s first series is drawn in `SERIES_COLORS[0]`).
+pub const SERIES_COLORS: [(u8, u8, u8); 6] = {
+    let mut out = [(0, 0, 0); 6];
+    let mut i = 0;
+    while i < 6 {
+        out[i] = (COLORS[i].0, COLORS[i].1, COLORS[i].2);
+        i += 1;
+    }
+    out
+};
+
+/// A raw series and its moving average (window: a tenth of the run, 5 to 100 steps).
+fn with_average<'a>(name: &'a str, avg_name: &'a str, pts: Vec<(f64, f64)>) -> [Series<'a>; 2] {
+    let window = (pts.len() / 10).clamp(5, 100);
+    let avg = moving_average(&pts, window);
+    [(name, pts), (avg_name, avg)]
 }
 
 /// Reads `metrics.jsonl` and writes the run's charts into `dir`.
 pub fn draw_all(metrics: &Path, dir: &Path) -> Result<()> {
     let text = std::fs::read_to_string(metrics).map_err(|e| chart_err(metrics, e))?;
-    let rows: Vec<Metrics> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let mut rows: Vec<Metrics> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    rows.sort_by_key(|m| m.step);
     if rows.is_empty() {
         return Ok(());
     }
     std::fs::create_dir_all(dir).map_err(|e| chart_err(dir, e))?;
     let s = |f: &dyn Fn(&Metrics) -> f64| rows.iter().map(|m| (m.step as f64, f(m))).collect::<Vec<_>>();
-    line_chart(&dir.join("loss.png"), "training loss", "nats / token", &[("loss", s(&|m| m.loss))])?;
-    line_chart(&dir.join("accuracy.png"), "next-token accuracy", "accuracy", &[("accuracy", s(&|m| m.accuracy))])?;
+    line_chart(&dir.join("loss.png"), "training loss", "nats / token", &with_average("loss", "moving average", s(&|m| m.loss)))?;
+    line_chart(
+        &dir.join("accuracy.png"),
+        "next-token accuracy",
+        "accuracy",
+        &with_average("accuracy", "moving average", s(&|m| m.accuracy)),
+    )?;
     line_chart(&dir.join("throughput.png"), "throughput", "tokens / s", &[("tokens/s", s(&|m| m.tokens_per_s))])?;
     let names = module_names();
-    let rates: Vec<(&str, Vec<(f64, f64)>)> = (0..6).map(|i| (names[i], s(&|m| m.spike_rates[i]))).collect();
+    let rates: Vec<Series> = (0..6).map(|i| (names[i], s(&|m| m.spike_rates[i]))).collect();
     line_chart(&dir.join("activity.png"), "module spike rates", "spikes / neuron / tick", &rates)?;
     line_chart(
         &dir.join("neuromodulators.png"),

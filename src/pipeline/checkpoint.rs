@@ -37,6 +37,40 @@ pub struct Manifest {
     pub tensors: String,
     pub tensors_sha256: String,
     pub tensors_bytes: u64,
+    /// SHA-256 of the `tokenizer.json` beside the manifest, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_sha256: Option<String>,
+    /// The training run that wrote the checkpoint: what `--resume` continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunRecord>,
+}
+
+/// The settings and totals of a training run, so that a resumed run continues the same run:
+/// resuming with different data or shapes is refused, and counters go on from here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The `--data` argument as given.
+    pub data: String,
+    pub batch: usize,
+    pub seq_len: usize,
+    pub held_out_every: usize,
+    pub max_sequences: usize,
+    /// Tokens trained on so far.
+    pub tokens: u64,
+    /// Seconds of training so far.
+    pub seconds: f64,
+}
+
+/// Where training stands when a checkpoint is written.
+pub struct Progress<'a> {
+    pub seed: u64,
+    /// Training-loop steps taken.
+    pub train_steps: u64,
+    /// Training sequences consumed.
+    pub data_position: u64,
+    /// The trainer's replay buffer: (reward, sequence).
+    pub replay: &'a [(f64, Vec<u32>)],
+    pub run: Option<RunRecord>,
 }
 
 /// A loaded checkpoint.
@@ -92,16 +126,8 @@ impl Tensors {
 }
 
 /// Saves a checkpoint into `dir` (created if needed).
-pub fn save(
-    dir: &Path,
-    snapshot: &Snapshot,
-    config: &ModelConfig,
-    tokenizer: &Tokenizer,
-    seed: u64,
-    train_steps: u64,
-    data_position: u64,
-    replay: &[(f64, Vec<u32>)],
-) -> Result<()> {
+pub fn save(dir: &Path, snapshot: &Snapshot, config: &ModelConfig, tokenizer: &Tokenizer, at: &Progress) -> Result<()> {
+    let replay = at.replay;
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let p = &snapshot.params;
     let mut t = Tensors { entries: Vec::new() };
@@ -143,20 +169,26 @@ pub fn save(
         .map_err(|e| bad(dir, format!("building tensors: {e}")))?;
     let blob = safetensors::serialize(views, None).map_err(|e| bad(dir, format!("serialising: {e}")))?;
     write_atomic(&dir.join(TENSORS), &blob)?;
-    if let Some(json) = tokenizer.json() {
-        write_atomic(&dir.join("tokenizer.json"), json.as_bytes())?;
-    }
+    let tokenizer_sha256 = match tokenizer.json() {
+        Some(json) => {
+            write_atomic(&dir.join("tokenizer.json"), json.as_bytes())?;
+            Some(hex(&Sha256::digest(json.as_bytes())))
+        }
+        None => None,
+    };
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         config: config.clone(),
         tokenizer: tokenizer.spec(),
         step: snapshot.steps,
-        train_steps,
-        seed,
-        data_position,
+        train_steps: at.train_steps,
+        seed: at.seed,
+        data_position: at.data_position,
         tensors: TENSORS.into(),
         tensors_sha256: hex(&Sha256::digest(&blob)),
         tensors_bytes: blob.len() as u64,
+        tokenizer_sha256,
+        run: at.run.clone(),
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| bad(dir, e))?;
     write_atomic(&dir.join(MANIFEST), &json)
@@ -168,6 +200,12 @@ fn hex(b: &[u8]) -> String {
 
 /// A checkpoint directory, or the run directory holding checkpoints (its latest one).
 pub fn locate(path: &Path) -> Result<PathBuf> {
+    if !path.exists() {
+        return Err(bad(path, "does not exist"));
+    }
+    if !path.is_dir() {
+        return Err(bad(path, "is a file; a checkpoint is a directory (or a run directory holding checkpoints/)"));
+    }
     if path.join(MANIFEST).is_file() {
         return Ok(path.to_path_buf());
     }
@@ -237,9 +275,17 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             val: f32s(get(&format!("proj.{c}.val"), Dtype::F32, &[rows, fan])?),
         });
     }
+    // A checksum proves the file is the one written, not that it is sound: every index is
+    // range-checked and every parameter must be finite before anything reaches a device.
     for (w, mc) in recurrent.iter().zip(&cfg.modules) {
-        if w.idx.iter().any(|&j| j as usize >= mc.n) {
-            return Err(bad(&dir, format!("{} has a synapse index out of range", mc.id.name())));
+        if let Some(&j) = w.idx.iter().find(|&&j| j as usize >= mc.n) {
+            return Err(bad(&dir, format!("{} has a synapse index {j}, out of range 0..{}", mc.id.name(), mc.n)));
+        }
+    }
+    for (c, (pr, cc)) in projections.iter().zip(&cfg.connections).enumerate() {
+        let width = cfg.source_width(cc.source);
+        if let Some(&j) = pr.idx.iter().find(|&&j| j as usize >= width) {
+            return Err(bad(&dir, format!("projection {c} has a source index {j}, out of range 0..{width}")));
         }
     }
     let params = HostParams {
@@ -251,24 +297,61 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         dec_w: f32s(get("dec_w", Dtype::F32, &[v, d])?),
         dec_b: f32s(get("dec_b", Dtype::F32, &[v])?),
     };
+    let finite = |name: &str, x: &[f32]| match x.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(bad(&dir, format!("tensor {name} holds a non-finite value ({}) at {i}", x[i]))),
+        None => Ok(()),
+    };
+    finite("emb", &params.emb)?;
+    finite("gains", &params.gains)?;
+    finite("dec_w", &params.dec_w)?;
+    finite("dec_b", &params.dec_b)?;
+    for (m, (w, th)) in params.recurrent.iter().zip(&params.theta).enumerate() {
+        finite(&format!("module.{m}.w_val"), &w.val)?;
+        finite(&format!("module.{m}.theta"), th)?;
+    }
+    for (c, pr) in params.projections.iter().enumerate() {
+        finite(&format!("proj.{c}.val"), &pr.val)?;
+    }
     let names: HashMap<String, ()> = st.names().into_iter().map(|n| (n.to_string(), ())).collect();
     let slots = if names.contains_key("slots.rbar") {
-        let batch = st.tensor("slots.rbar").map_err(|e| bad(&dir, e))?.shape()[0];
+        let shape = st.tensor("slots.rbar").map_err(|e| bad(&dir, e))?.shape().to_vec();
+        let &[batch] = shape.as_slice() else { return Err(bad(&dir, "tensor slots.rbar is not a vector")) };
         let nm = f32s(get("slots.neuromod", Dtype::F32, &[batch, 2 * crate::config::NUM_MODULES])?);
-        Some((batch, nm, f32s(get("slots.rbar", Dtype::F32, &[batch])?)))
+        let rbar = f32s(get("slots.rbar", Dtype::F32, &[batch])?);
+        finite("slots.neuromod", &nm)?;
+        finite("slots.rbar", &rbar)?;
+        Some((batch, nm, rbar))
     } else {
         None
     };
     let mut replay = Vec::new();
     if names.contains_key("replay.lens") {
         let tokens = st.tensor("replay.tokens").map_err(|e| bad(&dir, e))?;
+        if tokens.dtype() != Dtype::U32 || tokens.shape().len() != 2 {
+            return Err(bad(&dir, "tensor replay.tokens is not a U32 matrix"));
+        }
         let (n, width) = (tokens.shape()[0], tokens.shape()[1]);
         let ids = u32s(tokens.data().to_vec());
         let lens = u32s(get("replay.lens", Dtype::U32, &[n])?);
         let rewards: Vec<f64> = bytemuck::pod_collect_to_vec(&get("replay.rewards", Dtype::F64, &[n])?);
+        if let Some(&t) = ids.iter().find(|&&t| t as usize >= cfg.vocab) {
+            return Err(bad(&dir, format!("the replay buffer holds token {t}, outside the vocabulary (V = {})", cfg.vocab)));
+        }
         for i in 0..n {
-            let len = (lens[i] as usize).min(width);
+            let len = lens[i] as usize;
+            if len > width || len < 2 || !rewards[i].is_finite() {
+                return Err(bad(&dir, format!("replay entry {i} has length {len} of {width} or reward {}", rewards[i])));
+            }
             replay.push((rewards[i], ids[i * width..i * width + len].to_vec()));
+        }
+    }
+    if let TokenizerSpec::File { file } = &manifest.tokenizer {
+        let path = dir.join(file);
+        let text = std::fs::read(&path).map_err(|e| io(&path, e))?;
+        match &manifest.tokenizer_sha256 {
+            Some(sum) if *sum == hex(&Sha256::digest(&text)) => {}
+            Some(_) => return Err(bad(&dir, format!("{file} does not match its checksum (corrupt or replaced)"))),
+            None => return Err(bad(&dir, format!("{file} has no checksum in the manifest"))),
         }
     }
     let tokenizer = Tokenizer::from_spec(&manifest.tokenizer, &dir)?;

@@ -23,14 +23,23 @@ fn data_err(msg: String) -> NeuroError {
     NeuroError::InvalidInput(msg)
 }
 
+/// The file names a corpus may hold (what `--data` reads), for messages and help.
+pub const DATA_FILES: &str = ".txt, .jsonl or .jsonl.zst";
+
 /// The files a data argument names: a file, a directory (recursively), or a glob pattern.
 pub fn resolve(spec: &str) -> Result<Vec<PathBuf>> {
     let path = Path::new(spec);
     let mut files = Vec::new();
+    let is_pattern = spec.contains(['*', '?', '[']);
     if path.is_dir() {
         collect_dir(path, &mut files)?;
     } else if path.is_file() {
+        if !is_data_file(path) {
+            return Err(data_err(format!("{spec}: not a {DATA_FILES} file")));
+        }
         files.push(path.to_path_buf());
+    } else if !is_pattern {
+        return Err(data_err(format!("{spec} does not exist")));
     } else {
         let paths = glob::glob(spec).map_err(|e| data_err(format!("{spec}: not a file, directory or glob ({e})")))?;
         for p in paths {
@@ -42,10 +51,13 @@ pub fn resolve(spec: &str) -> Result<Vec<PathBuf>> {
             }
         }
     }
+    if files.is_empty() && is_pattern {
+        return Err(data_err(format!("{spec} matches no file")));
+    }
     files.retain(|f| is_data_file(f));
     files.sort();
     if files.is_empty() {
-        return Err(data_err(format!("{spec}: no .txt, .jsonl or .jsonl.zst files found")));
+        return Err(data_err(format!("{spec}: holds no {DATA_FILES} file")));
     }
     Ok(files)
 }
@@ -65,14 +77,14 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 fn is_data_file(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.ends_with(".txt") || name.ends_with(".jsonl") || name.ends_with(".jsonl.zst") || name.ends_with(".md")
+    name.ends_with(".txt") || name.ends_with(".jsonl") || name.ends_with(".jsonl.zst")
 }
 
 /// Streams the documents of the files in order.
 pub struct Documents {
     files: Vec<PathBuf>,
     next_file: usize,
-    current: Option<(PathBuf, Box<dyn BufRead>, bool, usize)>,
+    current: Option<(PathBuf, Box<dyn BufRead + Send>, bool, usize)>,
     on_bad: OnBadData,
     /// Problems met so far (file:line: what), for the caller to show.
     pub problems: Vec<String>,
@@ -83,7 +95,7 @@ impl Documents {
         Documents { files, next_file: 0, current: None, on_bad, problems: Vec::new() }
     }
 
-    fn open(&self, path: &Path) -> std::io::Result<(Box<dyn BufRead>, bool)> {
+    fn open(&self, path: &Path) -> std::io::Result<(Box<dyn BufRead + Send>, bool)> {
         let f = File::open(path)?;
         let name = path.to_string_lossy();
         if name.ends_with(".zst") {
@@ -163,58 +175,110 @@ impl Documents {
 
 /// Packs a token stream into sequences of `seq_len` tokens, each starting with BOS; documents are
 /// separated by EOS. Every `held_out_every`-th sequence (0: none) goes to the held-out split.
+/// Packing stops once `max_train` training sequences exist ([`Packer::full`]).
 pub struct Packer {
     pub seq_len: usize,
     pub held_out_every: usize,
+    max_train: usize,
     bos: u32,
     eos: u32,
+    /// Tokens not yet packed are `buf[start..]`; the packed prefix is dropped now and then, so a
+    /// long document costs time linear in its length.
     buf: Vec<u32>,
+    start: usize,
     made: usize,
     pub train: Vec<Vec<u32>>,
     pub held_out: Vec<Vec<u32>>,
 }
 
 impl Packer {
-    pub fn new(tok: &Tokenizer, seq_len: usize, held_out_every: usize) -> Packer {
+    pub fn new(tok: &Tokenizer, seq_len: usize, held_out_every: usize, max_train: usize) -> Packer {
         Packer {
             seq_len,
             held_out_every,
+            max_train,
             bos: tok.bos(),
             eos: tok.eos(),
             buf: Vec::new(),
+            start: 0,
             made: 0,
             train: Vec::new(),
             held_out: Vec::new(),
         }
     }
 
-    /// Emits what is left as one shorter sequence (if it has anything to predict).
-    pub fn finish(&mut self) {
-        if !self.buf.is_empty() {
-            let seq: Vec<u32> = std::iter::once(self.bos).chain(self.buf.drain(..)).collect();
-            self.made += 1;
-            if self.held_out_every > 0 && self.made % self.held_out_every == 0 {
-                self.held_out.push(seq);
-            } else {
-                self.train.push(seq);
-            }
+    /// Whether `max_train` training sequences exist: the rest of the corpus is not needed.
+    pub fn full(&self) -> bool {
+        self.train.len() >= self.max_train
+    }
+
+    fn emit(&mut self, end: usize) {
+        let seq: Vec<u32> = std::iter::once(self.bos).chain(self.buf[self.start..end].iter().copied()).collect();
+        self.start = end;
+        self.made += 1;
+        if self.held_out_every > 0 && self.made % self.held_out_every == 0 {
+            self.held_out.push(seq);
+        } else {
+            self.train.push(seq);
         }
     }
 
-    pub fn push_document(&mut self, ids: &[u32]) {
-        self.buf.extend_from_slice(ids);
-        self.buf.push(self.eos);
+    /// Emits what is left as one shorter sequence (if it has anything to predict).
+    pub fn finish(&mut self) {
+        if self.start < self.buf.len() && !self.full() {
+            self.emit(self.buf.len());
+        }
+        self.buf.clear();
+        self.start = 0;
+    }
+
+    /// Appends tokens of a document (in as many pieces as the caller likes) and packs them.
+    pub fn push_tokens(&mut self, ids: &[u32]) {
         let body = self.seq_len - 1;
-        while self.buf.len() >= body {
-            let seq: Vec<u32> = std::iter::once(self.bos).chain(self.buf.drain(..body)).collect();
-            self.made += 1;
-            if self.held_out_every > 0 && self.made % self.held_out_every == 0 {
-                self.held_out.push(seq);
-            } else {
-                self.train.push(seq);
-            }
+        self.buf.extend_from_slice(ids);
+        while self.buf.len() - self.start >= body && !self.full() {
+            self.emit(self.start + body);
+        }
+        if self.full() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
         }
     }
+
+    /// A whole document, then EOS.
+    pub fn push_document(&mut self, ids: &[u32]) {
+        self.push_tokens(ids);
+        self.push_tokens(&[self.eos]);
+    }
+}
+
+/// Text is tokenized in pieces of about this many bytes, so a single huge document (one 50 MB
+/// line) is read only as far as the packer needs.
+const ENCODE_PIECE: usize = 1 << 16;
+
+/// `doc` cut before whitespace into pieces of about [`ENCODE_PIECE`] bytes (byte-level BPE starts
+/// a new pre-token at whitespace, so the cuts do not change the tokens).
+fn pieces(doc: &str) -> impl Iterator<Item = &str> {
+    let mut rest = doc;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut cut = rest.len();
+        if rest.len() > ENCODE_PIECE {
+            let mut at = ENCODE_PIECE;
+            while !rest.is_char_boundary(at) {
+                at += 1;
+            }
+            cut = rest[at..].find(char::is_whitespace).map_or(rest.len(), |i| at + i);
+        }
+        let (piece, tail) = rest.split_at(cut);
+        rest = tail;
+        Some(piece)
+    })
 }
 
 /// Reads, tokenizes and packs up to `max_sequences` training sequences from `files`.
@@ -229,14 +293,76 @@ pub fn load(
     if seq_len < 2 {
         return Err(data_err(format!("sequence length {seq_len} is below 2")));
     }
+    if max_sequences == 0 {
+        return Err(data_err("--max-sequences must be at least 1".into()));
+    }
+    if held_out_every == 1 {
+        return Err(data_err(
+            "--held-out-every 1 would hold out every sequence and train on none; use 2 or more, or 0 for no held-out split"
+                .into(),
+        ));
+    }
     let mut docs = Documents::new(files, on_bad);
-    let mut packer = Packer::new(tok, seq_len, held_out_every);
-    while packer.train.len() < max_sequences {
+    let mut packer = Packer::new(tok, seq_len, held_out_every, max_sequences);
+    let mut tokens = 0usize;
+    while !packer.full() {
         let Some(doc) = docs.next_document()? else {
             packer.finish();
             break;
         };
-        packer.push_document(&tok.encode(&doc)?);
+        for piece in pieces(&doc) {
+            let ids = tok.encode(piece)?;
+            tokens += ids.len();
+            packer.push_tokens(&ids);
+            if packer.full() {
+                break;
+            }
+        }
+        packer.push_tokens(&[tok.eos()]);
+    }
+    if packer.train.is_empty() {
+        return Err(data_err(format!(
+            "the corpus holds {tokens} tokens: too few for one training sequence of {seq_len} tokens{}",
+            if held_out_every > 0 { format!(" beside the held-out split (every {held_out_every}th)") } else { String::new() }
+        )));
     }
     Ok((packer, docs.problems))
+}
+
+/// Documents of `files` through the same readers as training (text fields, decompression,
+/// bad-line handling), for tokenizer training. Problems go to `problems` per `on_bad`; a refusal
+/// ends the stream and is returned by [`DocumentStream::finish`].
+pub struct DocumentStream {
+    docs: Documents,
+    error: Option<NeuroError>,
+}
+
+impl DocumentStream {
+    pub fn new(files: Vec<PathBuf>, on_bad: OnBadData) -> DocumentStream {
+        DocumentStream { docs: Documents::new(files, on_bad), error: None }
+    }
+
+    /// The problems skipped, or the error that stopped the stream.
+    pub fn finish(self) -> Result<Vec<String>> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.docs.problems),
+        }
+    }
+}
+
+impl Iterator for DocumentStream {
+    type Item = String;
+    fn next(&mut self) -> Option<String> {
+        if self.error.is_some() {
+            return None;
+        }
+        match self.docs.next_document() {
+            Ok(d) => d,
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! A training run as a researcher uses it: corpus → packed sequences → `Trainer` steps with a
 //! progress bar, metrics as JSON Lines, text samples, periodic and final checkpoints, held-out
 //! evaluation and PNG charts, all in one run directory; `--resume` continues a run bit for bit on
-//! the CPU backend.
+//! the CPU backend, its counters (steps, tokens, seconds) and files (metrics, samples) included.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,10 +18,12 @@ use crate::orchestrator::{Engine, GenerateOptions};
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::tokenizer::Tokenizer;
 use crate::pipeline::trainer::{ReplayBuffer, Trainer};
-use crate::pipeline::{charts, checkpoint};
+use crate::pipeline::checkpoint::{self, Progress, RunRecord};
+use crate::pipeline::charts;
 use crate::sampling::SamplingRule;
 
-/// When a run stops.
+/// When a run stops. Each counts the whole run, so a resumed run stops where an uninterrupted
+/// one would.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Budget {
     Steps(u64),
@@ -37,21 +41,30 @@ pub struct RunOptions {
     pub sample_prompt: String,
     /// JSON Lines on stdout instead of a progress bar.
     pub json: bool,
+    /// The run's settings, stored in every checkpoint (its totals are filled in as it goes).
+    pub record: RunRecord,
+    /// Set (by a Ctrl-C handler) to stop after the current step: checkpoint, then return.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
-/// Where a resumed run continues: data position, data steps taken, replay buffer.
+/// Where a resumed run continues: data position, steps, tokens and seconds so far, replay buffer.
 pub struct Resume {
     pub position: u64,
     pub steps: u64,
+    pub tokens: u64,
+    pub seconds: f64,
     pub replay: ReplayBuffer,
 }
 
 impl Resume {
     pub fn from_checkpoint(ck: &checkpoint::Checkpoint) -> Resume {
         let cap = ck.manifest.config.learn.replay_capacity;
+        let run = ck.manifest.run.as_ref();
         Resume {
             position: ck.manifest.data_position,
             steps: ck.manifest.train_steps,
+            tokens: run.map_or(0, |r| r.tokens),
+            seconds: run.map_or(0.0, |r| r.seconds),
             replay: ReplayBuffer::from_items(cap, ck.replay.clone()),
         }
     }
@@ -63,6 +76,54 @@ pub struct RunSummary {
     pub steps: u64,
     pub held_out: Option<crate::orchestrator::EvalOutput>,
     pub samples: Vec<(u64, String)>,
+    /// The run stopped early on request ([`RunOptions::stop`]); its checkpoint was written.
+    pub interrupted: bool,
+}
+
+/// The files a run directory holds (metrics, samples, charts, checkpoints): a directory with any
+/// of them is a run, which a new run must not mix with.
+pub const RUN_FILES: [&str; 5] = ["metrics.jsonl", "samples.json", "held_out.json", "charts", "checkpoints"];
+
+/// Whether `dir` already holds a run.
+pub fn is_run_dir(dir: &Path) -> bool {
+    RUN_FILES.iter().any(|f| dir.join(f).exists())
+}
+
+/// Removes a run's files from `dir` (what `train --force` does before starting anew there).
+pub fn clear_run_dir(dir: &Path) -> Result<()> {
+    for f in RUN_FILES {
+        let p = dir.join(f);
+        let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else if p.exists() { std::fs::remove_file(&p) } else { Ok(()) };
+        r.map_err(|e| io_err(&p, e))?;
+    }
+    Ok(())
+}
+
+/// A resumed run's existing metrics, without the lines of steps after `step` (a crash after the
+/// last checkpoint leaves some, which the resumed run writes again).
+fn metrics_up_to(path: &Path, step: u64) -> Result<String> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(String::new()) };
+    let mut kept = String::new();
+    for line in text.lines() {
+        match serde_json::from_str::<Metrics>(line) {
+            Ok(m) if m.step <= step => {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+            _ => {}
+        }
+    }
+    Ok(kept)
+}
+
+/// A resumed run's samples up to `step`.
+fn samples_up_to(out: &Path, step: u64) -> Vec<(u64, String)> {
+    let Ok(text) = std::fs::read_to_string(out.join("samples.json")) else { return Vec::new() };
+    let v: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_default();
+    v.iter()
+        .filter_map(|s| Some((s.get("step")?.as_u64()?, s.get("text")?.as_str()?.to_string())))
+        .filter(|(s, _)| *s <= step)
+        .collect()
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> NeuroError {
@@ -89,7 +150,7 @@ pub fn train(
 ) -> Result<RunSummary> {
     if train.is_empty() {
         return Err(NeuroError::InvalidInput(
-            "the corpus yielded no training sequence (is it shorter than one sequence?)".into(),
+            "training needs at least one sequence".into(),
         ));
     }
     if opts.batch == 0 {
@@ -99,12 +160,23 @@ pub fn train(
     std::fs::create_dir_all(out.join("checkpoints")).map_err(|e| io_err(out, e))?;
     let mut trainer = Trainer::new(engine, opts.seed);
     let mut position = 0u64;
+    let (mut tokens_done, mut seconds_before) = (0u64, 0.0f64);
+    let metrics_path = out.join("metrics.jsonl");
+    let mut samples = Vec::new();
     if let Some(r) = start {
         position = r.position;
         trainer.replay = r.replay;
         trainer.resume_at(r.steps);
+        tokens_done = r.tokens;
+        seconds_before = r.seconds;
+        checkpoint::write_atomic(&metrics_path, metrics_up_to(&metrics_path, r.steps)?.as_bytes())?;
+        samples = samples_up_to(out, r.steps);
+    } else if metrics_path.exists() {
+        return Err(NeuroError::InvalidInput(format!(
+            "{} already holds a run; resume it or choose another directory",
+            out.display()
+        )));
     }
-    let metrics_path = out.join("metrics.jsonl");
     let mut metrics_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -127,17 +199,22 @@ pub fn train(
         pb
     };
     let begin = Instant::now();
-    let mut tokens_done = 0u64;
-    let mut samples = Vec::new();
+    let seconds = || seconds_before + begin.elapsed().as_secs_f64();
+    let stopped = || opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+    let mut interrupted = false;
     // Sampling seeds derive from (seed, step), so a resumed run samples as an uninterrupted one.
     let sample_seed = |step: u64| opts.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     loop {
         let done = match opts.budget {
             Budget::Steps(n) => trainer.steps() >= n,
             Budget::Tokens(n) => tokens_done >= n,
-            Budget::Time(d) => begin.elapsed() >= d,
+            Budget::Time(d) => seconds() >= d.as_secs_f64(),
         };
         if done {
+            break;
+        }
+        if stopped() {
+            interrupted = true;
             break;
         }
         let batch: Vec<Vec<u32>> =
@@ -152,7 +229,7 @@ pub fn train(
             accuracy: t.accuracy,
             tokens: tokens_done,
             tokens_per_s: per_step_tokens(&batch) as f64 / t.stats.seconds,
-            seconds: begin.elapsed().as_secs_f64(),
+            seconds: seconds(),
             host_syncs_per_call: t.stats.host_syncs,
             grad_norm: t.grad_norm,
             spike_rates: t.stats.spike_rates,
@@ -167,7 +244,7 @@ pub fn train(
         bar.set_position(match opts.budget {
             Budget::Steps(_) => trainer.steps(),
             Budget::Tokens(_) => tokens_done,
-            Budget::Time(_) => begin.elapsed().as_secs(),
+            Budget::Time(_) => seconds() as u64,
         });
         bar.set_message(format!("loss {:.3}  acc {:.1}%  {:.0} tok/s", m.loss, 100.0 * m.accuracy, m.tokens_per_s));
         let step = trainer.steps();
@@ -176,12 +253,19 @@ pub fn train(
             samples.push((step, s));
         }
         if opts.checkpoint_every > 0 && step % opts.checkpoint_every == 0 {
-            save_checkpoint(&mut trainer, tok, opts, position)?;
+            write_samples(out, &samples)?;
+            save_checkpoint(&mut trainer, tok, opts, position, tokens_done, seconds())?;
         }
     }
     bar.finish_and_clear();
-    save_checkpoint(&mut trainer, tok, opts, position)?;
+    save_checkpoint(&mut trainer, tok, opts, position, tokens_done, seconds())?;
     let steps = trainer.steps();
+    if interrupted {
+        // Asked to stop: the checkpoint is what matters; no final sample or evaluation.
+        write_samples(out, &samples)?;
+        charts::draw_all(&metrics_path, &out.join("charts"))?;
+        return Ok(RunSummary { out: out.clone(), steps, held_out: None, samples, interrupted });
+    }
     samples.push((steps, sample_text(&mut trainer.engine, tok, &opts.sample_prompt, sample_seed(steps), 64)?));
     write_samples(out, &samples)?;
     let held_out = if held_out.is_empty() {
@@ -195,14 +279,28 @@ pub fn train(
         checkpoint::write_atomic(&path, serde_json::to_string_pretty(h).expect("serialisable").as_bytes())?;
     }
     charts::draw_all(&metrics_path, &out.join("charts"))?;
-    Ok(RunSummary { out: out.clone(), steps, held_out, samples })
+    Ok(RunSummary { out: out.clone(), steps, held_out, samples, interrupted })
 }
 
-fn save_checkpoint(trainer: &mut Trainer, tok: &Tokenizer, opts: &RunOptions, position: u64) -> Result<()> {
+fn save_checkpoint(
+    trainer: &mut Trainer,
+    tok: &Tokenizer,
+    opts: &RunOptions,
+    position: u64,
+    tokens: u64,
+    seconds: f64,
+) -> Result<()> {
     let snap = trainer.engine.snapshot()?;
     let dir = opts.out.join("checkpoints").join(format!("step-{:08}", trainer.steps()));
     let cfg = trainer.engine.config().clone();
-    checkpoint::save(&dir, &snap, &cfg, tok, opts.seed, trainer.steps(), position, trainer.replay.items())
+    let at = Progress {
+        seed: opts.seed,
+        train_steps: trainer.steps(),
+        data_position: position,
+        replay: trainer.replay.items(),
+        run: Some(RunRecord { tokens, seconds, ..opts.record.clone() }),
+    };
+    checkpoint::save(&dir, &snap, &cfg, tok, &at)
 }
 
 fn write_samples(out: &Path, samples: &[(u64, String)]) -> Result<()> {

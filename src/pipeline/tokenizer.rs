@@ -47,7 +47,10 @@ impl Tokenizer {
     /// Loads a `tokenizer.json` and finds its BOS/EOS/PAD tokens.
     pub fn from_file(path: &Path) -> Result<Tokenizer> {
         let json = std::fs::read_to_string(path).map_err(|e| tok_err(format!("reading {}: {e}", path.display())))?;
-        Tokenizer::from_json(&json).map_err(|e| tok_err(format!("{}: {e}", path.display())))
+        Tokenizer::from_json(&json).map_err(|e| match e {
+            NeuroError::InvalidInput(m) => tok_err(format!("{}: {}", path.display(), m.trim_start_matches("tokenizer: "))),
+            e => e,
+        })
     }
 
     pub fn from_json(json: &str) -> Result<Tokenizer> {
@@ -71,6 +74,14 @@ impl Tokenizer {
         match self {
             Tokenizer::Bytes => TokenizerSpec::Bytes,
             Tokenizer::Hf { .. } => TokenizerSpec::File { file: "tokenizer.json".into() },
+        }
+    }
+
+    /// Writes the `tokenizer.json` atomically (the byte tokenizer has none to write).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        match self.json() {
+            Some(json) => crate::pipeline::checkpoint::write_atomic(path, json.as_bytes()),
+            None => Err(tok_err("the byte tokenizer has no tokenizer.json")),
         }
     }
 
@@ -138,8 +149,12 @@ impl Tokenizer {
     }
 }
 
-/// Trains a byte-level BPE tokenizer of `vocab` tokens on text files and writes `tokenizer.json`.
-pub fn train_bpe(files: &[String], vocab: usize, out: &Path) -> Result<Tokenizer> {
+/// Trains a byte-level BPE tokenizer of `vocab` tokens on documents (the corpus readers' text,
+/// see [`crate::pipeline::corpus::DocumentStream`]); [`Tokenizer::save`] writes it.
+pub fn train_bpe<I>(docs: I, vocab: usize) -> Result<Tokenizer>
+where
+    I: Iterator<Item = String> + Send,
+{
     if vocab < 260 {
         return Err(tok_err(format!("a BPE vocabulary needs at least 260 tokens (256 bytes + specials), got {vocab}")));
     }
@@ -156,11 +171,9 @@ pub fn train_bpe(files: &[String], vocab: usize, out: &Path) -> Result<Tokenizer
     let mut tk = tokenizers::Tokenizer::new(BPE::default());
     tk.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)));
     tk.with_decoder(Some(ByteLevel::default()));
-    tk.train_from_files(&mut trainer, files.to_vec()).map_err(|e| tok_err(format!("training failed: {e}")))?;
-    let tmp = out.with_extension("json.tmp");
-    tk.save(&tmp, false).map_err(|e| tok_err(format!("writing {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, out).map_err(|e| tok_err(format!("writing {}: {e}", out.display())))?;
-    Tokenizer::from_file(out)
+    tk.train(&mut trainer, docs).map_err(|e| tok_err(format!("training failed: {e}")))?;
+    let json = tk.to_string(false).map_err(|e| tok_err(format!("serialising: {e}")))?;
+    Tokenizer::from_json(&json)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Shared test helpers: the backends under test, poisoning, tolerant comparison.
+//! Shared test helpers: the backends under test, poisoning, tolerant comparison, the CLI.
 #![allow(dead_code)]
 
 use neurogen::backend::cpu::CpuBackend;
@@ -81,4 +81,34 @@ pub fn as_f32(x: &[u32]) -> &[f32] {
 
 pub fn f32_words(x: &[f32]) -> Vec<u32> {
     bytemuck::cast_slice(x).to_vec()
+}
+
+/// The binary under test: cargo's build, or `NEUROGEN_BIN` where the test binary was copied to
+/// another machine (the GPU machine runs staged binaries).
+pub fn binary() -> String {
+    std::env::var("NEUROGEN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_neurogen").to_string())
+}
+
+/// Runs the CLI: (success, stdout, stderr).
+pub fn neurogen(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(binary()).args(args).output().expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The first line of `stdout`, parsed as JSON.
+pub fn json_line(stdout: &str) -> serde_json::Value {
+    let line = stdout.lines().next().expect("one JSON line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+/// A fresh, empty temporary directory for one test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("neurogen-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }

@@ -399,6 +399,7 @@ impl Backend for CudaBackend {
             // Kernels index words with 32-bit integers.
             max_binding_bytes: 4 * u32::MAX as u64,
             memory_bytes: Some(self.total_mem),
+            host_memory: false,
         }
     }
 

@@ -61,7 +61,11 @@ pub struct WgpuBackend {
 }
 
 /// Picks the adapter: `WGPU_ADAPTER_NAME` (substring) if set, else the best kind of device.
-fn choose_adapter(instance: &::wgpu::Instance, backends: ::wgpu::Backends) -> Result<::wgpu::Adapter> {
+fn choose_adapter(
+    instance: &::wgpu::Instance,
+    backends: ::wgpu::Backends,
+    hardware_only: bool,
+) -> Result<::wgpu::Adapter> {
     let adapters = pollster::block_on(instance.enumerate_adapters(backends));
     if adapters.is_empty() {
         return Err(NeuroError::Unavailable(
@@ -91,18 +95,31 @@ fn choose_adapter(instance: &::wgpu::Instance, backends: ::wgpu::Backends) -> Re
         let api = (i.backend != ::wgpu::Backend::Gl) as i32;
         api * 10 + kind
     };
-    Ok(adapters.into_iter().max_by_key(score).expect("non-empty"))
+    let best = adapters.into_iter().max_by_key(score).expect("non-empty");
+    if hardware_only && best.get_info().device_type == ::wgpu::DeviceType::Cpu {
+        return Err(NeuroError::Unavailable(format!(
+            "the only adapter, {}, is a software rasteriser",
+            best.get_info().name
+        )));
+    }
+    Ok(best)
 }
 
 impl WgpuBackend {
+    /// The best adapter, software rasterisers included.
     pub fn new() -> Result<WgpuBackend> {
+        WgpuBackend::open(false)
+    }
+
+    /// The best adapter; with `hardware_only`, refuses a software rasteriser (lavapipe).
+    pub fn open(hardware_only: bool) -> Result<WgpuBackend> {
         // Vulkan, Metal, DX12 by default (GL lacks what the fused ops need); WGPU_BACKEND overrides.
         let mut desc = ::wgpu::InstanceDescriptor::new_without_display_handle();
         desc.backends = ::wgpu::Backends::PRIMARY;
         let desc = desc.with_env();
         let backends = desc.backends;
         let instance = ::wgpu::Instance::new(desc);
-        let adapter = choose_adapter(&instance, backends)?;
+        let adapter = choose_adapter(&instance, backends, hardware_only)?;
         let info = adapter.get_info();
         let limits = adapter.limits();
         let needed = OpKind::ALL.iter().map(|k| k.bindings().len() as u32).max().unwrap_or(0);
@@ -295,6 +312,7 @@ impl Backend for WgpuBackend {
             max_buffer_bytes: self.limits.max_buffer_size,
             max_binding_bytes: self.limits.max_storage_buffer_binding_size,
             memory_bytes: None,
+            host_memory: false,
         }
     }
 
