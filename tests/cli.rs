@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{json_line, neurogen};
+use std::process::Command;
+
+use common::{binary, json_line, neurogen};
 
 #[test]
 fn generate_json() {
@@ -266,7 +268,8 @@ fn pipeline_end_to_end_on_tiny() {
         out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap()).collect();
     assert_eq!(steps, vec![5, 6], "resumed at step 4");
     let mut chat = Command::new(binary())
-        .args(["--backend", "cpu", "chat", "--checkpoint", r, "--max-new", "4"])
+        .args(["--backend", "cpu", "chat", "--checkpoint", r, "--max-new", "4", "--history"])
+        .arg(dir.join("history"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

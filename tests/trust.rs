@@ -396,8 +396,9 @@ fn auto_picks_a_backend_says_which_and_prints_no_driver_noise() {
 
 #[test]
 fn chat_edits_lines_and_an_empty_line_does_not_quit() {
+    let history = temp_dir("chat").join("history");
     let mut child = Command::new(binary())
-        .args(["--backend", "cpu", "chat", "--max-new", "3", "--history", "/dev/null"])
+        .args(["--backend", "cpu", "chat", "--max-new", "3", "--history", history.to_str().unwrap()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -408,6 +409,8 @@ fn chat_edits_lines_and_an_empty_line_does_not_quit() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("first") && text.contains("second"), "both prompts were continued: {text}");
+    let kept = std::fs::read_to_string(&history).unwrap();
+    assert!(kept.contains("first") && kept.contains("second"), "history is kept: {kept}");
 }
 
 #[test]
@@ -425,8 +428,10 @@ fn every_chart_line_stays_inside_its_axes_with_a_moving_average() {
     for (i, px) in rgb.chunks(3).enumerate() {
         let (x, y) = ((i as u32 % w) as i32, (i as u32 / w) as i32);
         let series = SERIES_COLORS[..2].iter().any(|c| (px[0], px[1], px[2]) == *c);
-        // The legend box sits inside the plotting area; anything outside it is axes and labels.
-        if series && !(xs.contains(&x) && ys.contains(&y)) {
+        // The legend box sits inside the plotting area; a series pixel on or beyond the axes (a
+        // 2-pixel band at the plot's edge) is a line drawn outside them.
+        let inside = (xs.start + 2..xs.end - 2).contains(&x) && (ys.start + 2..ys.end - 2).contains(&y);
+        if series && !inside {
             outside += 1;
         }
     }

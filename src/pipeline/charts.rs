@@ -77,14 +77,17 @@ fn draw<DB: DrawingBackend>(
     let finite = || series.iter().flat_map(|(_, s)| s.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
     let (x0, x1) = finite().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let (y0, y1) = finite().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    // Both ranges are padded, so no stroke (2 px wide) touches an axis or leaves the plot.
     let (x0, x1) = if x0 <= x1 { (x0, x1.max(x0 + 1.0)) } else { (0.0, 1.0) };
+    let xpad = (x1 - x0) * 0.02;
+    let (x0, x1) = (x0 - xpad, x1 + xpad);
     let pad = ((y1 - y0) * 0.05).max(1e-6);
     let (y0, y1) = if y0 <= y1 { (y0 - pad, y1 + pad) } else { (0.0, 1.0) };
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(40)
-        .y_label_area_size(70)
+        .y_label_area_size(90)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(e)?;
     chart.configure_mesh().x_desc("step").y_desc(y_label).draw().map_err(e)?;
