@@ -17,7 +17,8 @@ pub use backend::{Backend, BackendStats};
 pub use config::{ModelConfig, ModuleId, Preset};
 pub use error::{NeuroError, Result};
 pub use orchestrator::{
-    CallStats, Engine, EvalOutput, GenerateOptions, GENERATE_SEGMENT, MAX_GENERATE, MAX_SEQUENCE, GenerateOutput, SleepReport, Snapshot, TrainOutput, TrainPhase,
+    CallStats, Engine, EvalOutput, GenerateOptions, GenerateOutput, SleepReport, Snapshot, TrainOutput, TrainPhase,
+    GENERATE_SEGMENT, MAX_GENERATE, MAX_SEQUENCE,
 };
 pub use pipeline::tokenizer::Tokenizer;
 pub use sampling::SamplingRule;

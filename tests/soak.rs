@@ -34,9 +34,10 @@ fn run_to(out: &Path, steps: u64, train: &[Vec<u32>], held_out: &[Vec<u32>]) -> 
     let tok = Tokenizer::bytes();
     let be = create_backend(backend()).unwrap();
     let (engine, start) = match checkpoint::load(out) {
-        Ok(ck) => {
-            (Engine::from_snapshot(be, ck.manifest.config.clone(), &ck.snapshot).unwrap(), Some(Resume::from_checkpoint(&ck)))
-        }
+        Ok(ck) => (
+            Engine::from_snapshot(be, ck.manifest.config.clone(), &ck.snapshot).unwrap(),
+            Some(Resume::from_checkpoint(&ck)),
+        ),
         Err(_) => (Engine::new(be, ModelConfig::preset(Preset::Tiny), 11).unwrap(), None),
     };
     let opts = RunOptions {

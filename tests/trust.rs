@@ -110,8 +110,15 @@ fn a_checkpoint_with_a_valid_checksum_but_bad_values_is_refused_on_load() {
         assert_eq!(out.status.code(), Some(1), "a clear error, not a panic: {err}");
         assert!(err.contains("out of range") && !err.contains("panicked"), "{err}");
     }
-    let (ok, _, err) =
-        neurogen(&["--backend", "cpu", "train", "--resume", c.to_str().unwrap(), "--out", d.join("r").to_str().unwrap()]);
+    let (ok, _, err) = neurogen(&[
+        "--backend",
+        "cpu",
+        "train",
+        "--resume",
+        c.to_str().unwrap(),
+        "--out",
+        d.join("r").to_str().unwrap(),
+    ]);
     assert!(!ok && err.contains("out of range") && !err.contains("panicked"), "{err}");
 
     // A NaN parameter used to load and generate `''''`.
@@ -194,7 +201,8 @@ fn generate_is_bounded_per_call_and_stops_when_every_sequence_is_done() {
     let long = eng.generate(&[vec![256, 104]], &GenerateOptions { max_new: n, ..greedy }).unwrap();
     assert_eq!(long.tokens[0].len(), n);
     assert_eq!(long.stats.host_syncs, 2, "two segments");
-    let first = eng.generate(&[vec![256, 104]], &GenerateOptions { max_new: neurogen::GENERATE_SEGMENT, ..greedy }).unwrap();
+    let first =
+        eng.generate(&[vec![256, 104]], &GenerateOptions { max_new: neurogen::GENERATE_SEGMENT, ..greedy }).unwrap();
     assert_eq!(first.tokens[0][..], long.tokens[0][..neurogen::GENERATE_SEGMENT]);
     // Sizes that cannot be bounded are refused with the limit in the message.
     let e = eng.generate(&[vec![256]], &GenerateOptions { max_new: MAX_GENERATE + 1, ..greedy }).unwrap_err();
@@ -205,8 +213,17 @@ fn generate_is_bounded_per_call_and_stops_when_every_sequence_is_done() {
     assert!(!ok && err.contains(&MAX_GENERATE.to_string()), "{err}");
     let d = temp_dir("seq-len");
     let data = corpus(&d);
-    let (ok, _, err) =
-        neurogen(&["--backend", "cpu", "train", "--data", data.to_str().unwrap(), "--seq-len", "100000000", "--out", "/nonexistent/r"]);
+    let (ok, _, err) = neurogen(&[
+        "--backend",
+        "cpu",
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--seq-len",
+        "100000000",
+        "--out",
+        "/nonexistent/r",
+    ]);
     assert!(!ok && err.contains(&MAX_SEQUENCE.to_string()), "{err}");
     let (ok, _, err) =
         neurogen(&["--backend", "cpu", "evaluate", "--data", data.to_str().unwrap(), "--seq-len", "100000000"]);
@@ -224,7 +241,16 @@ fn the_tokenizer_trains_on_the_text_of_a_jsonl_zst_corpus() {
     }
     enc.finish().unwrap();
     let out = d.join("tokenizer.json");
-    let (ok, _, err) = neurogen(&["tokenizer", "train", "--data", p.to_str().unwrap(), "--vocab", "400", "--out", out.to_str().unwrap()]);
+    let (ok, _, err) = neurogen(&[
+        "tokenizer",
+        "train",
+        "--data",
+        p.to_str().unwrap(),
+        "--vocab",
+        "400",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     let tok: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let vocab = tok["model"]["vocab"].as_object().unwrap();
@@ -236,7 +262,8 @@ fn the_tokenizer_trains_on_the_text_of_a_jsonl_zst_corpus() {
         }
     }
     // Model flags do not apply to the tokenizer, and its --vocab is its own.
-    let (ok, _, err) = neurogen(&["--preset", "small", "tokenizer", "train", "--data", "x", "--vocab", "300", "--out", "y"]);
+    let (ok, _, err) =
+        neurogen(&["--preset", "small", "tokenizer", "train", "--data", "x", "--vocab", "300", "--out", "y"]);
     assert!(!ok && err.contains("--preset"), "{err}");
     let (_, help, _) = neurogen(&["tokenizer", "train", "--help"]);
     assert!(!help.contains("--backend") && !help.contains("--preset"), "{help}");
@@ -268,7 +295,18 @@ fn resume_continues_the_runs_books() {
     assert!(ok, "{err}");
     // A crash after step 3: step 4's checkpoint never happened, its metrics line did.
     std::fs::remove_dir_all(run.join("checkpoints/step-00000004")).unwrap();
-    let (ok, _, err) = neurogen(&["--backend", "cpu", "train", "--resume", run.to_str().unwrap(), "--steps", "6", "--sample-every", "2", "--json"]);
+    let (ok, _, err) = neurogen(&[
+        "--backend",
+        "cpu",
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--steps",
+        "6",
+        "--sample-every",
+        "2",
+        "--json",
+    ]);
     assert!(ok, "{err}");
     let m = metrics(&run);
     let steps: Vec<u64> = m.iter().map(|m| m["step"].as_u64().unwrap()).collect();
@@ -277,11 +315,13 @@ fn resume_continues_the_runs_books() {
     assert_eq!(tokens, (1..=6).map(|s| s * 2 * 15).collect::<Vec<_>>(), "tokens count the whole run");
     let secs: Vec<f64> = m.iter().map(|m| m["seconds"].as_f64().unwrap()).collect();
     assert!(secs.windows(2).all(|w| w[1] >= w[0]), "seconds count the whole run: {secs:?}");
-    let samples: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("samples.json")).unwrap()).unwrap();
+    let samples: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("samples.json")).unwrap()).unwrap();
     let sample_steps: Vec<u64> = samples.as_array().unwrap().iter().map(|s| s["step"].as_u64().unwrap()).collect();
     assert_eq!(sample_steps, [2, 4, 6, 6], "the first run's samples are kept (the last is the final sample)");
     // --tokens counts from the start of the run, like --steps: the run is already there.
-    let (ok, _, err) = neurogen(&["--backend", "cpu", "train", "--resume", run.to_str().unwrap(), "--tokens", "150", "--json"]);
+    let (ok, _, err) =
+        neurogen(&["--backend", "cpu", "train", "--resume", run.to_str().unwrap(), "--tokens", "150", "--json"]);
     assert!(ok, "{err}");
     assert_eq!(metrics(&run).len(), 6, "150 tokens were reached at step 5");
     // Settings of the run cannot change on resume, and the checkpoint fixes the model's shape.
@@ -291,9 +331,29 @@ fn resume_continues_the_runs_books() {
     }
     let (ok, _, err) = neurogen(&["--backend", "cpu", "--preset", "small", "train", "--resume", run.to_str().unwrap()]);
     assert!(!ok && err.contains("--preset"), "{err}");
-    let (ok, _, err) = neurogen(&["--backend", "cpu", "generate", "--prompt", "x", "--checkpoint", run.to_str().unwrap(), "--vocab", "999"]);
+    let (ok, _, err) = neurogen(&[
+        "--backend",
+        "cpu",
+        "generate",
+        "--prompt",
+        "x",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--vocab",
+        "999",
+    ]);
     assert!(!ok && err.contains("--vocab"), "{err}");
-    let (ok, _, err) = neurogen(&["--backend", "cpu", "generate", "--prompt", "x", "--checkpoint", run.to_str().unwrap(), "--ticks-per-token", "3"]);
+    let (ok, _, err) = neurogen(&[
+        "--backend",
+        "cpu",
+        "generate",
+        "--prompt",
+        "x",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--ticks-per-token",
+        "3",
+    ]);
     assert!(!ok && err.contains("--ticks-per-token"), "{err}");
 }
 
@@ -302,7 +362,16 @@ fn a_checkpoints_tokenizer_is_covered_by_its_checksum() {
     let d = temp_dir("tok-sum");
     let data = corpus(&d);
     let tok = d.join("tokenizer.json");
-    let (ok, _, err) = neurogen(&["tokenizer", "train", "--data", data.to_str().unwrap(), "--vocab", "300", "--out", tok.to_str().unwrap()]);
+    let (ok, _, err) = neurogen(&[
+        "tokenizer",
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--vocab",
+        "300",
+        "--out",
+        tok.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     let run = d.join("run");
     let (ok, _, err) = train(&data, &run, &["--steps", "1", "--tokenizer", tok.to_str().unwrap()]);
@@ -383,7 +452,11 @@ fn auto_picks_a_backend_says_which_and_prints_no_driver_noise() {
     assert!(err.contains("(--backend auto)"), "the choice is printed: {err}");
     assert!(!err.contains("XDG_RUNTIME_DIR"), "driver noise: {err}");
     // Without a GPU, auto must not pick a software rasteriser over the CPU backend.
-    let wgpu = Command::new(binary()).args(["--backend", "wgpu", "info", "--json"]).env_remove("XDG_RUNTIME_DIR").output().unwrap();
+    let wgpu = Command::new(binary())
+        .args(["--backend", "wgpu", "info", "--json"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
     let werr = String::from_utf8_lossy(&wgpu.stderr);
     assert!(!werr.contains("XDG_RUNTIME_DIR"), "driver noise: {werr}");
     if wgpu.status.success() {
@@ -417,7 +490,18 @@ fn chat_edits_lines_and_an_empty_line_does_not_quit() {
 fn every_chart_line_stays_inside_its_axes_with_a_moving_average() {
     use neurogen::pipeline::charts::{moving_average, render_rgb, SERIES_COLORS};
     let raw: Vec<(f64, f64)> = (0..200)
-        .map(|i| (i as f64, if i == 50 { f64::INFINITY } else if i == 120 { f64::NAN } else { 5.0 - i as f64 / 100.0 }))
+        .map(|i| {
+            (
+                i as f64,
+                if i == 50 {
+                    f64::INFINITY
+                } else if i == 120 {
+                    f64::NAN
+                } else {
+                    5.0 - i as f64 / 100.0
+                },
+            )
+        })
         .collect();
     let avg = moving_average(&raw, 10);
     assert_eq!(avg.len(), 198, "non-finite points are skipped");

@@ -97,61 +97,64 @@ pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
     // Sequences are independent within a tick: each is updated on its own thread, and their
     // spikes are then packed into the shared bit words (SPIKE_TILE sequences per word).
     let (v, a, e, y) = (&mut v[..batch * n], &mut a[..batch * n], &mut e[..batch * n], &mut y[..batch * outputs]);
-    let fired: Vec<Vec<u32>> = (v.par_chunks_mut(n), a.par_chunks_mut(n), e.par_chunks_mut(n), y.par_chunks_mut(outputs))
-        .into_par_iter()
-        .enumerate()
-        .map(|(b, (v, a, e, y))| {
-            let gain = input_gain(p, neuromod, ctrl, b);
-            let (tile, bit) = (b / SPIKE_TILE, b % SPIKE_TILE);
-            let prev_words = &spk_prev[tile * n..(tile + 1) * n];
-            let prev_spk = |j: usize| (prev_words[j] >> bit) & 1;
-            let mut fired = vec![0u32; n];
-            let mut vstar = [0f32; COLUMN];
-            let mut order: Vec<usize> = Vec::with_capacity(COLUMN);
-            for col in 0..n / COLUMN {
-                let base = col * COLUMN;
-                for t in 0..COLUMN {
-                    let i = base + t;
-                    let cur = if i < inputs { j[b * inputs + i] * gain } else { 0.0 };
-                    let rec: f64 = (0..fan)
-                        .filter(|&f| prev_spk(w_idx[f * n + i] as usize) != 0)
-                        .map(|f| w_val[f * n + i] as f64)
-                        .sum();
-                    let vs = p.v_rest + p.alpha * (v[i] - p.v_rest) + cur + rec as f32 - a[i];
-                    vstar[t] = vs.max(p.v_min);
-                }
-                // Exact kWTA: the k candidates (v* above threshold) with the largest v*, ties to
-                // the lower index; the candidates sorted by (v* descending, index).
-                let candidate = |u: usize| vstar[u] > theta[base + u];
-                order.clear();
-                order.extend((0..COLUMN).filter(|&u| candidate(u)));
-                order.sort_by(|&x, &z| vstar[z].partial_cmp(&vstar[x]).unwrap_or(std::cmp::Ordering::Equal).then(x.cmp(&z)));
-                let mut spike = [false; COLUMN];
-                for &u in order.iter().take(p.k as usize) {
-                    spike[u] = true;
-                }
-                for t in 0..COLUMN {
-                    let i = base + t;
-                    a[i] *= p.beta;
-                    if spike[t] {
-                        v[i] = p.v_reset;
-                        a[i] += p.delta_a;
-                    } else if candidate(t) {
-                        v[i] = theta[i];
-                    } else {
-                        v[i] = vstar[t];
+    let fired: Vec<Vec<u32>> =
+        (v.par_chunks_mut(n), a.par_chunks_mut(n), e.par_chunks_mut(n), y.par_chunks_mut(outputs))
+            .into_par_iter()
+            .enumerate()
+            .map(|(b, (v, a, e, y))| {
+                let gain = input_gain(p, neuromod, ctrl, b);
+                let (tile, bit) = (b / SPIKE_TILE, b % SPIKE_TILE);
+                let prev_words = &spk_prev[tile * n..(tile + 1) * n];
+                let prev_spk = |j: usize| (prev_words[j] >> bit) & 1;
+                let mut fired = vec![0u32; n];
+                let mut vstar = [0f32; COLUMN];
+                let mut order: Vec<usize> = Vec::with_capacity(COLUMN);
+                for col in 0..n / COLUMN {
+                    let base = col * COLUMN;
+                    for t in 0..COLUMN {
+                        let i = base + t;
+                        let cur = if i < inputs { j[b * inputs + i] * gain } else { 0.0 };
+                        let rec: f64 = (0..fan)
+                            .filter(|&f| prev_spk(w_idx[f * n + i] as usize) != 0)
+                            .map(|f| w_val[f * n + i] as f64)
+                            .sum();
+                        let vs = p.v_rest + p.alpha * (v[i] - p.v_rest) + cur + rec as f32 - a[i];
+                        vstar[t] = vs.max(p.v_min);
                     }
-                    if i < outputs {
-                        y[i] = sigmoid(0.1 * ((vstar[t] - p.v_rest).max(0.0) - 10.0));
+                    // Exact kWTA: the k candidates (v* above threshold) with the largest v*, ties to
+                    // the lower index; the candidates sorted by (v* descending, index).
+                    let candidate = |u: usize| vstar[u] > theta[base + u];
+                    order.clear();
+                    order.extend((0..COLUMN).filter(|&u| candidate(u)));
+                    order.sort_by(|&x, &z| {
+                        vstar[z].partial_cmp(&vstar[x]).unwrap_or(std::cmp::Ordering::Equal).then(x.cmp(&z))
+                    });
+                    let mut spike = [false; COLUMN];
+                    for &u in order.iter().take(p.k as usize) {
+                        spike[u] = true;
                     }
-                    let sp = spike[t] as u32;
-                    e[i] = p.trace_lambda * e[i] + sp as f32;
-                    fired[i] = sp;
+                    for t in 0..COLUMN {
+                        let i = base + t;
+                        a[i] *= p.beta;
+                        if spike[t] {
+                            v[i] = p.v_reset;
+                            a[i] += p.delta_a;
+                        } else if candidate(t) {
+                            v[i] = theta[i];
+                        } else {
+                            v[i] = vstar[t];
+                        }
+                        if i < outputs {
+                            y[i] = sigmoid(0.1 * ((vstar[t] - p.v_rest).max(0.0) - 10.0));
+                        }
+                        let sp = spike[t] as u32;
+                        e[i] = p.trace_lambda * e[i] + sp as f32;
+                        fired[i] = sp;
+                    }
                 }
-            }
-            fired
-        })
-        .collect();
+                fired
+            })
+            .collect();
     // This tick's buffer is rebuilt bit by bit.
     spk_next[..tiles * n].fill(0);
     for (b, fired) in fired.iter().enumerate() {

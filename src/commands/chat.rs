@@ -27,8 +27,10 @@ pub struct ChatArgs {
 pub fn run(g: &GlobalArgs, a: &ChatArgs) -> Result<()> {
     let (mut eng, tok) = a.model.load(g)?;
     let opts = GenerateOptions { max_new: a.sample.max_new, rule: a.sample.rule(), seed: g.seed() };
-    let history =
-        a.history.clone().or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".neurogen_history")));
+    let history = a
+        .history
+        .clone()
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".neurogen_history")));
     let mut ed: Editor<(), FileHistory> = Editor::new().context("starting the line editor")?;
     if let Some(h) = &history {
         let _ = ed.load_history(h); // a first session has none

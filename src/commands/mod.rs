@@ -15,7 +15,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use neurogen::pipeline::checkpoint;
-use neurogen::{choose_backend, create_backend, Backend, BackendKind, Engine, ModelConfig, Preset, SamplingRule, Tokenizer};
+use neurogen::{
+    choose_backend, create_backend, Backend, BackendKind, Engine, ModelConfig, Preset, SamplingRule, Tokenizer,
+};
 
 /// The model and backend flags: on the main job (before any command) and on every command that
 /// builds a model. A flag given after the command wins over the same flag given before it.

@@ -152,14 +152,8 @@ impl TrainArgs {
             bail!("--batch must be at least 1");
         }
         let files = corpus::resolve(&record.data)?;
-        let (packer, problems) = corpus::load(
-            files,
-            tok,
-            record.seq_len,
-            record.held_out_every,
-            record.max_sequences,
-            self.on_bad_data,
-        )?;
+        let (packer, problems) =
+            corpus::load(files, tok, record.seq_len, record.held_out_every, record.max_sequences, self.on_bad_data)?;
         if !problems.is_empty() {
             eprintln!("{} malformed lines or files were skipped", problems.len());
         }
@@ -226,7 +220,7 @@ pub fn run(g: &GlobalArgs, a: &TrainArgs) -> Result<()> {
                 claim_run_dir(&out, false)?;
             }
             let Some(prior) = &ck.manifest.run else {
-                bail!("{} was not written by a training run: there is no run to resume", ck.dir.display())
+                bail!("{} holds no run record (it was not written by `train`, or by a build before run records): there is no run to resume", ck.dir.display())
             };
             let (record, seed) = a.settings(g, Some((prior, ck.manifest.seed)))?;
             eprintln!("resuming {} at step {}", ck.dir.display(), ck.manifest.train_steps);
@@ -244,7 +238,11 @@ pub fn run(g: &GlobalArgs, a: &TrainArgs) -> Result<()> {
     };
     report(&summary, a.json);
     if summary.interrupted {
-        eprintln!("interrupted at step {}; continue with: neurogen train --resume {}", summary.steps, summary.out.display());
+        eprintln!(
+            "interrupted at step {}; continue with: neurogen train --resume {}",
+            summary.steps,
+            summary.out.display()
+        );
         std::process::exit(130);
     }
     Ok(())
@@ -255,7 +253,8 @@ pub fn run_dir(out: &Option<PathBuf>) -> PathBuf {
     out.clone().unwrap_or_else(|| {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let base = PathBuf::from("runs").join(format!("run-{secs}"));
-        (1..).map(|n| if n == 1 { base.clone() } else { base.with_file_name(format!("run-{secs}-{n}")) })
+        (1..)
+            .map(|n| if n == 1 { base.clone() } else { base.with_file_name(format!("run-{secs}-{n}")) })
             .find(|p| !p.exists())
             .expect("some name is free")
     })

@@ -319,7 +319,8 @@ impl Engine {
         }
         let out = self.be.submit(&[tokens, st.counts])?;
         let stats = self.call_stats(start, &out[1], batch, first_tick);
-        let rows = inputs.iter().enumerate().map(|(b, p)| out[0][b * total + p.len()..(b + 1) * total].to_vec()).collect();
+        let rows =
+            inputs.iter().enumerate().map(|(b, p)| out[0][b * total + p.len()..(b + 1) * total].to_vec()).collect();
         Ok((rows, stats))
     }
 

@@ -123,10 +123,7 @@ fn line_chart(path: &Path, title: &str, y_label: &str, series: &[Series]) -> Res
 }
 
 /// One line chart as RGB pixels, with its plotting area's pixel ranges (for tests).
-pub fn render_rgb(
-    title: &str,
-    series: &[Series],
-) -> Result<(Vec<u8>, std::ops::Range<i32>, std::ops::Range<i32>)> {
+pub fn render_rgb(title: &str, series: &[Series]) -> Result<(Vec<u8>, std::ops::Range<i32>, std::ops::Range<i32>)> {
     register_font();
     let mut buf = vec![0u8; (CHART_SIZE.0 * CHART_SIZE.1 * 3) as usize];
     let (xs, ys) = {
@@ -164,7 +161,12 @@ pub fn draw_all(metrics: &Path, dir: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(dir).map_err(|e| chart_err(dir, e))?;
     let s = |f: &dyn Fn(&Metrics) -> f64| rows.iter().map(|m| (m.step as f64, f(m))).collect::<Vec<_>>();
-    line_chart(&dir.join("loss.png"), "training loss", "nats / token", &with_average("loss", "moving average", s(&|m| m.loss)))?;
+    line_chart(
+        &dir.join("loss.png"),
+        "training loss",
+        "nats / token",
+        &with_average("loss", "moving average", s(&|m| m.loss)),
+    )?;
     line_chart(
         &dir.join("accuracy.png"),
         "next-token accuracy",

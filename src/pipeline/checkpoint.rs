@@ -335,12 +335,18 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         let lens = u32s(get("replay.lens", Dtype::U32, &[n])?);
         let rewards: Vec<f64> = bytemuck::pod_collect_to_vec(&get("replay.rewards", Dtype::F64, &[n])?);
         if let Some(&t) = ids.iter().find(|&&t| t as usize >= cfg.vocab) {
-            return Err(bad(&dir, format!("the replay buffer holds token {t}, outside the vocabulary (V = {})", cfg.vocab)));
+            return Err(bad(
+                &dir,
+                format!("the replay buffer holds token {t}, outside the vocabulary (V = {})", cfg.vocab),
+            ));
         }
         for i in 0..n {
             let len = lens[i] as usize;
             if len > width || len < 2 || !rewards[i].is_finite() {
-                return Err(bad(&dir, format!("replay entry {i} has length {len} of {width} or reward {}", rewards[i])));
+                return Err(bad(
+                    &dir,
+                    format!("replay entry {i} has length {len} of {width} or reward {}", rewards[i]),
+                ));
             }
             replay.push((rewards[i], ids[i * width..i * width + len].to_vec()));
         }

@@ -323,7 +323,11 @@ pub fn load(
     if packer.train.is_empty() {
         return Err(data_err(format!(
             "the corpus holds {tokens} tokens: too few for one training sequence of {seq_len} tokens{}",
-            if held_out_every > 0 { format!(" beside the held-out split (every {held_out_every}th)") } else { String::new() }
+            if held_out_every > 0 {
+                format!(" beside the held-out split (every {held_out_every}th)")
+            } else {
+                String::new()
+            }
         )));
     }
     Ok((packer, docs.problems))

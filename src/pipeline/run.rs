@@ -15,11 +15,11 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{NeuroError, Result};
 use crate::orchestrator::{Engine, GenerateOptions};
+use crate::pipeline::charts;
+use crate::pipeline::checkpoint::{self, Progress, RunRecord};
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::tokenizer::Tokenizer;
 use crate::pipeline::trainer::{ReplayBuffer, Trainer};
-use crate::pipeline::checkpoint::{self, Progress, RunRecord};
-use crate::pipeline::charts;
 use crate::sampling::SamplingRule;
 
 /// When a run stops. Each counts the whole run, so a resumed run stops where an uninterrupted
@@ -93,7 +93,13 @@ pub fn is_run_dir(dir: &Path) -> bool {
 pub fn clear_run_dir(dir: &Path) -> Result<()> {
     for f in RUN_FILES {
         let p = dir.join(f);
-        let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else if p.exists() { std::fs::remove_file(&p) } else { Ok(()) };
+        let r = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else if p.exists() {
+            std::fs::remove_file(&p)
+        } else {
+            Ok(())
+        };
         r.map_err(|e| io_err(&p, e))?;
     }
     Ok(())
@@ -149,9 +155,7 @@ pub fn train(
     start: Option<Resume>,
 ) -> Result<RunSummary> {
     if train.is_empty() {
-        return Err(NeuroError::InvalidInput(
-            "training needs at least one sequence".into(),
-        ));
+        return Err(NeuroError::InvalidInput("training needs at least one sequence".into()));
     }
     if opts.batch == 0 {
         return Err(NeuroError::InvalidInput("the batch needs at least one sequence".into()));

@@ -48,7 +48,9 @@ impl Tokenizer {
     pub fn from_file(path: &Path) -> Result<Tokenizer> {
         let json = std::fs::read_to_string(path).map_err(|e| tok_err(format!("reading {}: {e}", path.display())))?;
         Tokenizer::from_json(&json).map_err(|e| match e {
-            NeuroError::InvalidInput(m) => tok_err(format!("{}: {}", path.display(), m.trim_start_matches("tokenizer: "))),
+            NeuroError::InvalidInput(m) => {
+                tok_err(format!("{}: {}", path.display(), m.trim_start_matches("tokenizer: ")))
+            }
             e => e,
         })
     }
