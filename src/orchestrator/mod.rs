@@ -259,7 +259,7 @@ impl Engine {
             });
             on_segment(&tokens);
         }
-        let stats = stats.unwrap_or_else(|| CallStats::none());
+        let stats = stats.unwrap_or_else(CallStats::none);
         Ok(GenerateOutput { tokens, stats })
     }
 
