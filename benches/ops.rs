@@ -112,7 +112,6 @@ fn ops(c: &mut Criterion) {
             top_k: 40,
             top_p: 0.9,
             inv_temperature: 1.25,
-            max_new: 4,
             ..Default::default()
         };
         let bufs = sample::Bufs {

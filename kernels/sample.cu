@@ -189,7 +189,7 @@ KERNEL {
     }
 
     const u32 next = p.pos + 1u, plen = lens[b];
-    if (lid == 0u && next < p.tstride && next >= plen && next < plen + p.max_new) {
+    if (lid == 0u && next < p.tstride && next >= plen) {
         const u32 o = b * p.tstride + next;
         if (ctrl[b * CTRL_WORDS + 2u] != 0u) {
             tokens[o] = p.pad;

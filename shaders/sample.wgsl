@@ -227,7 +227,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     let next = p.pos + 1u;
     let plen = lens[b];
-    if (lid == 0u && next < p.tstride && next >= plen && next < plen + p.max_new) {
+    if (lid == 0u && next < p.tstride && next >= plen) {
         let o = b * p.tstride + next;
         if (ctrl[b * CTRL_WORDS + 2u] != 0u) {
             tokens[o] = p.pad;

@@ -443,7 +443,6 @@ fn sample() {
                     seed_hi: r.random(),
                     eos: (vocab as u32).saturating_sub(1),
                     pad: r.random_range(0..vocab as u32),
-                    max_new: r.random_range(2..6),
                     ..Default::default()
                 };
                 let lens: Vec<u32> = (0..batch as u32).map(|b| 1 + b % 3).collect();
@@ -509,7 +508,6 @@ fn sample_op_matches_host_choice_rule() {
             seed_hi: 0,
             eos: 1000,
             pad: 0,
-            max_new: 32,
             ..Default::default()
         };
         let out = run_op(

@@ -104,7 +104,6 @@ fn bpe_tokenizer_trains_round_trips_and_sets_the_vocabulary() {
 
 fn small_run(out: &Path, steps: u64, start: Option<run::Resume>, engine: Engine, data: &[Vec<u32>]) -> run::RunSummary {
     let opts = RunOptions {
-        batch: 2,
         budget: Budget::Steps(steps),
         out: out.to_path_buf(),
         seed: 7,

@@ -41,7 +41,6 @@ fn run_to(out: &Path, steps: u64, train: &[Vec<u32>], held_out: &[Vec<u32>]) -> 
         Err(_) => (Engine::new(be, ModelConfig::preset(Preset::Tiny), 11).unwrap(), None),
     };
     let opts = RunOptions {
-        batch: 4,
         budget: Budget::Steps(steps),
         out: out.to_path_buf(),
         seed: 11,

@@ -331,30 +331,11 @@ fn resume_continues_the_runs_books() {
     }
     let (ok, _, err) = neurogen(&["--backend", "cpu", "--preset", "small", "train", "--resume", run.to_str().unwrap()]);
     assert!(!ok && err.contains("--preset"), "{err}");
-    let (ok, _, err) = neurogen(&[
-        "--backend",
-        "cpu",
-        "generate",
-        "--prompt",
-        "x",
-        "--checkpoint",
-        run.to_str().unwrap(),
-        "--vocab",
-        "999",
-    ]);
-    assert!(!ok && err.contains("--vocab"), "{err}");
-    let (ok, _, err) = neurogen(&[
-        "--backend",
-        "cpu",
-        "generate",
-        "--prompt",
-        "x",
-        "--checkpoint",
-        run.to_str().unwrap(),
-        "--ticks-per-token",
-        "3",
-    ]);
-    assert!(!ok && err.contains("--ticks-per-token"), "{err}");
+    for (flag, value) in [("--vocab", "999"), ("--ticks-per-token", "3"), ("--preset", "small")] {
+        let r = run.to_str().unwrap();
+        let (ok, _, err) = neurogen(&["--backend", "cpu", "generate", "--prompt", "x", "--checkpoint", r, flag, value]);
+        assert!(!ok && err.contains(flag), "{flag}: {err}");
+    }
 }
 
 #[test]

@@ -227,7 +227,7 @@ pub fn sample(p: &sample::Params, io: sample::Io) {
         SamplingRule { greedy: p.greedy != 0, temperature: 1.0 / p.inv_temperature, top_k: p.top_k, top_p: p.top_p };
     for b in 0..p.batch as usize {
         let plen = lens[b] as usize;
-        if next >= ts || next < plen || next >= plen + p.max_new as usize {
+        if next >= ts || next < plen {
             continue;
         }
         let done = &mut ctrl[b * CTRL_WORDS + 2];

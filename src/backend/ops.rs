@@ -470,9 +470,9 @@ declare_ops! {
             seed_lo: u32,
             seed_hi: u32,
             eos: u32,
+            /// A sequence samples every position after its prompt up to `tstride`; the caller
+            /// keeps what it asked for (docs/model.md §5).
             pad: u32,
-            /// Tokens a sequence may generate after its prompt.
-            max_new: u32,
         }
         bufs { logits: Read f32, lens: Read u32, tokens: ReadWrite u32, ctrl: ReadWrite u32 }
         groups |p, _| p.batch;

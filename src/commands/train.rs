@@ -158,7 +158,6 @@ impl TrainArgs {
             eprintln!("{} malformed lines or files were skipped", problems.len());
         }
         let opts = RunOptions {
-            batch: record.batch,
             budget: self.budget(),
             out,
             seed,
@@ -195,20 +194,6 @@ fn interrupt_flag() -> Arc<AtomicBool> {
     .clone()
 }
 
-/// Refuses an `--out` that holds a run, unless `force` (which clears it).
-pub fn claim_run_dir(out: &Path, force: bool) -> Result<()> {
-    if run::is_run_dir(out) {
-        if !force {
-            bail!(
-                "{} already holds a run; continue it with --resume {0}, choose another --out, or pass --force to start anew there (deleting that run)",
-                out.display()
-            );
-        }
-        run::clear_run_dir(out)?;
-    }
-    Ok(())
-}
-
 pub fn run(g: &GlobalArgs, a: &TrainArgs) -> Result<()> {
     let summary = match &a.resume {
         Some(dir) => {
@@ -217,7 +202,7 @@ pub fn run(g: &GlobalArgs, a: &TrainArgs) -> Result<()> {
             let run_dir = run_dir_of(&ck.dir);
             let out = a.out.clone().unwrap_or_else(|| run_dir.clone());
             if out != run_dir {
-                claim_run_dir(&out, false)?;
+                run::claim_run_dir(&out, false)?;
             }
             let Some(prior) = &ck.manifest.run else {
                 bail!("{} holds no run record (it was not written by `train`, or by a build before run records): there is no run to resume", ck.dir.display())
@@ -231,7 +216,7 @@ pub fn run(g: &GlobalArgs, a: &TrainArgs) -> Result<()> {
         None => {
             let (record, seed) = a.settings(g, None)?;
             let out = run_dir(&a.out);
-            claim_run_dir(&out, a.force)?;
+            run::claim_run_dir(&out, a.force)?;
             let (eng, tok) = ModelArgs { checkpoint: None, tokenizer: a.tokenizer.clone() }.load(g)?;
             a.train(record, seed, eng, &tok, out, None)?
         }

@@ -310,8 +310,6 @@ impl Engine {
                 seed_hi: (seed >> 32) as u32,
                 eos: self.cfg.eos,
                 pad: self.cfg.pad,
-                // Every row runs to the segment's end; the caller keeps what it asked for.
-                max_new: total as u32,
                 ..Default::default()
             };
             let bufs = sample::Bufs { logits: st.logits, lens: st.lens, tokens, ctrl: st.ctrl };

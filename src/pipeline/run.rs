@@ -32,7 +32,6 @@ pub enum Budget {
 }
 
 pub struct RunOptions {
-    pub batch: usize,
     pub budget: Budget,
     pub out: PathBuf,
     pub seed: u64,
@@ -41,7 +40,8 @@ pub struct RunOptions {
     pub sample_prompt: String,
     /// JSON Lines on stdout instead of a progress bar.
     pub json: bool,
-    /// The run's settings, stored in every checkpoint (its totals are filled in as it goes).
+    /// The run's settings (its batch is the batch trained on), stored in every checkpoint; its
+    /// totals are filled in as it goes.
     pub record: RunRecord,
     /// Set (by a Ctrl-C handler) to stop after the current step: checkpoint, then return.
     pub stop: Option<Arc<AtomicBool>>,
@@ -89,8 +89,24 @@ pub fn is_run_dir(dir: &Path) -> bool {
     RUN_FILES.iter().any(|f| dir.join(f).exists())
 }
 
-/// Removes a run's files from `dir` (what `train --force` does before starting anew there).
-pub fn clear_run_dir(dir: &Path) -> Result<()> {
+/// Makes `dir` ready for a new run: refuses one that holds a run, unless `force`, which deletes
+/// that run's files. `train` calls it for a fresh run; the CLI calls it before the (slow) corpus
+/// load as well, to fail early.
+pub fn claim_run_dir(dir: &Path, force: bool) -> Result<()> {
+    if !is_run_dir(dir) {
+        return Ok(());
+    }
+    if !force {
+        return Err(NeuroError::InvalidInput(format!(
+            "{} already holds a run; continue it with --resume {0}, choose another --out, or pass --force to start anew there (deleting that run)",
+            dir.display()
+        )));
+    }
+    clear_run_dir(dir)
+}
+
+/// Removes a run's files from `dir`.
+fn clear_run_dir(dir: &Path) -> Result<()> {
     for f in RUN_FILES {
         let p = dir.join(f);
         let r = if p.is_dir() {
@@ -107,8 +123,8 @@ pub fn clear_run_dir(dir: &Path) -> Result<()> {
 
 /// A resumed run's existing metrics, without the lines of steps after `step` (a crash after the
 /// last checkpoint leaves some, which the resumed run writes again).
-fn metrics_up_to(path: &Path, step: u64) -> Result<String> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(String::new()) };
+fn metrics_up_to(path: &Path, step: u64) -> String {
+    let Ok(text) = std::fs::read_to_string(path) else { return String::new() };
     let mut kept = String::new();
     for line in text.lines() {
         match serde_json::from_str::<Metrics>(line) {
@@ -119,7 +135,7 @@ fn metrics_up_to(path: &Path, step: u64) -> Result<String> {
             _ => {}
         }
     }
-    Ok(kept)
+    kept
 }
 
 /// A resumed run's samples up to `step`.
@@ -157,10 +173,14 @@ pub fn train(
     if train.is_empty() {
         return Err(NeuroError::InvalidInput("training needs at least one sequence".into()));
     }
-    if opts.batch == 0 {
+    let batch_size = opts.record.batch;
+    if batch_size == 0 {
         return Err(NeuroError::InvalidInput("the batch needs at least one sequence".into()));
     }
     let out = &opts.out;
+    if start.is_none() {
+        claim_run_dir(out, false)?;
+    }
     std::fs::create_dir_all(out.join("checkpoints")).map_err(|e| io_err(out, e))?;
     let mut trainer = Trainer::new(engine, opts.seed);
     let mut position = 0u64;
@@ -173,13 +193,8 @@ pub fn train(
         trainer.resume_at(r.steps);
         tokens_done = r.tokens;
         seconds_before = r.seconds;
-        checkpoint::write_atomic(&metrics_path, metrics_up_to(&metrics_path, r.steps)?.as_bytes())?;
+        checkpoint::write_atomic(&metrics_path, metrics_up_to(&metrics_path, r.steps).as_bytes())?;
         samples = samples_up_to(out, r.steps);
-    } else if metrics_path.exists() {
-        return Err(NeuroError::InvalidInput(format!(
-            "{} already holds a run; resume it or choose another directory",
-            out.display()
-        )));
     }
     let mut metrics_file = std::fs::OpenOptions::new()
         .create(true)
@@ -222,8 +237,8 @@ pub fn train(
             break;
         }
         let batch: Vec<Vec<u32>> =
-            (0..opts.batch).map(|i| train[((position + i as u64) % train.len() as u64) as usize].clone()).collect();
-        position += opts.batch as u64;
+            (0..batch_size).map(|i| train[((position + i as u64) % train.len() as u64) as usize].clone()).collect();
+        position += batch_size as u64;
         let rep = trainer.step(&batch)?;
         let t = &rep.train;
         tokens_done += per_step_tokens(&batch);
