@@ -81,6 +81,96 @@ pub struct ModuleConfig {
     pub tau_att: f32,
     /// Three-factor plasticity rate η_m (docs/model.md §6, step 5).
     pub plasticity_rate: f32,
+    /// The module's own membrane leak α and trace decay λ, where they differ from [`LifConfig`]
+    /// (docs/model.md §8.2; checkpoints without these fields use the shared values).
+    #[serde(default)]
+    pub alpha: Option<f32>,
+    #[serde(default)]
+    pub trace_lambda: Option<f32>,
+}
+
+impl ModuleConfig {
+    /// The membrane leak α of this module.
+    pub fn alpha(&self, lif: &LifConfig) -> f32 {
+        self.alpha.unwrap_or(lif.alpha)
+    }
+    /// The trace decay λ of this module.
+    pub fn trace_lambda(&self, lif: &LifConfig) -> f32 {
+        self.trace_lambda.unwrap_or(lif.trace_lambda)
+    }
+}
+
+/// A signal of one module that the decoder reads (docs/model.md §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Signal {
+    /// The readout `y` of the output neurons (`O` values).
+    Readout,
+    /// The spike trace `e` of every neuron (`N` values), scaled by `1 − λ` into [0, 1].
+    Trace,
+}
+
+/// One block of the decoder's input: a module's signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feature {
+    pub module: ModuleId,
+    pub signal: Signal,
+}
+
+/// The decoder's default input (docs/model.md §4, measured in §12): the current byte as the
+/// Thalamus and Wernicke read it out, and the recent past as Wernicke's fast and PFC's slow
+/// spike traces of every neuron. At `seed` the traces of 307 200 neurons each would make a
+/// decoder of 20 G weights at V = 32 000, so it reads the readouts of four modules instead.
+fn default_features(p: Preset) -> Vec<Feature> {
+    use ModuleId::*;
+    use Signal::*;
+    let blocks = match p {
+        Preset::Tiny | Preset::Small => [(Thalamus, Readout), (Wernicke, Readout), (Wernicke, Trace), (Pfc, Trace)],
+        Preset::Seed => [(Thalamus, Readout), (Wernicke, Readout), (Pfc, Readout), (Broca, Readout)],
+    };
+    blocks.map(|(module, signal)| Feature { module, signal }).to_vec()
+}
+
+/// Per-module trace decay λ where it is not `LifConfig::trace_lambda` (docs/model.md §8.2): a fast
+/// trace in Wernicke and a slow one in PFC give the decoder two time scales of the past.
+const MODULE_TRACE_LAMBDA: [Option<f32>; NUM_MODULES] = [None, Some(0.7), None, Some(0.97), None, None];
+
+/// What the decoder read before features were configurable: Broca's readout.
+fn broca_readout() -> Vec<Feature> {
+    vec![Feature { module: ModuleId::Broca, signal: Signal::Readout }]
+}
+
+/// Which rules change the spiking network in `train_step` (docs/model.md §6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// Only the decoder learns; the spiking network keeps its initial weights.
+    DecoderOnly,
+    /// The decoder, plus reward-modulated three-factor plasticity, homeostasis and Hebbian
+    /// connection gains (the original model's rules).
+    #[default]
+    Reward,
+}
+
+/// How the decoder's gradient becomes a step (docs/model.md §6, step 4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Optimizer {
+    /// Plain SGD on the clipped gradient (the original model's rule).
+    #[default]
+    Sgd,
+    /// Adam with decoupled weight decay on the clipped gradient.
+    Adam,
+}
+
+/// The decoder's learning rate over steps `t = 1, 2, …`: a linear warm-up over
+/// `decoder_warmup` steps, then this shape from step `decoder_decay_start` on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    #[default]
+    Constant,
+    /// `rate · √(decoder_decay_start / t)` once `t > decoder_decay_start`.
+    InverseSqrt,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -156,7 +246,7 @@ impl Default for InitConfig {
             projection_fanout: 16,
             projection_scale: 200.0,
             feedback_projection_scale: default_feedback_projection_scale(),
-            logit_std: 2.5,
+            logit_std: 0.0,
             typical_readout_rms: 0.67,
             decoder_bias_std: 0.01,
         }
@@ -192,13 +282,60 @@ pub struct LearnConfig {
     /// Replay buffer size and sequences replayed per sleep.
     pub replay_capacity: usize,
     pub replay_batch: usize,
+    /// Which rules change the network (checkpoints without the field: `Reward`, as before).
+    #[serde(default)]
+    pub rule: Rule,
+    /// The decoder's optimizer and schedule (checkpoints without these fields: constant-rate
+    /// SGD, as before). `decoder_rate` is the optimizer's learning rate.
+    #[serde(default)]
+    pub decoder_optimizer: Optimizer,
+    #[serde(default)]
+    pub decoder_schedule: Schedule,
+    #[serde(default)]
+    pub decoder_warmup: u64,
+    #[serde(default)]
+    pub decoder_decay_start: u64,
+    #[serde(default)]
+    pub decoder_weight_decay: f32,
+    #[serde(default = "default_adam_beta1")]
+    pub adam_beta1: f32,
+    #[serde(default = "default_adam_beta2")]
+    pub adam_beta2: f32,
+    #[serde(default = "default_adam_eps")]
+    pub adam_eps: f32,
+}
+
+fn default_adam_beta1() -> f32 {
+    0.9
+}
+fn default_adam_beta2() -> f32 {
+    0.999
+}
+fn default_adam_eps() -> f32 {
+    1e-8
+}
+
+impl LearnConfig {
+    /// The decoder's learning rate at step `t` (1-based; docs/model.md §6, step 4).
+    pub fn decoder_rate_at(&self, t: u64) -> f32 {
+        let t = t.max(1) as f64;
+        let (w, start) = (self.decoder_warmup as f64, self.decoder_decay_start.max(1) as f64);
+        let mut r = self.decoder_rate as f64;
+        if t < w {
+            r *= t / w;
+        }
+        if self.decoder_schedule == Schedule::InverseSqrt && t > start {
+            r *= (start / t).sqrt();
+        }
+        r as f32
+    }
 }
 
 impl Default for LearnConfig {
     fn default() -> Self {
         LearnConfig {
             window_ticks: 16,
-            decoder_rate: 0.2,
+            decoder_rate: 0.003,
             grad_clip: 1.0,
             theta_rate: 0.1,
             target_rate: 0.05,
@@ -211,6 +348,15 @@ impl Default for LearnConfig {
             silent_theta_drop: 1.0,
             replay_capacity: 256,
             replay_batch: 8,
+            rule: Rule::DecoderOnly,
+            decoder_optimizer: Optimizer::Adam,
+            decoder_schedule: Schedule::InverseSqrt,
+            decoder_warmup: 20,
+            decoder_decay_start: 500,
+            decoder_weight_decay: 0.0,
+            adam_beta1: default_adam_beta1(),
+            adam_beta2: default_adam_beta2(),
+            adam_eps: default_adam_eps(),
         }
     }
 }
@@ -228,6 +374,9 @@ pub struct ModelConfig {
     pub lif: LifConfig,
     pub init: InitConfig,
     pub learn: LearnConfig,
+    /// The decoder's input, in order (checkpoints without the field: Broca's readout).
+    #[serde(default = "broca_readout")]
+    pub decoder_features: Vec<Feature>,
     pub ticks_per_token: usize,
     /// Basal-ganglia pipeline depth that forces a "go".
     pub max_depth: u32,
@@ -347,6 +496,8 @@ impl ModelConfig {
                 inhibition: c.3,
                 tau_att: c.4,
                 plasticity_rate: c.5,
+                alpha: None,
+                trace_lambda: MODULE_TRACE_LAMBDA[id as usize],
             })
             .collect();
         ModelConfig {
@@ -358,6 +509,7 @@ impl ModelConfig {
             lif: LifConfig::default(),
             init: InitConfig::default(),
             learn: LearnConfig::default(),
+            decoder_features: default_features(p),
             ticks_per_token: 1,
             max_depth: 8,
             go_bias: 0.8,
@@ -371,9 +523,18 @@ impl ModelConfig {
         &self.modules[id as usize]
     }
 
-    /// Decoder width D = O_Broca.
+    /// Width of one decoder feature block.
+    pub fn feature_width(&self, f: &Feature) -> usize {
+        let m = self.module(f.module);
+        match f.signal {
+            Signal::Readout => m.outputs,
+            Signal::Trace => m.n,
+        }
+    }
+
+    /// Decoder width D: the sum of the feature blocks' widths.
     pub fn decoder_width(&self) -> usize {
-        self.module(ModuleId::Broca).outputs
+        self.decoder_features.iter().map(|f| self.feature_width(f)).sum()
     }
 
     /// Whether a connection carries the past: a back edge (its source module updates after its
@@ -392,6 +553,30 @@ impl ModelConfig {
             Source::PfcHidden => self.module(ModuleId::Pfc).outputs,
             Source::Context => self.module(ModuleId::Thalamus).outputs,
         }
+    }
+
+    /// This configuration with one field set from `path=value` (`path` dot-separated through
+    /// the serialized config, array elements by index; `value` JSON, or a bare string), validated.
+    pub fn with_field(&self, assignment: &str) -> Result<ModelConfig> {
+        let bad = |m: String| NeuroError::Config(m);
+        let (path, text) =
+            assignment.split_once('=').ok_or_else(|| bad(format!("--set {assignment}: expected FIELD=VALUE")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()));
+        let mut root = serde_json::to_value(self).map_err(|e| bad(e.to_string()))?;
+        let mut at = &mut root;
+        for key in path.split('.') {
+            at = match at {
+                serde_json::Value::Object(map) => map.get_mut(key),
+                serde_json::Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+                _ => None,
+            }
+            .ok_or_else(|| bad(format!("--set {path}: the configuration has no field {key:?} there")))?;
+        }
+        *at = value;
+        let cfg: ModelConfig = serde_json::from_value(root).map_err(|e| bad(format!("--set {assignment}: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
     }
 
     /// Checks every structural invariant the kernels rely on.
@@ -434,6 +619,16 @@ impl ModelConfig {
                 return bad(format!("special token {t} is outside the vocabulary"));
             }
         }
+        if self.decoder_features.is_empty() {
+            return bad("the decoder needs at least one feature".into());
+        }
+        for m in &self.modules {
+            for (what, x) in [("alpha", m.alpha), ("trace_lambda", m.trace_lambda)] {
+                if x.is_some_and(|x| !(0.0..1.0).contains(&x)) {
+                    return bad(format!("{}: {what} must be in [0, 1)", m.id.name()));
+                }
+            }
+        }
         if self.learn.window_ticks == 0 {
             return bad("the learning window must be at least one tick".into());
         }
@@ -460,7 +655,8 @@ impl ModelConfig {
         let rec: usize = self.modules.iter().map(|m| 2 * m.n * m.fanout + m.n).sum();
         let proj: usize =
             self.connections.iter().map(|c| 2 * self.module(c.target).inputs * self.init.projection_fanout).sum();
-        emb + rec + proj + self.connections.len() + self.vocab * d + self.vocab
+        let moments = if self.learn.decoder_optimizer == Optimizer::Adam { 2 } else { 0 };
+        emb + rec + proj + self.connections.len() + (1 + moments) * self.vocab * (d + 1)
     }
 
     /// Per-sequence state in 32-bit words (with the per-tick scratch it needs).
@@ -474,6 +670,7 @@ impl ModelConfig {
             + 2 * self.connections.len()
             + 2 * NUM_MODULES
             + self.vocab
+            + self.decoder_width()
             + 16
     }
 
@@ -500,7 +697,9 @@ mod tests {
         assert_eq!(c.neurons(), 1_182_720);
         let syn = c.synapses();
         assert!((115_000_000..125_000_000).contains(&syn), "{syn}");
-        assert_eq!(c.decoder_width(), 12288);
+        assert_eq!(c.module(ModuleId::Broca).outputs, 12288);
+        // Readouts only at this size: 2048 + 10240 + 10240 + 12288.
+        assert_eq!(c.decoder_width(), 34816);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
-use commands::{bench, chat, evaluate, generate, info, main_job, tokenizer, train, GlobalArgs};
+use commands::{baseline, bench, chat, evaluate, generate, info, main_job, tokenizer, train, GlobalArgs};
 
 const ABOUT: &str = "Run and train a bio-inspired spiking language model on GPUs";
 
@@ -51,6 +51,9 @@ enum Command {
     Info(info::InfoArgs),
     /// Throughput of one-submission generation (or training, with --train).
     Bench(bench::BenchArgs),
+    /// Bits/byte and accuracy of smoothed byte n-gram models (interpolated Kneser–Ney, orders 1
+    /// to --order) fitted on one corpus and scored on another: baselines for the model's bits/byte.
+    Baseline(baseline::BaselineArgs),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +109,12 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Some(Command::Info(a)) => info::run(&a.global.over(before), a),
         Some(Command::Bench(a)) => bench::run(&a.global.over(before), a),
+        Some(Command::Baseline(a)) => {
+            if !before.given().is_empty() {
+                bail!("{} do not apply to `baseline`: it uses no model and no backend", before.given().join(", "));
+            }
+            baseline::run(a)
+        }
     }
 }
 

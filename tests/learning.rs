@@ -4,13 +4,24 @@
 mod common;
 
 use common::*;
+use neurogen::config::Rule;
 use neurogen::model::HostParams;
-use neurogen::{Engine, ModelConfig, NeuroError, Preset};
+use neurogen::pipeline::checkpoint::RunRecord;
+use neurogen::pipeline::corpus::{self, OnBadData};
+use neurogen::pipeline::run::{self, Budget, RunOptions};
+use neurogen::{Engine, ModelConfig, NeuroError, Preset, Tokenizer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn tiny() -> ModelConfig {
     ModelConfig::preset(Preset::Tiny)
+}
+
+/// `tiny` with the reward rule, whose plasticity, homeostasis and gains change the network.
+fn tiny_reward() -> ModelConfig {
+    let mut cfg = tiny();
+    cfg.learn.rule = Rule::Reward;
+    cfg
 }
 
 fn random_batch(seed: u64, lens: &[usize]) -> Vec<Vec<u32>> {
@@ -48,7 +59,7 @@ fn a_train_step_is_one_submission_with_one_sync() {
 
 #[test]
 fn cpu_training_is_bit_for_bit_reproducible_and_gpus_agree() {
-    let cfg = tiny();
+    let cfg = tiny_reward();
     let params = HostParams::init(&cfg, 4);
     let batches: Vec<Vec<Vec<u32>>> = (0..3).map(|s| random_batch(10 + s, &[24, 17, 24])).collect();
     let run = |be| {
@@ -95,7 +106,9 @@ fn a_nan_step_is_reported_and_applies_nothing() {
             after.2.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         );
     }
-    // A NaN inside a module's weights is reported with the module it came from.
+    // A NaN inside a module's weights is reported with the module it came from (the reward
+    // rule updates them; the decoder-only rule never reads a weight it could pass on).
+    let cfg = tiny_reward();
     let mut params = HostParams::init(&cfg, 2);
     params.recurrent[3].val.iter_mut().for_each(|w| *w = f32::NAN);
     let mut eng = Engine::with_params(cpu(), cfg.clone(), &params).unwrap();
@@ -145,11 +158,11 @@ fn held_out_loss_falls_on_a_generated_corpus() {
     assert!(after < before - 3.0, "held-out loss {before} -> {after}");
 }
 
-/// The model memorises a repeated deterministic sequence with every learning rule at its default
-/// rate (decoder SGD, three-factor plasticity, homeostasis, Hebbian gains, neuromodulation).
+/// The model memorises a repeated deterministic sequence with the reward rule at its default
+/// rates (decoder, three-factor plasticity, homeostasis, Hebbian gains, neuromodulation).
 #[test]
 fn tiny_learns_a_repeated_sequence_to_90_percent() {
-    let cfg = tiny();
+    let cfg = tiny_reward();
     assert!(cfg.learn.theta_rate > 0.0 && cfg.modules.iter().all(|m| m.plasticity_rate > 0.0));
     let mut eng = Engine::new(cpu(), cfg, 1).unwrap();
     let w0 = learned(&mut eng);
@@ -159,7 +172,7 @@ fn tiny_learns_a_repeated_sequence_to_90_percent() {
     let mut last = first.clone();
     for _ in 0..300 {
         last = eng.train_step(&[seq.clone()]).unwrap();
-        if last.accuracy >= 0.95 {
+        if last.accuracy >= 0.95 && last.loss < first.loss / 4.0 {
             break;
         }
     }
@@ -207,21 +220,61 @@ fn markov_corpus(seed: u64, draw: u64, sequences: usize, len: usize) -> (Vec<Vec
     (data, unigram)
 }
 
-/// On a generated corpus, held-out loss falls clearly below the unigram baseline: the readout
-/// carries the current token and the decoder learns the source's transitions (measured: 8.9 →
-/// 1.71 nats against a 2.06-nat unigram entropy; engine seeds 1 and 2 gave 1.48 and 1.46 on 8 of
-/// these held-out sequences; the source's bigram entropy is about 1.1 nats). 160 steps of 4 fresh
-/// sequences, default rates throughout.
+/// Real English: `tiny` at its defaults on the CPU, trained through the user's pipeline
+/// (`run::train`, shuffled sequences of 64 bytes, batch 8) on the Python-docs sample in
+/// `tests/data`, reaches held-out bits per byte below the interpolated Kneser–Ney byte bigram
+/// fitted on the same split (LEARNING.md has the measured numbers).
 #[test]
-fn held_out_loss_falls_below_the_unigram_baseline() {
-    let (train, unigram) = markov_corpus(5, 1, 640, 33);
-    let (held_out, _) = markov_corpus(5, 2, 16, 33); // the same source, fresh draws
-    let mut eng = Engine::new(cpu(), tiny(), 3).unwrap();
-    let before = eng.evaluate(&held_out).unwrap().loss;
-    for batch in train.chunks(4) {
-        eng.train_step(batch).unwrap();
-    }
-    let after = eng.evaluate(&held_out).unwrap().loss;
-    eprintln!("held-out loss {before:.3} -> {after:.3}; unigram baseline {unigram:.3} nats");
-    assert!(after < unigram - 0.25, "held-out loss {after} vs unigram {unigram}");
+fn tiny_beats_the_bigram_baseline_on_real_text() {
+    let tok = Tokenizer::bytes();
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/python-docs");
+    let load = |file: &str| {
+        let files = corpus::resolve(&format!("{data}/{file}")).unwrap();
+        corpus::load(files, &tok, 64, 0, usize::MAX, OnBadData::Refuse).unwrap().0.train
+    };
+    let (train, held_out) = (load("train.jsonl"), load("held_out.jsonl"));
+    let mut cfg = tiny();
+    tok.configure(&mut cfg);
+    let eng = Engine::new(cpu(), cfg, 0).unwrap();
+    let dir = temp_dir("real-text");
+    let record = RunRecord {
+        data: data.into(),
+        held_out: None,
+        batch: 8,
+        seq_len: 64,
+        held_out_every: 0,
+        max_sequences: usize::MAX,
+        tokens: 0,
+        seconds: 0.0,
+    };
+    let opts = RunOptions {
+        budget: Budget::Steps(REAL_TEXT_STEPS),
+        out: dir.join("run"),
+        seed: 0,
+        checkpoint_every: 0,
+        sample_every: 0,
+        sample_prompt: "The ".into(),
+        json: true,
+        record,
+        stop: None,
+    };
+    let summary = run::train(eng, &tok, &train, &held_out, &opts, None).unwrap();
+    let h = summary.held_out.expect("a held-out split");
+    let bigram = h.ngram.iter().find(|n| n.order == 2).unwrap().bits_per_byte;
+    let unigram = h.ngram[0].bits_per_byte;
+    eprintln!(
+        "real text, {REAL_TEXT_STEPS} steps: held-out {:.3} bits/byte; unigram {unigram:.3}, bigram {bigram:.3}; sample {:?}",
+        h.score.bits_per_byte,
+        summary.samples.last().map(|s| &s.1)
+    );
+    assert_eq!(h.score.bytes, h.ngram[1].bytes, "the model and the baseline score the same bytes");
+    assert!(
+        h.score.bits_per_byte.is_finite() && h.score.bits_per_byte < bigram,
+        "{} vs bigram {bigram}",
+        h.score.bits_per_byte
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Steps of the real-text test: about 100 s on two cores.
+const REAL_TEXT_STEPS: u64 = 500;

@@ -695,6 +695,77 @@ fn decoder_grad_norm_and_sgd() {
 }
 
 #[test]
+fn gather_rows() {
+    let mut cases = Vec::new();
+    for (seed, &(batch, width, src_extra, offset, row0)) in
+        [(1usize, 1usize, 0usize, 0usize, 0usize), (3, 300, 5, 7, 2), (33, 257, 0, 1, 5), (2, 1024, 300, 0, 1)]
+            .iter()
+            .enumerate()
+    {
+        let r = &mut rng(500 + seed as u64);
+        let (src_stride, dst_stride) = (width + src_extra, width + offset + 3);
+        let rows = row0 + batch + 1;
+        let p = gather_rows::Params {
+            batch: batch as u32,
+            width: width as u32,
+            src_stride: src_stride as u32,
+            dst_stride: dst_stride as u32,
+            dst_offset: offset as u32,
+            row0: row0 as u32,
+            scale: draw(r, 0.05, 2.0),
+            ..Default::default()
+        };
+        cases.push(Case {
+            name: format!("gather_rows b={batch} w={width} off={offset} row0={row0}"),
+            op: Op::new(p, gather_rows::Bufs { src: b(0), dst: b(1) }),
+            // Poisoned destination: written elements must match bit for bit, the rest stay poison.
+            data: vec![uniform(r, batch * src_stride, -3.0, 3.0), poison(rows * dst_stride)],
+            cmp: vec![F, Cmp::Exact],
+        });
+    }
+    check(cases);
+}
+
+#[test]
+fn adam_step() {
+    let mut cases = Vec::new();
+    for (seed, &n) in [1usize, 255, 4099, 70_001].iter().enumerate() {
+        let r = &mut rng(600 + seed as u64);
+        let (beta1, beta2) = (draw(r, 0.5, 0.95), draw(r, 0.9, 0.9999));
+        let t = r.random_range(1..2000) as i32;
+        let p = adam_step::Params {
+            len: n as u32,
+            lr: draw(r, 1e-4, 1e-1),
+            beta1,
+            beta2,
+            eps: draw(r, 1e-8, 1e-3),
+            weight_decay: draw(r, 0.0, 0.1),
+            c1: 1.0 / (1.0 - beta1.powi(t)),
+            c2: 1.0 / (1.0 - beta2.powi(t)),
+            ..Default::default()
+        };
+        let bufs =
+            adam_step::Bufs { param: b(0), scalars: b(1), m: b(2), v: b(3), grad: b(4), m_next: b(5), v_next: b(6) };
+        let tol = Cmp::F32 { atol: 1e-6, rtol: 1e-4 };
+        cases.push(Case {
+            name: format!("adam_step n={n}"),
+            op: Op::new(p, bufs),
+            data: vec![
+                uniform(r, n, -1.0, 1.0),
+                f32_words(&[draw(r, 0.1, 1.0), 2.0, 0.0, 0.0]),
+                uniform(r, n, -0.1, 0.1),
+                uniform(r, n, 0.0, 0.01),
+                uniform(r, n, -1.0, 1.0),
+                poison(n),
+                poison(n),
+            ],
+            cmp: vec![F, F, F, F, tol, tol, tol],
+        });
+    }
+    check(cases);
+}
+
+#[test]
 fn plasticity_and_homeostasis() {
     let mut cases = Vec::new();
     for (seed, &(batch, n, fanout, windows)) in

@@ -112,6 +112,7 @@ fn small_run(out: &Path, steps: u64, start: Option<run::Resume>, engine: Engine,
         sample_prompt: "ab".into(),
         json: true,
         record: RunRecord {
+            held_out: None,
             data: "data()".into(),
             batch: 2,
             seq_len: 20,
@@ -127,6 +128,7 @@ fn small_run(out: &Path, steps: u64, start: Option<run::Resume>, engine: Engine,
 
 fn tiny_with_sleep() -> ModelConfig {
     let mut cfg = ModelConfig::preset(Preset::Tiny);
+    cfg.learn.rule = neurogen::config::Rule::Reward; // sleep changes the network: the reward rule's
     cfg.learn.sleep_interval = 2;
     cfg.learn.replay_batch = 2;
     cfg

@@ -49,6 +49,7 @@ fn run_to(out: &Path, steps: u64, train: &[Vec<u32>], held_out: &[Vec<u32>]) -> 
         sample_prompt: "the".into(),
         json: true,
         record: RunRecord {
+            held_out: None,
             data: "embedded".into(),
             batch: 4,
             seq_len: 33,

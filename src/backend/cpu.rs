@@ -28,6 +28,17 @@ pub fn copy(p: &copy::Params, io: copy::Io) {
     dst[d..d + n].copy_from_slice(&src[s..s + n]);
 }
 
+pub fn gather_rows(p: &gather_rows::Params, io: gather_rows::Io) {
+    let gather_rows::Io { src, dst } = io;
+    let (w, ss, ds) = (p.width as usize, p.src_stride as usize, p.dst_stride as usize);
+    for b in 0..p.batch as usize {
+        let at = (p.row0 as usize + b) * ds + p.dst_offset as usize;
+        for (d, &x) in dst[at..at + w].iter_mut().zip(&src[b * ss..b * ss + w]) {
+            *d = p.scale * x;
+        }
+    }
+}
+
 pub fn embed_gate(p: &embed_gate::Params, io: embed_gate::Io) {
     let embed_gate::Io { tokens, emb, prev, j } = io;
     let e = p.embed as usize;
@@ -206,16 +217,58 @@ pub fn context_update(p: &context_update::Params, io: context_update::Io) {
     }
 }
 
+/// `c[m×n] = a[m×k] · b[k×n]` in f64, where `a` and `b` are given by their row and column strides
+/// (a GEMM crate: the decoder's two products are the CPU backend's largest cost).
+#[allow(clippy::too_many_arguments)]
+fn gemm64(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    (rsa, csa): (isize, isize),
+    b: &[f64],
+    (rsb, csb): (isize, isize),
+    c: &mut [f64],
+) {
+    assert!(c.len() >= m * n);
+    // SAFETY: the strides address `a` as m×k and `b` as k×n within their lengths (checked by the
+    // callers' shapes) and `c` as a row-major m×n buffer.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+fn widen(x: &[f32]) -> Vec<f64> {
+    x.par_iter().map(|&v| v as f64).collect()
+}
+
 pub fn logits(p: &logits::Params, io: logits::Io) {
     let logits::Io { dec_w, dec_b, y, logits: out } = io;
-    let (v, d) = (p.vocab as usize, p.width as usize);
-    out[..p.batch as usize * v].par_chunks_mut(v).enumerate().for_each(|(b, out)| {
-        let yb = &y[b * d..(b + 1) * d];
-        for (r, o) in out.iter_mut().enumerate() {
-            let s: f64 = dec_w[r * d..(r + 1) * d].iter().zip(yb).map(|(&w, &x)| w as f64 * x as f64).sum();
-            *o = dec_b[r] + s as f32;
+    let (rows, v, d) = (p.batch as usize, p.vocab as usize, p.width as usize);
+    // out[rows×V] = y[rows×D] · dec_wᵀ[D×V] + b
+    let (yw, ww) = (widen(&y[..rows * d]), widen(&dec_w[..v * d]));
+    let mut c = vec![0f64; rows * v];
+    gemm64(rows, d, v, &yw, (d as isize, 1), &ww, (1, d as isize), &mut c);
+    for (o, row) in out[..rows * v].chunks_mut(v).zip(c.chunks(v)) {
+        for ((o, &s), &b) in o.iter_mut().zip(row).zip(dec_b) {
+            *o = b + s as f32;
         }
-    });
+    }
 }
 
 pub fn sample(p: &sample::Params, io: sample::Io) {
@@ -370,14 +423,17 @@ pub fn decoder_grad(p: &decoder_grad::Params, io: decoder_grad::Io) {
     let (rows, v, d) = (p.rows as usize, p.vocab as usize, p.width as usize);
     let inv = totals[3] as f64;
     let (vtiles, dtiles) = (v.div_ceil(GEMM_TILE), d.div_ceil(GEMM_TILE));
-    // Rows of the gradient in parallel; each returns its squared sum per column tile.
-    let row_sq: Vec<Vec<f64>> = (g_w[..v * d].par_chunks_mut(d), g_b[..v].par_iter_mut())
+    // g_w[V×D] = gradsᵀ[V×rows] · y[rows×D] / count
+    let (gw, yw) = (widen(&grads[..rows * v]), widen(&y[..rows * d]));
+    let mut c = vec![0f64; v * d];
+    gemm64(v, rows, d, &gw, (1, v as isize), &yw, (d as isize, 1), &mut c);
+    let row_sq: Vec<Vec<f64>> = (g_w[..v * d].par_chunks_mut(d), g_b[..v].par_iter_mut(), c.par_chunks(d))
         .into_par_iter()
         .enumerate()
-        .map(|(r, (g_w, g_b))| {
+        .map(|(r, (g_w, g_b, c))| {
             let mut sq = vec![0f64; dtiles];
-            for (k, out) in g_w.iter_mut().enumerate() {
-                let s: f64 = (0..rows).map(|i| grads[i * v + r] as f64 * y[i * d + k] as f64).sum::<f64>() * inv;
+            for (k, (out, &s)) in g_w.iter_mut().zip(c).enumerate() {
+                let s = s * inv;
                 *out = s as f32;
                 sq[k / GEMM_TILE] += s * s;
             }
@@ -405,6 +461,20 @@ pub fn sgd_step(p: &sgd_step::Params, io: sgd_step::Io) {
     let step = p.lr * scalars[0];
     for (g, &w) in grad[..p.len as usize].iter_mut().zip(param) {
         *g = w - step * *g;
+    }
+}
+
+pub fn adam_step(p: &adam_step::Params, io: adam_step::Io) {
+    let adam_step::Io { param, scalars, m, v, grad, m_next, v_next } = io;
+    let scale = scalars[0];
+    for i in 0..p.len as usize {
+        let g = scale * grad[i];
+        let m1 = p.beta1 * m[i] + (1.0 - p.beta1) * g;
+        let v1 = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
+        let w = param[i];
+        grad[i] = w - p.lr * (p.c1 * m1 / ((p.c2 * v1).sqrt() + p.eps) + p.weight_decay * w);
+        m_next[i] = m1;
+        v_next[i] = v1;
     }
 }
 

@@ -286,6 +286,14 @@ declare_ops! {
         groups |p, _| ceil_div(p.len, COLUMN);
     }
 
+    /// `gather_rows`: `dst[(row0 + b)·dst_stride + dst_offset + i] = scale · src[b·src_stride + i]`
+    /// for `b < batch`, `i < width` (a module's signal into its columns of the decoder features).
+    gather_rows: GatherRows {
+        params { batch: u32, width: u32, src_stride: u32, dst_stride: u32, dst_offset: u32, row0: u32, scale: f32 }
+        bufs { src: Read f32, dst: ReadWrite f32 }
+        groups |p, _| ceil_div(p.width, COLUMN) * p.batch;
+    }
+
     /// `embed_gate`: thalamic input, the embedding of `tokens[b·tstride + pos]` gated by its
     /// change since the last tick (model.md, "Input").
     embed_gate: EmbedGate {
@@ -557,6 +565,25 @@ declare_ops! {
     sgd_step: SgdStep {
         params { len: u32, lr: f32 }
         bufs { param: Read f32, scalars: Read f32, grad: ReadWrite f32 }
+        groups |p, _| ceil_div(p.len, COLUMN);
+    }
+
+    /// `adam_step`: Adam with decoupled weight decay on the clipped gradient `g = scalars[0] ·
+    /// grad[i]`: `m' = β1·m + (1−β1)·g`, `v' = β2·v + (1−β2)·g²`, `grad[i] ← param[i] − lr ·
+    /// (c1·m' / (√(c2·v') + eps) + weight_decay · param[i])` with the bias corrections
+    /// `c1 = 1/(1−β1^t)`, `c2 = 1/(1−β2^t)`; `m'` and `v'` go to `m_next`, `v_next` (committed
+    /// with the parameter, so a refused step changes nothing).
+    adam_step: AdamStep {
+        params { len: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, c1: f32, c2: f32 }
+        bufs {
+            param: Read f32,
+            scalars: Read f32,
+            m: Read f32,
+            v: Read f32,
+            grad: ReadWrite f32,
+            m_next: ReadWrite f32,
+            v_next: ReadWrite f32,
+        }
         groups |p, _| ceil_div(p.len, COLUMN);
     }
 

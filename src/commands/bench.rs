@@ -38,7 +38,7 @@ pub fn run(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
 
 /// A fresh model of the global arguments (the default byte vocabulary unless `--vocab`).
 fn engine(g: &GlobalArgs) -> Result<Engine> {
-    Ok(Engine::new(g.create_backend()?, g.base_config(), g.seed())?)
+    Ok(Engine::new(g.create_backend()?, g.base_config()?, g.seed())?)
 }
 
 fn generate(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {

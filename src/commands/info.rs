@@ -16,7 +16,7 @@ pub struct InfoArgs {
 }
 
 pub fn run(g: &GlobalArgs, a: &InfoArgs) -> Result<()> {
-    let cfg = g.base_config();
+    let cfg = g.base_config()?;
     cfg.validate()?;
     let be = g.create_backend()?;
     let i = bench::model_info(&*be, &cfg);

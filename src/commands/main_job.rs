@@ -37,7 +37,7 @@ pub fn run(g: &GlobalArgs, a: &MainJobArgs) -> Result<()> {
     args.on_bad_data = OnBadData::Refuse;
     // The byte tokenizer sets the vocabulary even with `--vocab`: the generated corpus is bytes.
     let tok = Tokenizer::bytes();
-    let mut cfg = g.base_config();
+    let mut cfg = g.base_config()?;
     tok.configure(&mut cfg);
     cfg.validate()?;
     let be = g.create_backend()?;

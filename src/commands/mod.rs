@@ -1,6 +1,7 @@
 //! One module per command, each with its arguments and a `run`; what they share lives here: the
 //! global arguments, where a model comes from, and how tokens are sampled.
 
+pub mod baseline;
 pub mod bench;
 pub mod chat;
 pub mod evaluate;
@@ -43,6 +44,12 @@ pub struct GlobalArgs {
     /// Cognitive steps (ticks of every module) per token [default: 1].
     #[arg(long)]
     pub ticks_per_token: Option<usize>,
+    /// Sets one field of a fresh model's configuration (repeatable), by its path in
+    /// `neurogen info --json`'s "config": e.g. `learn.rule="decoder-only"`,
+    /// `learn.decoder_rate=0.003`, `modules.1.trace_lambda=0.95`, `decoder_features=[…]`. The value
+    /// is JSON (a bare word is taken as a string); docs/model.md §8 lists every field.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub set: Vec<String>,
 }
 
 impl GlobalArgs {
@@ -54,6 +61,7 @@ impl GlobalArgs {
             seed: self.seed.or(before.seed),
             vocab: self.vocab.or(before.vocab),
             ticks_per_token: self.ticks_per_token.or(before.ticks_per_token),
+            set: before.set.iter().chain(&self.set).cloned().collect(),
         }
     }
 
@@ -66,6 +74,7 @@ impl GlobalArgs {
             (self.seed.is_some(), "--seed"),
             (self.vocab.is_some(), "--vocab"),
             (self.ticks_per_token.is_some(), "--ticks-per-token"),
+            (!self.set.is_empty(), "--set"),
         ] {
             if set {
                 v.push(name);
@@ -97,20 +106,26 @@ impl GlobalArgs {
         }
     }
 
-    /// The preset's configuration with `--vocab` and `--ticks-per-token` applied.
-    pub fn base_config(&self) -> ModelConfig {
+    /// The preset's configuration with `--vocab`, `--ticks-per-token` and every `--set` applied.
+    pub fn base_config(&self) -> Result<ModelConfig> {
         let mut cfg = ModelConfig::preset(self.preset.unwrap_or(Preset::Tiny));
         if let Some(v) = self.vocab {
             cfg.vocab = v;
         }
         cfg.ticks_per_token = self.ticks_per_token.unwrap_or(1);
-        cfg
+        for s in &self.set {
+            cfg = cfg.with_field(s)?;
+        }
+        Ok(cfg)
     }
 
     /// Refuses the model-shaping flags when a checkpoint decides the model: `what` names it.
     pub fn refuse_shape_flags(&self, what: &str) -> Result<()> {
-        let set: Vec<&str> =
-            self.given().into_iter().filter(|f| matches!(*f, "--preset" | "--vocab" | "--ticks-per-token")).collect();
+        let set: Vec<&str> = self
+            .given()
+            .into_iter()
+            .filter(|f| matches!(*f, "--preset" | "--vocab" | "--ticks-per-token" | "--set"))
+            .collect();
         if !set.is_empty() {
             bail!("{} cannot be used with {what}: the checkpoint fixes the model's shape; drop them", set.join(", "));
         }
@@ -143,7 +158,7 @@ impl ModelArgs {
             Some(p) => Tokenizer::from_file(p)?,
             None => Tokenizer::bytes(),
         };
-        let mut cfg = g.base_config();
+        let mut cfg = g.base_config()?;
         if self.tokenizer.is_some() || g.vocab.is_none() {
             tok.configure(&mut cfg);
         }

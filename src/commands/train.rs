@@ -23,6 +23,11 @@ pub struct TrainArgs {
     /// files, directories (searched recursively) or globs. On --resume: the run's.
     #[arg(long, required_unless_present = "resume")]
     pub data: Option<String>,
+    /// A corpus to hold out instead of every N-th training sequence (e.g. the held-out file of
+    /// `scripts/corpus.sh`): the final evaluation and the n-gram baselines use it, and
+    /// --held-out-every defaults to 0. On --resume: the run's.
+    #[arg(long)]
+    pub held_out: Option<String>,
     /// A tokenizer.json for the fresh model (its vocabulary sets V) [default: bytes, V = 259].
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
@@ -108,9 +113,14 @@ impl TrainArgs {
         let Some((run, seed)) = prior else {
             let record = RunRecord {
                 data: self.data.clone().unwrap_or_default(),
+                held_out: self.held_out.clone(),
                 batch: self.batch.unwrap_or(DEFAULT_BATCH),
                 seq_len: self.seq_len.unwrap_or(DEFAULT_SEQ_LEN),
-                held_out_every: self.held_out_every.unwrap_or(DEFAULT_HELD_OUT_EVERY),
+                held_out_every: self.held_out_every.unwrap_or(if self.held_out.is_some() {
+                    0
+                } else {
+                    DEFAULT_HELD_OUT_EVERY
+                }),
                 max_sequences: self.max_sequences.unwrap_or(DEFAULT_MAX_SEQUENCES),
                 tokens: 0,
                 seconds: 0.0,
@@ -126,6 +136,7 @@ impl TrainArgs {
             }
         }
         same("--data", self.data.as_deref(), run.data.as_str())?;
+        same("--held-out", self.held_out.as_deref(), run.held_out.as_deref().unwrap_or("(none)"))?;
         same("--batch", self.batch, run.batch)?;
         same("--seq-len", self.seq_len, run.seq_len)?;
         same("--held-out-every", self.held_out_every, run.held_out_every)?;
@@ -152,8 +163,15 @@ impl TrainArgs {
             bail!("--batch must be at least 1");
         }
         let files = corpus::resolve(&record.data)?;
-        let (packer, problems) =
+        // Both corpora are resolved before either is read: a wrong path fails at once.
+        let held_files = record.held_out.as_deref().map(corpus::resolve).transpose()?;
+        let (mut packer, mut problems) =
             corpus::load(files, tok, record.seq_len, record.held_out_every, record.max_sequences, self.on_bad_data)?;
+        if let Some(files) = held_files {
+            let (held, more) = corpus::load(files, tok, record.seq_len, 0, usize::MAX, self.on_bad_data)?;
+            packer.held_out.extend(held.train);
+            problems.extend(more);
+        }
         if !problems.is_empty() {
             eprintln!("{} malformed lines or files were skipped", problems.len());
         }
@@ -257,7 +275,18 @@ pub fn report(s: &RunSummary, as_json: bool) {
         return;
     }
     if let Some(h) = &s.held_out {
-        println!("held-out: loss {:.4}, accuracy {:.2}%, perplexity {:.2}", h.loss, 100.0 * h.accuracy, h.perplexity);
+        let sc = &h.score;
+        println!(
+            "held-out: {:.3} bits/byte (loss {:.4} nats/token, accuracy {:.2}%, perplexity {:.2})",
+            sc.bits_per_byte,
+            sc.loss,
+            100.0 * sc.accuracy,
+            sc.perplexity
+        );
+        let grams: Vec<String> = h.ngram.iter().map(|n| format!("{}-gram {:.3}", n.order, n.bits_per_byte)).collect();
+        if !grams.is_empty() {
+            println!("  byte n-gram baselines of the same split (bits/byte): {}", grams.join(", "));
+        }
     }
     if let Some((step, text)) = s.samples.last() {
         println!("sample after step {step}: {text}");

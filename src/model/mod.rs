@@ -6,7 +6,7 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
 use crate::backend::{spike_words, to_slot_major, Backend, Buf, ACC_WORDS, CTRL_WORDS};
-use crate::config::{ModelConfig, ModuleId, Source, NUM_MODULES};
+use crate::config::{ModelConfig, ModuleId, Optimizer, Source, NUM_MODULES};
 use crate::error::Result;
 
 /// A fixed-fanout sparse matrix: row `i` reads columns `idx[i·F..(i+1)·F]` (sorted, distinct).
@@ -28,6 +28,29 @@ pub struct HostParams {
     pub gains: Vec<f32>,
     pub dec_w: Vec<f32>,
     pub dec_b: Vec<f32>,
+    /// The decoder optimizer's moments, when it keeps any (Adam; docs/model.md §6, step 4).
+    pub adam: Option<AdamState>,
+}
+
+/// Adam's first and second moments of the decoder weights and bias.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdamState {
+    pub m_w: Vec<f32>,
+    pub v_w: Vec<f32>,
+    pub m_b: Vec<f32>,
+    pub v_b: Vec<f32>,
+}
+
+impl AdamState {
+    /// Zero moments for a `vocab × width` decoder.
+    pub fn zeros(vocab: usize, width: usize) -> AdamState {
+        AdamState {
+            m_w: vec![0.0; vocab * width],
+            v_w: vec![0.0; vocab * width],
+            m_b: vec![0.0; vocab],
+            v_b: vec![0.0; vocab],
+        }
+    }
 }
 
 /// Rows generated from one RNG stream; streams are keyed by (seed, tensor, block), so
@@ -152,7 +175,8 @@ impl HostParams {
         let dec_std = ini.logit_std / (ini.typical_readout_rms * (d as f32).sqrt());
         let dec_w = normal_rows(seed, 2, v, d, dec_std);
         let dec_b = normal_rows(seed, 3, v, 1, ini.decoder_bias_std);
-        HostParams { emb, recurrent, theta, projections, gains, dec_w, dec_b }
+        let adam = (cfg.learn.decoder_optimizer == Optimizer::Adam).then(|| AdamState::zeros(v, d));
+        HostParams { emb, recurrent, theta, projections, gains, dec_w, dec_b, adam }
     }
 }
 
@@ -193,8 +217,18 @@ pub struct ParamBufs {
     pub gains: Buf,
     pub dec_w: Buf,
     pub dec_b: Buf,
+    pub adam: Option<AdamBufs>,
     /// Per connection `[source module, target module, Hebbian rate bits, 0]` (`hebbian_gains`).
     pub conn_meta: Buf,
+}
+
+/// Adam's moments on the device (see [`AdamState`]).
+#[derive(Clone, Copy, Debug)]
+pub struct AdamBufs {
+    pub m_w: Buf,
+    pub v_w: Buf,
+    pub m_b: Buf,
+    pub v_b: Buf,
 }
 
 /// The module whose spike rate stands for a connection source's activity.
@@ -250,6 +284,15 @@ impl ParamBufs {
             gains: f32s(be.download(self.gains)?),
             dec_w: f32s(be.download(self.dec_w)?),
             dec_b: f32s(be.download(self.dec_b)?),
+            adam: match self.adam {
+                Some(a) => Some(AdamState {
+                    m_w: f32s(be.download(a.m_w)?),
+                    v_w: f32s(be.download(a.v_w)?),
+                    m_b: f32s(be.download(a.m_b)?),
+                    v_b: f32s(be.download(a.v_b)?),
+                }),
+                None => None,
+            },
         })
     }
 
@@ -289,6 +332,25 @@ impl ParamBufs {
             gains: upload_new(be, words(&p.gains))?,
             dec_w: upload_new(be, words(&p.dec_w))?,
             dec_b: upload_new(be, words(&p.dec_b))?,
+            adam: match (cfg.learn.decoder_optimizer, &p.adam) {
+                (Optimizer::Sgd, _) => None,
+                (Optimizer::Adam, a) => {
+                    let zeros;
+                    let a = match a {
+                        Some(a) => a,
+                        None => {
+                            zeros = AdamState::zeros(cfg.vocab, cfg.decoder_width());
+                            &zeros
+                        }
+                    };
+                    Some(AdamBufs {
+                        m_w: upload_new(be, words(&a.m_w))?,
+                        v_w: upload_new(be, words(&a.v_w))?,
+                        m_b: upload_new(be, words(&a.m_b))?,
+                        v_b: upload_new(be, words(&a.v_b))?,
+                    })
+                }
+            },
             conn_meta: upload_new(be, &meta)?,
         })
     }
@@ -324,6 +386,8 @@ pub struct StateBufs {
     pub ctrl: Buf,
     /// Spike counts per (sequence, module) since the call began.
     pub counts: Buf,
+    /// `[batch][D]` decoder features of the current position.
+    pub features: Buf,
     /// `[batch][V]` logits of the current position.
     pub logits: Buf,
     /// `[batch][ACC_WORDS]` loss accumulators.
@@ -362,6 +426,7 @@ impl StateBufs {
             pfc_hidden: be.alloc(batch * cfg.module(ModuleId::Pfc).outputs)?,
             ctrl: be.alloc(batch * CTRL_WORDS)?,
             counts: be.alloc(batch * NUM_MODULES)?,
+            features: be.alloc(batch * cfg.decoder_width())?,
             logits: be.alloc(batch * cfg.vocab)?,
             acc: be.alloc(batch * ACC_WORDS)?,
             lens: be.alloc(batch)?,
@@ -384,6 +449,7 @@ impl StateBufs {
             self.pfc_hidden,
             self.ctrl,
             self.counts,
+            self.features,
             self.logits,
             self.acc,
             self.lens,
@@ -404,7 +470,7 @@ mod tests {
         let cfg = ModelConfig::preset(Preset::Tiny);
         let a = HostParams::init(&cfg, 7);
         assert_eq!(a, HostParams::init(&cfg, 7));
-        assert_ne!(a.dec_w, HostParams::init(&cfg, 8).dec_w);
+        assert_ne!(a.emb, HostParams::init(&cfg, 8).emb);
         for (m, w) in cfg.modules.iter().zip(&a.recurrent) {
             for (i, row) in w.idx.chunks(w.fanout).enumerate() {
                 assert!(row.windows(2).all(|p| p[0] < p[1]), "indices sorted and distinct");

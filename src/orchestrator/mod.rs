@@ -8,7 +8,7 @@ pub use train::{train_words, SleepReport, TrainOutput, TrainPhase};
 use std::time::Instant;
 
 use crate::backend::*;
-use crate::config::{ModelConfig, ModuleConfig, ModuleId, NeuronModel, Source, NUM_MODULES};
+use crate::config::{ModelConfig, ModuleConfig, ModuleId, NeuronModel, Signal, Source, NUM_MODULES};
 use crate::error::{invalid, NeuroError, Result};
 use crate::model::{HostParams, ParamBufs, StateBufs};
 use crate::sampling::SamplingRule;
@@ -686,13 +686,13 @@ impl Engine {
                     s_5ht: mc.s_5ht,
                     inhibition: mc.inhibition,
                     go_bias: cfg.go_bias,
-                    alpha: l.alpha,
+                    alpha: mc.alpha(l),
                     beta: l.beta,
                     delta_a: l.delta_a,
                     v_rest: l.v_rest,
                     v_reset: l.v_reset,
                     v_min: l.v_min,
-                    trace_lambda: l.trace_lambda,
+                    trace_lambda: mc.trace_lambda(l),
                     seq_per_group: 0, // the backend's launch shapes choose
                     ..Default::default()
                 };
@@ -717,7 +717,37 @@ impl Engine {
         }
     }
 
+    /// Gathers the decoder features of the current position into rows `row0..row0 + B` of `dst`
+    /// (`[rows][D]`), block after block in the order of `decoder_features` (docs/model.md §4).
+    fn record_features(&mut self, st: &StateBufs, dst: Buf, row0: usize) -> Result<()> {
+        let d = self.cfg.decoder_width();
+        let mut offset = 0;
+        for f in self.cfg.decoder_features.clone() {
+            let mc = self.cfg.module(f.module);
+            let ms = st.modules[f.module as usize];
+            let width = self.cfg.feature_width(&f);
+            let (src, scale) = match f.signal {
+                Signal::Readout => (ms.y, 1.0),
+                Signal::Trace => (ms.e, 1.0 - mc.trace_lambda(&self.cfg.lif)),
+            };
+            let p = gather_rows::Params {
+                batch: st.batch as u32,
+                width: width as u32,
+                src_stride: width as u32,
+                dst_stride: d as u32,
+                dst_offset: offset as u32,
+                row0: row0 as u32,
+                scale,
+                ..Default::default()
+            };
+            self.be.enqueue(Op::new(p, gather_rows::Bufs { src, dst }))?;
+            offset += width;
+        }
+        Ok(())
+    }
+
     fn record_logits(&mut self, st: &StateBufs) -> Result<()> {
+        self.record_features(st, st.features, 0)?;
         let p = logits::Params {
             batch: st.batch as u32,
             vocab: self.cfg.vocab as u32,
@@ -725,11 +755,9 @@ impl Engine {
             path: LOGITS_AUTO,
             ..Default::default()
         };
-        let y = st.modules[ModuleId::Broca as usize].y;
-        self.be.enqueue(Op::new(
-            p,
-            logits::Bufs { dec_w: self.params.dec_w, dec_b: self.params.dec_b, y, logits: st.logits },
-        ))
+        let bufs =
+            logits::Bufs { dec_w: self.params.dec_w, dec_b: self.params.dec_b, y: st.features, logits: st.logits };
+        self.be.enqueue(Op::new(p, bufs))
     }
 
     /// Statistics of the call that began at tick `first_tick` (0 for calls that reset).
@@ -769,7 +797,7 @@ pub fn check_fits(be: &dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<(
         .unwrap_or(0) as u64
         * 4;
     let largest_state =
-        cfg.modules.iter().map(|m| batch * m.n).chain([batch * cfg.vocab]).max().unwrap_or(0) as u64 * 4;
+        cfg.modules.iter().map(|m| batch * m.n).chain([batch * cfg.vocab, batch * d]).max().unwrap_or(0) as u64 * 4;
     let largest = largest_param.max(largest_state);
     let limit = info.max_binding_bytes.min(info.max_buffer_bytes);
     let total = cfg.memory_bytes(batch);

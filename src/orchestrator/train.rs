@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{check_fits, CallStats, Engine};
 use crate::backend::*;
-use crate::config::{ModelConfig, ModuleId, NUM_MODULES};
+use crate::config::{ModelConfig, ModuleId, Optimizer, Rule, NUM_MODULES};
 use crate::error::{NeuroError, Result};
 use crate::model::StateBufs;
 
@@ -16,8 +16,8 @@ use crate::model::StateBufs;
 pub struct TrainBufs {
     batch: usize,
     positions: usize,
-    /// Broca readouts of every predicted position, rows `t·B + b`.
-    readouts: Buf,
+    /// Decoder features of every predicted position, rows `t·B + b`.
+    features: Buf,
     /// Logits of every row, then their gradients.
     logits: Buf,
     row_stats: Buf,
@@ -32,6 +32,8 @@ pub struct TrainBufs {
     /// Decoder gradient, then the next decoder (weights and bias).
     g_w: Buf,
     g_b: Buf,
+    /// Adam's next moments `[m_w, v_w, m_b, v_b]` (empty with SGD).
+    moments_next: Vec<Buf>,
     w_next: Vec<Buf>,
     theta_next: Vec<Buf>,
     gains_next: Buf,
@@ -82,9 +84,10 @@ pub fn train_words(cfg: &ModelConfig, batch: usize, positions: usize) -> usize {
     let rows = batch * positions;
     let (v, d) = (cfg.vocab, cfg.decoder_width());
     let neurons = cfg.neurons();
+    let moments = if cfg.learn.decoder_optimizer == Optimizer::Adam { 2 } else { 0 };
     rows * (d + v + ROW_WORDS)
         + 2 * windows(cfg, positions) * batch * neurons
-        + v * (d + 1)
+        + (1 + moments) * v * (d + 1)
         + cfg.synapses()
         + neurons
         + batch * (windows(cfg, positions) + NUM_MODULES)
@@ -97,7 +100,7 @@ pub fn train_words(cfg: &ModelConfig, batch: usize, positions: usize) -> usize {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Flag {
     Membrane(ModuleId),
-    BrocaReadouts,
+    DecoderFeatures,
     DecoderWeights,
     DecoderBias,
     ConnectionGains,
@@ -111,7 +114,7 @@ impl Flag {
     fn slot(self) -> usize {
         match self {
             Flag::Membrane(m) => m as usize,
-            Flag::BrocaReadouts => NUM_MODULES,
+            Flag::DecoderFeatures => NUM_MODULES,
             Flag::DecoderWeights => NUM_MODULES + 1,
             Flag::DecoderBias => NUM_MODULES + 2,
             Flag::ConnectionGains => NUM_MODULES + 3,
@@ -122,7 +125,7 @@ impl Flag {
 
     fn all() -> Vec<Flag> {
         let mut all: Vec<Flag> = ModuleId::ALL.iter().map(|&m| Flag::Membrane(m)).collect();
-        all.extend([Flag::BrocaReadouts, Flag::DecoderWeights, Flag::DecoderBias, Flag::ConnectionGains]);
+        all.extend([Flag::DecoderFeatures, Flag::DecoderWeights, Flag::DecoderBias, Flag::ConnectionGains]);
         all.extend(ModuleId::ALL.iter().map(|&m| Flag::RecurrentWeights(m)));
         all.extend(ModuleId::ALL.iter().map(|&m| Flag::Thresholds(m)));
         all
@@ -131,7 +134,7 @@ impl Flag {
     fn name(self) -> String {
         match self {
             Flag::Membrane(m) => format!("{} membrane potentials", m.name()),
-            Flag::BrocaReadouts => "Broca readouts".into(),
+            Flag::DecoderFeatures => "decoder features".into(),
             Flag::DecoderWeights => "decoder weights".into(),
             Flag::DecoderBias => "decoder bias".into(),
             Flag::ConnectionGains => "connection gains".into(),
@@ -151,7 +154,7 @@ impl TrainBufs {
         Ok(TrainBufs {
             batch,
             positions,
-            readouts: be.alloc(rows * d)?,
+            features: be.alloc(rows * d)?,
             logits: be.alloc(rows * v)?,
             row_stats: be.alloc(rows * ROW_WORDS)?,
             wc: per_module(be, &|m| w * batch * cfg.modules[m].n)?,
@@ -163,6 +166,10 @@ impl TrainBufs {
             scalars: be.alloc(4)?,
             g_w: be.alloc(v * d)?,
             g_b: be.alloc(v)?,
+            moments_next: match cfg.learn.decoder_optimizer {
+                Optimizer::Sgd => Vec::new(),
+                Optimizer::Adam => vec![be.alloc(v * d)?, be.alloc(v * d)?, be.alloc(v)?, be.alloc(v)?],
+            },
             w_next: per_module(be, &|m| cfg.modules[m].n * cfg.modules[m].fanout)?,
             theta_next: per_module(be, &|m| cfg.modules[m].n)?,
             gains_next: be.alloc(cfg.connections.len())?,
@@ -172,7 +179,7 @@ impl TrainBufs {
 
     fn free(&self, be: &mut dyn Backend) {
         let singles = [
-            self.readouts,
+            self.features,
             self.logits,
             self.row_stats,
             self.mod_base,
@@ -185,10 +192,15 @@ impl TrainBufs {
             self.gains_next,
             self.flags,
         ];
-        for b in singles
-            .into_iter()
-            .chain(self.wc.iter().chain(&self.we).chain(&self.w_next).chain(&self.theta_next).copied())
-        {
+        for b in singles.into_iter().chain(
+            self.wc
+                .iter()
+                .chain(&self.we)
+                .chain(&self.w_next)
+                .chain(&self.theta_next)
+                .chain(&self.moments_next)
+                .copied(),
+        ) {
             be.free(b);
         }
     }
@@ -313,17 +325,16 @@ impl Engine {
             self.be.enqueue(Op::fill(tb.we[m], nw * batch * mc.n, 0))?;
         }
         self.be.enqueue(Op::fill(tb.flags, Flag::COUNT, 0))?;
-        let broca = st.modules[ModuleId::Broca as usize].y;
         for pos in 0..positions {
             for _ in 0..cfg.ticks_per_token {
                 self.record_tick(st, tokens, tstride, pos, Some(tb))?;
             }
-            self.be.enqueue(Op::copy_at(broca, 0, tb.readouts, pos * batch * d, batch * d))?;
+            self.record_features(st, tb.features, pos * batch)?;
         }
         for (m, mc) in cfg.modules.iter().enumerate() {
             self.be.enqueue(Op::health(st.modules[m].v, batch * mc.n, tb.flags, Flag::Membrane(mc.id).slot()))?;
         }
-        self.be.enqueue(Op::health(tb.readouts, rows * d, tb.flags, Flag::BrocaReadouts.slot()))?;
+        self.be.enqueue(Op::health(tb.features, rows * d, tb.flags, Flag::DecoderFeatures.slot()))?;
         if phase == TrainPhase::Forward {
             return Ok(());
         }
@@ -337,7 +348,7 @@ impl Engine {
             ..Default::default()
         };
         let (dec_w, dec_b) = (self.params.dec_w, self.params.dec_b);
-        self.be.enqueue(Op::new(lp, logits::Bufs { dec_w, dec_b, y: tb.readouts, logits: tb.logits }))?;
+        self.be.enqueue(Op::new(lp, logits::Bufs { dec_w, dec_b, y: tb.features, logits: tb.logits }))?;
         let gp = loss_grad::Params {
             rows: rows as u32,
             batch: batch as u32,
@@ -381,7 +392,7 @@ impl Engine {
         let dp = decoder_grad::Params { rows: rows as u32, vocab: v as u32, width: d as u32, ..Default::default() };
         let bufs = decoder_grad::Bufs {
             grads: tb.logits,
-            y: tb.readouts,
+            y: tb.features,
             totals: tb.totals,
             g_w: tb.g_w,
             g_b: tb.g_b,
@@ -394,16 +405,83 @@ impl Engine {
             ..Default::default()
         };
         self.be.enqueue(Op::new(np, grad_norm::Bufs { partials: tb.partials, scalars: tb.scalars }))?;
-        let sgd = |len: usize, param: Buf, grad: Buf| {
-            let p = sgd_step::Params { len: len as u32, lr: l.decoder_rate, ..Default::default() };
-            Op::new(p, sgd_step::Bufs { param, scalars: tb.scalars, grad })
-        };
-        self.be.enqueue(sgd(v * d, dec_w, tb.g_w))?;
-        self.be.enqueue(sgd(v, dec_b, tb.g_b))?;
+        let t = self.steps + 1;
+        let lr = l.decoder_rate_at(t);
+        match (self.params.adam, l.decoder_optimizer) {
+            (Some(a), Optimizer::Adam) => {
+                let (b1, b2) = (l.adam_beta1, l.adam_beta2);
+                let exp = t.min(i32::MAX as u64) as i32;
+                let adam = |len: usize, param: Buf, m: Buf, v: Buf, grad: Buf, next: (Buf, Buf), wd: f32| {
+                    let p = adam_step::Params {
+                        len: len as u32,
+                        lr,
+                        beta1: b1,
+                        beta2: b2,
+                        eps: l.adam_eps,
+                        weight_decay: wd,
+                        c1: 1.0 / (1.0 - b1.powi(exp)),
+                        c2: 1.0 / (1.0 - b2.powi(exp)),
+                        ..Default::default()
+                    };
+                    let (m_next, v_next) = next;
+                    Op::new(p, adam_step::Bufs { param, scalars: tb.scalars, m, v, grad, m_next, v_next })
+                };
+                let mn = &tb.moments_next;
+                self.be.enqueue(adam(v * d, dec_w, a.m_w, a.v_w, tb.g_w, (mn[0], mn[1]), l.decoder_weight_decay))?;
+                self.be.enqueue(adam(v, dec_b, a.m_b, a.v_b, tb.g_b, (mn[2], mn[3]), 0.0))?;
+            }
+            _ => {
+                let sgd = |len: usize, param: Buf, grad: Buf| {
+                    let p = sgd_step::Params { len: len as u32, lr, ..Default::default() };
+                    Op::new(p, sgd_step::Bufs { param, scalars: tb.scalars, grad })
+                };
+                self.be.enqueue(sgd(v * d, dec_w, tb.g_w))?;
+                self.be.enqueue(sgd(v, dec_b, tb.g_b))?;
+            }
+        }
         if phase == TrainPhase::Decode {
             return Ok(());
         }
 
+        let mut updates = vec![
+            (tb.g_w, self.params.dec_w, v * d, Flag::DecoderWeights),
+            (tb.g_b, self.params.dec_b, v, Flag::DecoderBias),
+        ];
+        if let Some(a) = self.params.adam {
+            let mn = &tb.moments_next;
+            // The moments follow the decoder's flags: applied with it or not at all.
+            updates.push((mn[0], a.m_w, v * d, Flag::DecoderWeights));
+            updates.push((mn[1], a.v_w, v * d, Flag::DecoderWeights));
+            updates.push((mn[2], a.m_b, v, Flag::DecoderBias));
+            updates.push((mn[3], a.v_b, v, Flag::DecoderBias));
+        }
+        if l.rule == Rule::Reward {
+            self.record_network_rules(st, tb, lens, &mut updates)?;
+        }
+
+        // Numerical safety: check every update, then apply all of them or none.
+        for &(next, _, len, flag) in &updates {
+            self.be.enqueue(Op::health(next, len, tb.flags, flag.slot()))?;
+        }
+        for &(next, dst, len, _) in &updates {
+            self.be.enqueue(Op::commit(next, tb.flags, Flag::COUNT, dst, len))?;
+        }
+        Ok(())
+    }
+
+    /// Steps 5–7 of docs/model.md §6 (the reward rule): three-factor plasticity, homeostasis and
+    /// connection Hebbian gains, written to scratch and listed in `updates` for the commit.
+    fn record_network_rules(
+        &mut self,
+        st: &StateBufs,
+        tb: &TrainBufs,
+        lens: &[u32],
+        updates: &mut Vec<(Buf, Buf, usize, Flag)>,
+    ) -> Result<()> {
+        let cfg = self.cfg.clone();
+        let l = &cfg.learn;
+        let (batch, positions) = (st.batch, tb.positions);
+        let nw = windows(&cfg, positions);
         // 4–6. Three-factor plasticity, homeostasis, connection Hebbian gains.
         let valid_ticks: u64 = lens.iter().map(|&n| (n as u64 - 1) * cfg.ticks_per_token as u64).sum();
         for (m, mc) in cfg.modules.iter().enumerate() {
@@ -466,23 +544,12 @@ impl Engine {
         };
         self.be.enqueue(Op::new(hp, bufs))?;
 
-        // Numerical safety: check every update, then apply all of them or none.
         let nc = cfg.connections.len();
-        let mut updates = vec![
-            (tb.g_w, self.params.dec_w, v * d, Flag::DecoderWeights),
-            (tb.g_b, self.params.dec_b, v, Flag::DecoderBias),
-            (tb.gains_next, self.params.gains, nc, Flag::ConnectionGains),
-        ];
+        updates.push((tb.gains_next, self.params.gains, nc, Flag::ConnectionGains));
         for (m, mc) in cfg.modules.iter().enumerate() {
             let mp = self.params.modules[m];
             updates.push((tb.w_next[m], mp.w_val, mc.n * mc.fanout, Flag::RecurrentWeights(mc.id)));
             updates.push((tb.theta_next[m], mp.theta, mc.n, Flag::Thresholds(mc.id)));
-        }
-        for &(next, _, len, flag) in &updates {
-            self.be.enqueue(Op::health(next, len, tb.flags, flag.slot()))?;
-        }
-        for &(next, dst, len, _) in &updates {
-            self.be.enqueue(Op::commit(next, tb.flags, Flag::COUNT, dst, len))?;
         }
         Ok(())
     }

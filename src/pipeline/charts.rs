@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::error::{NeuroError, Result};
-use crate::pipeline::metrics::{module_names, Metrics};
+use crate::pipeline::metrics::{module_names, Metrics, BASELINES};
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSansMono.ttf");
 
@@ -151,7 +151,17 @@ fn with_average<'a>(name: &'a str, avg_name: &'a str, pts: Vec<(f64, f64)>) -> [
     [(name, pts), (avg_name, avg)]
 }
 
-/// Reads `metrics.jsonl` and writes the run's charts into `dir`.
+/// `(order, bits per byte)` of a run's `baselines.json`; none if it is missing or unreadable.
+fn baselines(path: &Path) -> Vec<(usize, f64)> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    let Ok(serde_json::Value::Array(rows)) = serde_json::from_str(&text) else { return Vec::new() };
+    rows.iter()
+        .filter_map(|r| Some((r.get("order")?.as_u64()? as usize, r.get("bits_per_byte")?.as_f64()?)))
+        .filter(|p| p.1.is_finite())
+        .collect()
+}
+
+/// Reads `metrics.jsonl` (and `baselines.json` beside it) and writes the run's charts into `dir`.
 pub fn draw_all(metrics: &Path, dir: &Path) -> Result<()> {
     let text = std::fs::read_to_string(metrics).map_err(|e| chart_err(metrics, e))?;
     let mut rows: Vec<Metrics> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
@@ -161,12 +171,24 @@ pub fn draw_all(metrics: &Path, dir: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(dir).map_err(|e| chart_err(dir, e))?;
     let s = |f: &dyn Fn(&Metrics) -> f64| rows.iter().map(|m| (m.step as f64, f(m))).collect::<Vec<_>>();
-    line_chart(
-        &dir.join("loss.png"),
-        "training loss",
-        "nats / token",
-        &with_average("loss", "moving average", s(&|m| m.loss)),
-    )?;
+    // Bits per byte beside the n-gram baselines of the run's split (older runs: nats per token).
+    let in_bits = rows.iter().all(|m| m.bits_per_byte > 0.0);
+    let mut loss: Vec<Series> = if in_bits {
+        with_average("train bits/byte", "moving average", s(&|m| m.bits_per_byte)).into()
+    } else {
+        with_average("loss", "moving average", s(&|m| m.loss)).into()
+    };
+    let names: Vec<String> = (2..=5).map(|n| format!("{n}-gram (held out)")).collect();
+    if in_bits {
+        let (first, last) = (rows[0].step as f64, rows[rows.len() - 1].step as f64);
+        for (order, bits) in baselines(&metrics.with_file_name(BASELINES)) {
+            if (2..=5).contains(&order) {
+                loss.push((&names[order - 2], vec![(first, bits), (last, bits)]));
+            }
+        }
+    }
+    let unit = if in_bits { "bits / byte" } else { "nats / token" };
+    line_chart(&dir.join("loss.png"), "training loss", unit, &loss)?;
     line_chart(
         &dir.join("accuracy.png"),
         "next-token accuracy",

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::ModelConfig;
 use crate::error::{NeuroError, Result};
-use crate::model::{FixedFanout, HostParams};
+use crate::model::{AdamState, FixedFanout, HostParams};
 use crate::orchestrator::Snapshot;
 use crate::pipeline::tokenizer::{Tokenizer, TokenizerSpec};
 
@@ -51,6 +51,9 @@ pub struct Manifest {
 pub struct RunRecord {
     /// The `--data` argument as given.
     pub data: String,
+    /// The `--held-out` corpus, when the held-out split is its own corpus.
+    #[serde(default)]
+    pub held_out: Option<String>,
     pub batch: usize,
     pub seq_len: usize,
     pub held_out_every: usize,
@@ -145,6 +148,13 @@ pub fn save(dir: &Path, snapshot: &Snapshot, config: &ModelConfig, tokenizer: &T
     t.add("gains", Dtype::F32, vec![p.gains.len()], &p.gains);
     t.add("dec_w", Dtype::F32, vec![config.vocab, config.decoder_width()], &p.dec_w);
     t.add("dec_b", Dtype::F32, vec![config.vocab], &p.dec_b);
+    if let Some(a) = &p.adam {
+        let shape = vec![config.vocab, config.decoder_width()];
+        t.add("adam.m_w", Dtype::F32, shape.clone(), &a.m_w);
+        t.add("adam.v_w", Dtype::F32, shape, &a.v_w);
+        t.add("adam.m_b", Dtype::F32, vec![config.vocab], &a.m_b);
+        t.add("adam.v_b", Dtype::F32, vec![config.vocab], &a.v_b);
+    }
     if let Some((batch, nm, rb)) = &snapshot.slots {
         t.add("slots.neuromod", Dtype::F32, vec![*batch, nm.len() / batch.max(&1)], nm);
         t.add("slots.rbar", Dtype::F32, vec![*batch], rb);
@@ -288,6 +298,24 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             return Err(bad(&dir, format!("projection {c} has a source index {j}, out of range 0..{width}")));
         }
     }
+    let names: HashMap<String, ()> = st.names().into_iter().map(|n| (n.to_string(), ())).collect();
+    // Adam's moments, when the checkpoint has them (one written with SGD starts Adam from zero).
+    let adam = if names.contains_key("adam.m_w") {
+        let a = AdamState {
+            m_w: f32s(get("adam.m_w", Dtype::F32, &[v, d])?),
+            v_w: f32s(get("adam.v_w", Dtype::F32, &[v, d])?),
+            m_b: f32s(get("adam.m_b", Dtype::F32, &[v])?),
+            v_b: f32s(get("adam.v_b", Dtype::F32, &[v])?),
+        };
+        for (name, x) in [("adam.m_w", &a.m_w), ("adam.v_w", &a.v_w), ("adam.m_b", &a.m_b), ("adam.v_b", &a.v_b)] {
+            if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+                return Err(bad(&dir, format!("tensor {name} holds a non-finite value ({}) at {i}", x[i])));
+            }
+        }
+        Some(a)
+    } else {
+        None
+    };
     let params = HostParams {
         emb: f32s(get("emb", Dtype::F32, &[v, e])?),
         recurrent,
@@ -296,6 +324,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         gains: f32s(get("gains", Dtype::F32, &[cfg.connections.len()])?),
         dec_w: f32s(get("dec_w", Dtype::F32, &[v, d])?),
         dec_b: f32s(get("dec_b", Dtype::F32, &[v])?),
+        adam,
     };
     let finite = |name: &str, x: &[f32]| match x.iter().position(|v| !v.is_finite()) {
         Some(i) => Err(bad(&dir, format!("tensor {name} holds a non-finite value ({}) at {i}", x[i]))),
@@ -312,7 +341,6 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     for (c, pr) in params.projections.iter().enumerate() {
         finite(&format!("proj.{c}.val"), &pr.val)?;
     }
-    let names: HashMap<String, ()> = st.names().into_iter().map(|n| (n.to_string(), ())).collect();
     let slots = if names.contains_key("slots.rbar") {
         let shape = st.tensor("slots.rbar").map_err(|e| bad(&dir, e))?.shape().to_vec();
         let &[batch] = shape.as_slice() else { return Err(bad(&dir, "tensor slots.rbar is not a vector")) };

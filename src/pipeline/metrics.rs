@@ -5,11 +5,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ModuleId, NUM_MODULES};
 
+/// The file beside `metrics.jsonl` with the n-gram baselines of the run's split (a JSON array
+/// of `{"order", "bits_per_byte", "accuracy", …}`), written at the start of a run.
+pub const BASELINES: &str = "baselines.json";
+
 /// One line of `metrics.jsonl`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Metrics {
     pub step: u64,
+    /// Mean nats per predicted token of the step's batch.
     pub loss: f64,
+    /// The same over the UTF-8 bytes of the batch's text, in bits (runs before it: 0).
+    #[serde(default)]
+    pub bits_per_byte: f64,
     pub accuracy: f64,
     pub tokens: u64,
     pub tokens_per_s: f64,

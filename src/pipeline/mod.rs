@@ -10,8 +10,12 @@ pub mod checkpoint;
 pub mod corpus;
 /// One line of `metrics.jsonl`, shared by the run that writes it and the charts that read it.
 pub mod metrics;
+/// Interpolated Kneser–Ney byte n-gram baselines: the bits/byte to compare the engine's with.
+pub mod ngram;
 /// A training run: budget, progress bar, metrics, samples, checkpoints, held-out evaluation.
 pub mod run;
+/// Bits per byte and next-token scores over a corpus, beside n-gram baselines of the same split.
+pub mod score;
 /// Byte-level and `tokenizer.json` tokenizers, and byte-level BPE training.
 pub mod tokenizer;
 /// The training loop around `Engine::train_step`: sleep scheduling and the replay buffer.

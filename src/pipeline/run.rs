@@ -17,7 +17,9 @@ use crate::error::{NeuroError, Result};
 use crate::orchestrator::{Engine, GenerateOptions};
 use crate::pipeline::charts;
 use crate::pipeline::checkpoint::{self, Progress, RunRecord};
-use crate::pipeline::metrics::Metrics;
+use crate::pipeline::metrics::{Metrics, BASELINES};
+use crate::pipeline::ngram::NgramScore;
+use crate::pipeline::score::{self, Score, SCORE_BATCH};
 use crate::pipeline::tokenizer::Tokenizer;
 use crate::pipeline::trainer::{ReplayBuffer, Trainer};
 use crate::sampling::SamplingRule;
@@ -74,15 +76,29 @@ impl Resume {
 pub struct RunSummary {
     pub out: PathBuf,
     pub steps: u64,
-    pub held_out: Option<crate::orchestrator::EvalOutput>,
+    pub held_out: Option<HeldOut>,
     pub samples: Vec<(u64, String)>,
     /// The run stopped early on request ([`RunOptions::stop`]); its checkpoint was written.
     pub interrupted: bool,
 }
 
+/// What `held_out.json` holds: the model's scores on the held-out split, beside smoothed byte
+/// n-gram baselines fitted on the run's training split (orders 1..=[`BASELINE_ORDER`]).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct HeldOut {
+    #[serde(flatten)]
+    pub score: Score,
+    pub ngram: Vec<NgramScore>,
+}
+
+/// The highest n-gram order a run compares with.
+pub const BASELINE_ORDER: usize = 5;
+/// Held-out sequences a run's final evaluation scores at most.
+pub const HELD_OUT_SEQUENCES: usize = 1024;
+
 /// The files a run directory holds (metrics, samples, charts, checkpoints): a directory with any
 /// of them is a run, which a new run must not mix with.
-pub const RUN_FILES: [&str; 5] = ["metrics.jsonl", "samples.json", "held_out.json", "charts", "checkpoints"];
+pub const RUN_FILES: [&str; 6] = ["metrics.jsonl", "samples.json", "held_out.json", BASELINES, "charts", "checkpoints"];
 
 /// Whether `dir` already holds a run.
 pub fn is_run_dir(dir: &Path) -> bool {
@@ -183,6 +199,7 @@ pub fn train(
     }
     std::fs::create_dir_all(out.join("checkpoints")).map_err(|e| io_err(out, e))?;
     let mut trainer = Trainer::new(engine, opts.seed);
+    let mut order = Shuffled::new(train.len(), opts.seed);
     let mut position = 0u64;
     let (mut tokens_done, mut seconds_before) = (0u64, 0.0f64);
     let metrics_path = out.join("metrics.jsonl");
@@ -196,6 +213,10 @@ pub fn train(
         checkpoint::write_atomic(&metrics_path, metrics_up_to(&metrics_path, r.steps).as_bytes())?;
         samples = samples_up_to(out, r.steps);
     }
+    // Baselines of this very split, so the chart and held_out.json say what the model must beat.
+    let ngram = if held_out.is_empty() { Vec::new() } else { score::baselines(tok, train, held_out, BASELINE_ORDER)? };
+    let text = serde_json::to_string_pretty(&ngram).expect("serialisable");
+    checkpoint::write_atomic(&out.join(BASELINES), text.as_bytes())?;
     let mut metrics_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -236,15 +257,16 @@ pub fn train(
             interrupted = true;
             break;
         }
-        let batch: Vec<Vec<u32>> =
-            (0..batch_size).map(|i| train[((position + i as u64) % train.len() as u64) as usize].clone()).collect();
+        let batch: Vec<Vec<u32>> = (0..batch_size).map(|i| train[order.at(position + i as u64)].clone()).collect();
         position += batch_size as u64;
         let rep = trainer.step(&batch)?;
         let t = &rep.train;
         tokens_done += per_step_tokens(&batch);
+        let bytes: u64 = batch.iter().map(|s| tok.text_bytes(&s[1..])).sum();
         let m = Metrics {
             step: rep.step,
             loss: t.loss,
+            bits_per_byte: t.loss * t.positions as f64 / std::f64::consts::LN_2 / bytes.max(1) as f64,
             accuracy: t.accuracy,
             tokens: tokens_done,
             tokens_per_s: per_step_tokens(&batch) as f64 / t.stats.seconds,
@@ -290,8 +312,9 @@ pub fn train(
     let held_out = if held_out.is_empty() {
         None
     } else {
-        let n = held_out.len().min(64);
-        Some(trainer.engine.evaluate(&held_out[..n])?)
+        let n = held_out.len().min(HELD_OUT_SEQUENCES);
+        let score = score::score(&mut trainer.engine, tok, &held_out[..n], SCORE_BATCH)?;
+        Some(HeldOut { score, ngram })
     };
     if let Some(h) = &held_out {
         let path = out.join("held_out.json");
@@ -299,6 +322,41 @@ pub fn train(
     }
     charts::draw_all(&metrics_path, &out.join("charts"))?;
     Ok(RunSummary { out: out.clone(), steps, held_out, samples, interrupted })
+}
+
+/// The order sequences are trained in: a fresh seeded permutation of the corpus every epoch, so
+/// consecutive steps do not read consecutive text of one document (and a resumed run, which
+/// knows its data position, reads what an uninterrupted one would).
+struct Shuffled {
+    len: usize,
+    seed: u64,
+    epoch: u64,
+    perm: Vec<usize>,
+}
+
+impl Shuffled {
+    fn new(len: usize, seed: u64) -> Shuffled {
+        let mut s = Shuffled { len, seed, epoch: 0, perm: Vec::new() };
+        s.shuffle(0);
+        s
+    }
+
+    fn shuffle(&mut self, epoch: u64) {
+        use rand::seq::SliceRandom;
+        let mut r = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5EED_0F_DA7A ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        self.perm = (0..self.len).collect();
+        self.perm.shuffle(&mut r);
+        self.epoch = epoch;
+    }
+
+    /// The sequence read at data position `position`.
+    fn at(&mut self, position: u64) -> usize {
+        let epoch = position / self.len as u64;
+        if epoch != self.epoch {
+            self.shuffle(epoch);
+        }
+        self.perm[(position % self.len as u64) as usize]
+    }
 }
 
 fn save_checkpoint(

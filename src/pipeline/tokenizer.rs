@@ -139,6 +139,24 @@ impl Tokenizer {
         }
     }
 
+    /// UTF-8 bytes of the text `ids` stand for (special tokens count none): the denominator of
+    /// bits per byte, so that models with different tokenizers compare.
+    pub fn text_bytes(&self, ids: &[u32]) -> u64 {
+        match self {
+            Tokenizer::Bytes => ids.iter().filter(|&&t| t < 256).count() as u64,
+            Tokenizer::Hf { .. } => self.decode(ids).len() as u64,
+        }
+    }
+
+    /// The bytes of the text `ids` stand for (special tokens dropped; the byte tokenizer's bytes
+    /// as they are, valid UTF-8 or not).
+    pub fn text_of(&self, ids: &[u32]) -> Vec<u8> {
+        match self {
+            Tokenizer::Bytes => ids.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect(),
+            Tokenizer::Hf { .. } => self.decode(ids).into_bytes(),
+        }
+    }
+
     /// Text of `ids`, special tokens dropped; invalid UTF-8 is replaced.
     pub fn decode(&self, ids: &[u32]) -> String {
         match self {

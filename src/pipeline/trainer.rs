@@ -1,6 +1,7 @@
 //! The training loop around `Engine::train_step`: sleep every `sleep_interval` steps with replay of
 //! the best sequences from a bounded buffer (docs/model.md §7).
 
+use crate::config::Rule;
 use crate::error::Result;
 use crate::orchestrator::{Engine, SleepReport, TrainOutput};
 
@@ -95,7 +96,9 @@ impl Trainer {
         self.step += 1;
         let learn = self.engine.config().learn.clone();
         let mut sleep = None;
-        if learn.sleep_interval > 0 && self.step % learn.sleep_interval == 0 {
+        // Sleep changes the network, which the decoder-only rule leaves as it was built.
+        let sleeps = learn.rule != Rule::DecoderOnly && learn.sleep_interval > 0;
+        if sleeps && self.step % learn.sleep_interval == 0 {
             let report = self.engine.sleep(self.seed)?;
             let best = self.replay.best(learn.replay_batch);
             let replayed = if best.is_empty() { None } else { Some(self.engine.train_step(&best)?) };
