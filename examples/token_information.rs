@@ -1,130 +1,123 @@
-//! How much each module's readout says about the current token, on random 12-symbol input:
-//! `share/accuracy(rate)` per module, where share is the part of the readout variance explained by
-//! the token, accuracy that of a ridge-regression read-out of the token fitted on the first 2/3 of
-//! the ticks and tested on the rest (chance 8 %), and rate the mean spike rate. The decoder can
-//! only learn what Broca's readout carries; this is the diagnostic for that.
-//! Knobs (env): R (recurrent strength), PS (feed-forward projection scale), IG (input gain per
-//! √E), K (kWTA winners), GM (connection gain multiplier), CG ("index:gain,…" per connection),
-//! TPT (ticks per token), ALPHA (membrane leak; the model fixes 0.95, docs/model.md §8.4 — for diagnosis only).
-//!     cargo run --release --example token_information
+//! What each module's state says about the recent past, on real text: per module, the held-out
+//! accuracy of a ridge-regression probe that recovers the byte at lags 0..=8 (lag 0 = the byte
+//! being read) and the next byte, from the module's spike traces `e` (every neuron) after the
+//! byte's last tick. Fitted on the first 2/3 of the positions, tested on the rest; the text is
+//! `tests/data/python-docs/train.jsonl` (the CI sample). The decoder can only learn what its
+//! features carry; this is the diagnostic for that (docs/model.md §4, LEARNING.md).
+//!     cargo run --release --example token_information [-- --preset small] [--set FIELD=VALUE …]
+//! Knobs: `--preset tiny|small`, `--positions N` (default 6000), and `--set` as on the CLI.
+use neurogen::pipeline::corpus::{self, OnBadData};
 use neurogen::*;
-use rand::{Rng, SeedableRng};
-fn main() {
-    let mut cfg = ModelConfig::preset(Preset::Tiny);
-    let e = |k: &str, d: f32| std::env::var(k).map(|v| v.parse().unwrap()).unwrap_or(d);
-    cfg.init.recurrent_strength = e("R", cfg.init.recurrent_strength);
-    cfg.init.projection_scale = e("PS", cfg.init.projection_scale);
-    cfg.init.input_gain_per_sqrt_e = e("IG", cfg.init.input_gain_per_sqrt_e);
-    cfg.init.projection_fanout = e("PF", 16.0) as usize;
-    cfg.init.recurrent_spread = e("RS", cfg.init.recurrent_spread);
-    let k = e("K", 50.0) as usize;
-    for m in cfg.modules.iter_mut() {
-        m.k = k;
-    }
-    cfg.ticks_per_token = e("TPT", 1.0) as usize;
-    cfg.lif.alpha = e("ALPHA", cfg.lif.alpha);
-    let gm = e("GM", 1.0);
-    for c in cfg.connections.iter_mut() {
-        c.gain *= gm;
-    }
-    if let Ok(v) = std::env::var("CG") {
-        for kv in v.split(',') {
-            let (i, g) = kv.split_once(':').unwrap();
-            cfg.connections[i.parse::<usize>().unwrap()].gain = g.parse().unwrap();
+
+const LAGS: usize = 9;
+/// Token classes of the byte tokenizer (bytes, BOS, EOS, PAD).
+const CLASSES: usize = 259;
+
+fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let preset = match flag("--preset").as_deref() {
+        Some("small") => Preset::Small,
+        _ => Preset::Tiny,
+    };
+    let positions: usize = flag("--positions").map(|p| p.parse()).transpose()?.unwrap_or(6000);
+    let mut cfg = ModelConfig::preset(preset);
+    for (i, a) in args.iter().enumerate() {
+        if a == "--set" {
+            cfg = cfg.with_field(&args[i + 1])?;
         }
     }
-    let mut eng = Engine::new(create_backend(BackendKind::Cpu).unwrap(), cfg.clone(), 1).unwrap();
-    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-    let toks: Vec<u32> = (0..3000).map(|_| 97 + r.random_range(0..12)).collect();
-    eng.reset(1).unwrap();
-    let mut ys: Vec<Vec<Vec<f32>>> = vec![vec![]; 6];
-    let mut rates = [0.0; 6];
-    for &t in &toks {
-        let s = eng.forward(&[vec![t]]).unwrap();
-        for m in 0..6 {
-            rates[m] += s.spike_rates[m] / toks.len() as f64;
-        }
-        for m in 0..6 {
-            let b = eng.state().unwrap().modules[m].y;
-            ys[m].push(bytemuck::cast_slice(&eng.backend_mut().download(b).unwrap()).to_vec());
+    let tok = Tokenizer::bytes();
+    let files = corpus::resolve(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/python-docs/train.jsonl"))?;
+    let (packer, _) = corpus::load(files, &tok, positions + 1, 0, 1, OnBadData::Refuse)?;
+    let text: Vec<u32> = packer.train[0][1..].to_vec();
+    let mut eng = Engine::new(create_backend(BackendKind::Cpu)?, cfg.clone(), 1)?;
+    eng.reset(1)?;
+    let mut traces: Vec<Vec<Vec<f32>>> = vec![Vec::new(); cfg.modules.len()];
+    let mut rates = vec![0.0; cfg.modules.len()];
+    for &t in &text {
+        let s = eng.forward(&[vec![t]])?;
+        for (m, rate) in rates.iter_mut().enumerate() {
+            *rate += s.spike_rates[m] / text.len() as f64;
+            let e = eng.state().expect("reset").modules[m].e;
+            traces[m].push(bytemuck::cast_slice(&eng.backend_mut().download(e)?).to_vec());
         }
     }
-    let mut out = String::new();
-    for m in 0..6 {
-        let y = &ys[m][20..];
-        let tk = &toks[20..];
-        let d = y[0].len();
-        let mean: Vec<f64> = (0..d).map(|i| y.iter().map(|v| v[i] as f64).sum::<f64>() / y.len() as f64).collect();
-        let tot: f64 = y.iter().map(|v| (0..d).map(|i| (v[i] as f64 - mean[i]).powi(2)).sum::<f64>()).sum();
-        let mut within = 0.0;
-        for c in 97..109u32 {
-            let cls: Vec<&Vec<f32>> = y.iter().zip(tk).filter(|(_, &t)| t == c).map(|(v, _)| v).collect();
-            if cls.is_empty() {
-                continue;
-            }
-            let cm: Vec<f64> =
-                (0..d).map(|i| cls.iter().map(|v| v[i] as f64).sum::<f64>() / cls.len() as f64).collect();
-            within += cls.iter().map(|v| (0..d).map(|i| (v[i] as f64 - cm[i]).powi(2)).sum::<f64>()).sum::<f64>();
-        }
-        let acc = ridge_accuracy(y, tk);
-        out += &format!(
-            "{}:{:.2}/{:.2}({:.1}%) ",
-            &ModuleId::ALL[m].name()[..3],
-            1.0 - within / tot,
-            acc,
-            rates[m] * 100.0
-        );
+    println!("probe accuracy from each module's traces ({} positions of real text, preset {preset:?})", text.len());
+    println!("{:<13} {:>6}  lag 0..8 | next", "module", "rate");
+    for (m, mc) in cfg.modules.iter().enumerate() {
+        // Targets: lag k = the byte k positions back (k = 0: the byte just read), then the next one.
+        let first = LAGS; // positions with every lag defined
+        let last = text.len() - 1; // … and a next byte
+        let rows: Vec<usize> = (first..last).collect();
+        let target = |t: usize, k: usize| if k < LAGS { text[t - k] } else { text[t + 1] } as usize;
+        let acc = ridge_accuracy(&traces[m], &rows, LAGS + 1, target);
+        let cells: Vec<String> = acc.iter().map(|a| format!("{:>4.0}%", 100.0 * a)).collect();
+        println!("{:<13} {:>5.1}%  {} | {}", mc.id.name(), 100.0 * rates[m], cells[..LAGS].join(" "), cells[LAGS]);
     }
-    println!("{out}");
+    Ok(())
 }
 
-/// Held-out accuracy of a ridge-regression read-out of the current token (fit on the first 2/3).
-fn ridge_accuracy(y: &[Vec<f32>], tk: &[u32]) -> f64 {
-    let d = y[0].len() + 1;
-    let n_fit = y.len() * 2 / 3;
-    let x = |t: usize, i: usize| if i + 1 == d { 1.0 } else { y[t][i] as f64 };
+/// Held-out accuracy of ridge-regression read-outs (one-hot targets, one per task), fitted on the
+/// first 2/3 of `rows` of `x` and tested on the rest.
+fn ridge_accuracy(x: &[Vec<f32>], rows: &[usize], tasks: usize, target: impl Fn(usize, usize) -> usize) -> Vec<f64> {
+    let d = x[0].len() + 1;
+    let n_fit = rows.len() * 2 / 3;
+    let feat = |t: usize, i: usize| if i + 1 == d { 1.0 } else { x[t][i] as f64 };
+    let cols = tasks * CLASSES;
     let mut a = vec![0.0f64; d * d];
-    let mut b = vec![0.0f64; d * 12];
-    for t in 0..n_fit {
+    let mut b = vec![0.0f64; d * cols];
+    for &t in &rows[..n_fit] {
+        let f: Vec<f64> = (0..d).map(|i| feat(t, i)).collect();
         for i in 0..d {
-            let xi = x(t, i);
-            for j in 0..d {
-                a[i * d + j] += xi * x(t, j);
+            if f[i] == 0.0 {
+                continue;
             }
-            b[i * 12 + (tk[t] - 97) as usize] += xi;
+            for j in 0..d {
+                a[i * d + j] += f[i] * f[j];
+            }
+            for k in 0..tasks {
+                b[i * cols + k * CLASSES + target(t, k)] += f[i];
+            }
         }
     }
     for i in 0..d {
-        a[i * d + i] += 1e-3 * n_fit as f64;
+        a[i * d + i] += 1e-2 * n_fit as f64;
     }
-    // Gauss-Jordan solve a * w = b.
+    // Gauss–Jordan on [a | b] (a is symmetric positive definite).
     for c in 0..d {
         let p = a[c * d + c];
         for j in 0..d {
             a[c * d + j] /= p;
         }
-        for j in 0..12 {
-            b[c * 12 + j] /= p;
+        for j in 0..cols {
+            b[c * cols + j] /= p;
         }
         for r in 0..d {
-            if r != c {
-                let f = a[r * d + c];
-                if f != 0.0 {
-                    for j in 0..d {
-                        a[r * d + j] -= f * a[c * d + j];
-                    }
-                    for j in 0..12 {
-                        b[r * 12 + j] -= f * b[c * 12 + j];
-                    }
-                }
+            let f = a[r * d + c];
+            if r == c || f == 0.0 {
+                continue;
+            }
+            for j in 0..d {
+                a[r * d + j] -= f * a[c * d + j];
+            }
+            for j in 0..cols {
+                b[r * cols + j] -= f * b[c * cols + j];
             }
         }
     }
-    let mut ok = 0;
-    for t in n_fit..y.len() {
-        let sc: Vec<f64> = (0..12).map(|k| (0..d).map(|i| x(t, i) * b[i * 12 + k]).sum()).collect();
-        let best = (0..12).max_by(|&p, &q| sc[p].partial_cmp(&sc[q]).unwrap()).unwrap();
-        ok += (best as u32 + 97 == tk[t]) as usize;
-    }
-    ok as f64 / (y.len() - n_fit) as f64
+    let tested = &rows[n_fit..];
+    (0..tasks)
+        .map(|k| {
+            let ok = tested
+                .iter()
+                .filter(|&&t| {
+                    let score = |c: usize| (0..d).map(|i| feat(t, i) * b[i * cols + k * CLASSES + c]).sum::<f64>();
+                    let best = (0..CLASSES).max_by(|&p, &q| score(p).total_cmp(&score(q))).unwrap_or(0);
+                    best == target(t, k)
+                })
+                .count();
+            ok as f64 / tested.len().max(1) as f64
+        })
+        .collect()
 }

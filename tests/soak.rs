@@ -90,7 +90,7 @@ fn ten_thousand_steps_with_checkpoints_and_a_resume_keep_memory_flat() {
     let ck = checkpoint::load(&out).unwrap();
     assert_eq!(ck.manifest.train_steps, total);
     let held = last.held_out.expect("a held-out split");
-    assert!(held.loss.is_finite());
+    assert!(held.score.loss.is_finite());
     let loss = |r: &[serde_json::Value]| r.iter().map(|m| m["loss"].as_f64().unwrap()).sum::<f64>() / r.len() as f64;
     eprintln!(
         "soak {total} steps on {:?}: {secs:.0} s; RSS start {rss_start:.1} MiB, middle {rss_mid:.1} MiB, end {rss_end:.1} MiB; \
@@ -98,7 +98,7 @@ fn ten_thousand_steps_with_checkpoints_and_a_resume_keep_memory_flat() {
         backend(),
         loss(&rows[..100]),
         loss(&rows[rows.len() - 100..]),
-        held.loss
+        held.score.loss
     );
     assert!(rss_end - rss_start < 64.0, "resident memory grew from {rss_start:.1} to {rss_end:.1} MiB");
 }

@@ -56,7 +56,7 @@ pub fn run(g: &GlobalArgs, a: &MainJobArgs) -> Result<()> {
     if summary.interrupted {
         std::process::exit(130);
     }
-    println!("next, train on real data: neurogen --backend {backend} train --data 'slimpajama/*.jsonl.zst' --tokenizer tokenizer.json --time 3600");
-    println!("(make tokenizer.json first: neurogen tokenizer train --data 'slimpajama/*.jsonl.zst' --vocab 8000 --out tokenizer.json)");
+    println!("next, real English (LEARNING.md): scripts/corpus.sh python-docs data && neurogen --backend {backend} train --data data/train.jsonl --held-out data/held_out.jsonl --time 600");
+    println!("(any corpus works: --data takes .txt, .jsonl, .jsonl.zst, directories and globs)");
     Ok(())
 }
