@@ -73,6 +73,29 @@ fn info_json() {
     assert!(v["memory_estimate_bytes_b1"].as_u64().unwrap() > 2_000_000_000);
 }
 
+/// `--set` reaches any configuration field by its path in `info --json`'s config, and a wrong
+/// path, value or range is refused with the field named.
+#[test]
+fn set_changes_a_config_field() {
+    let (ok, out, err) =
+        neurogen(&["--backend", "cpu", "--set", "learn.rule=reward", "--set", "modules.3.k=20", "info", "--json"]);
+    assert!(ok, "{err}");
+    let v = json_line(&out);
+    assert_eq!(v["config"]["learn"]["rule"], "reward");
+    assert_eq!(v["config"]["modules"][3]["k"], 20);
+    for (bad, says) in [
+        ("learn.no_such_field=1", "no_such_field"),
+        ("learn.rule=bogus", "bogus"),
+        ("decoder_features=[]", "at least one feature"),
+        ("modules.1.trace_lambda=1.5", "trace_lambda"),
+        ("learn.rule", "FIELD=VALUE"),
+    ] {
+        let (ok, _, err) = neurogen(&["--backend", "cpu", "--set", bad, "info"]);
+        assert!(!ok && err.contains(says), "--set {bad}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
 #[test]
 fn evaluate_a_file() {
     let dir = std::env::temp_dir().join(format!("neurogen-cli-{}", std::process::id()));

@@ -21,7 +21,10 @@ pub fn run(g: &GlobalArgs, a: &InfoArgs) -> Result<()> {
     let be = g.create_backend()?;
     let i = bench::model_info(&*be, &cfg);
     if a.json {
-        println!("{}", serde_json::to_value(&i)?);
+        // The whole configuration too: its field paths are what `--set` takes.
+        let mut v = serde_json::to_value(&i)?;
+        v["config"] = serde_json::to_value(&cfg)?;
+        println!("{v}");
     } else {
         let mib = |b: u64| b as f64 / 1048576.0;
         println!("backend   {} on {}", i.backend, i.device);
@@ -37,7 +40,22 @@ pub fn run(g: &GlobalArgs, a: &InfoArgs) -> Result<()> {
             mib(i.state_bytes_per_sequence as u64),
             mib(i.host_estimate_bytes_b1)
         );
+        println!("decoder   D = {} features: {}", cfg.decoder_width(), features(&cfg));
+        println!(
+            "learning  rule {:?}, decoder {:?} at {}",
+            cfg.learn.rule, cfg.learn.decoder_optimizer, cfg.learn.decoder_rate
+        );
         println!("fits      {}", i.fit_error.as_deref().unwrap_or("yes"));
     }
     Ok(())
+}
+
+/// The decoder's feature blocks, e.g. "Thalamus readout (128), Wernicke trace (1024)".
+fn features(cfg: &neurogen::ModelConfig) -> String {
+    let blocks: Vec<String> = cfg
+        .decoder_features
+        .iter()
+        .map(|f| format!("{} {:?} ({})", f.module.name(), f.signal, cfg.feature_width(f)).to_lowercase())
+        .collect();
+    blocks.join(", ")
 }
