@@ -564,15 +564,10 @@ impl ModelConfig {
         let value: serde_json::Value =
             serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()));
         let mut root = serde_json::to_value(self).map_err(|e| bad(e.to_string()))?;
-        let mut at = &mut root;
-        for key in path.split('.') {
-            at = match at {
-                serde_json::Value::Object(map) => map.get_mut(key),
-                serde_json::Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
-                _ => None,
-            }
-            .ok_or_else(|| bad(format!("--set {path}: the configuration has no field {key:?} there")))?;
-        }
+        // `learn.rule` is the JSON pointer `/learn/rule` (array elements by index).
+        let at = root
+            .pointer_mut(&format!("/{}", path.replace('.', "/")))
+            .ok_or_else(|| bad(format!("--set {path}: the configuration has no such field")))?;
         *at = value;
         let cfg: ModelConfig = serde_json::from_value(root).map_err(|e| bad(format!("--set {assignment}: {e}")))?;
         cfg.validate()?;

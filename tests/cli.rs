@@ -84,7 +84,7 @@ fn set_changes_a_config_field() {
     assert_eq!(v["config"]["learn"]["rule"], "reward");
     assert_eq!(v["config"]["modules"][3]["k"], 20);
     for (bad, says) in [
-        ("learn.no_such_field=1", "no_such_field"),
+        ("learn.no_such_field=1", "no such field"),
         ("learn.rule=bogus", "bogus"),
         ("decoder_features=[]", "at least one feature"),
         ("modules.1.trace_lambda=1.5", "trace_lambda"),

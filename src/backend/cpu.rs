@@ -230,7 +230,7 @@ fn gemm64(
     (rsb, csb): (isize, isize),
     c: &mut [f64],
 ) {
-    assert!(c.len() >= m * n);
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "gemm64 operands too short");
     // SAFETY: the strides address `a` as m×k and `b` as k×n within their lengths (checked by the
     // callers' shapes) and `c` as a row-major m×n buffer.
     unsafe {

@@ -231,6 +231,22 @@ pub struct AdamBufs {
     pub v_b: Buf,
 }
 
+impl AdamBufs {
+    fn upload(be: &mut dyn Backend, a: &AdamState) -> Result<AdamBufs> {
+        Ok(AdamBufs {
+            m_w: upload_new(be, words(&a.m_w))?,
+            v_w: upload_new(be, words(&a.v_w))?,
+            m_b: upload_new(be, words(&a.m_b))?,
+            v_b: upload_new(be, words(&a.v_b))?,
+        })
+    }
+
+    fn download(&self, be: &mut dyn Backend) -> Result<AdamState> {
+        let mut f32s = |b: Buf| -> Result<Vec<f32>> { Ok(bytemuck::cast_slice(&be.download(b)?).to_vec()) };
+        Ok(AdamState { m_w: f32s(self.m_w)?, v_w: f32s(self.v_w)?, m_b: f32s(self.m_b)?, v_b: f32s(self.v_b)? })
+    }
+}
+
 /// The module whose spike rate stands for a connection source's activity.
 pub fn source_module(s: Source) -> ModuleId {
     match s {
@@ -284,15 +300,7 @@ impl ParamBufs {
             gains: f32s(be.download(self.gains)?),
             dec_w: f32s(be.download(self.dec_w)?),
             dec_b: f32s(be.download(self.dec_b)?),
-            adam: match self.adam {
-                Some(a) => Some(AdamState {
-                    m_w: f32s(be.download(a.m_w)?),
-                    v_w: f32s(be.download(a.v_w)?),
-                    m_b: f32s(be.download(a.m_b)?),
-                    v_b: f32s(be.download(a.v_b)?),
-                }),
-                None => None,
-            },
+            adam: self.adam.map(|a| a.download(be)).transpose()?,
         })
     }
 
@@ -332,23 +340,13 @@ impl ParamBufs {
             gains: upload_new(be, words(&p.gains))?,
             dec_w: upload_new(be, words(&p.dec_w))?,
             dec_b: upload_new(be, words(&p.dec_b))?,
+            // Adam exactly when the config asks for it; parameters without moments (an SGD
+            // checkpoint) start them at zero.
             adam: match (cfg.learn.decoder_optimizer, &p.adam) {
                 (Optimizer::Sgd, _) => None,
-                (Optimizer::Adam, a) => {
-                    let zeros;
-                    let a = match a {
-                        Some(a) => a,
-                        None => {
-                            zeros = AdamState::zeros(cfg.vocab, cfg.decoder_width());
-                            &zeros
-                        }
-                    };
-                    Some(AdamBufs {
-                        m_w: upload_new(be, words(&a.m_w))?,
-                        v_w: upload_new(be, words(&a.v_w))?,
-                        m_b: upload_new(be, words(&a.m_b))?,
-                        v_b: upload_new(be, words(&a.v_b))?,
-                    })
+                (Optimizer::Adam, Some(a)) => Some(AdamBufs::upload(be, a)?),
+                (Optimizer::Adam, None) => {
+                    Some(AdamBufs::upload(be, &AdamState::zeros(cfg.vocab, cfg.decoder_width()))?)
                 }
             },
             conn_meta: upload_new(be, &meta)?,

@@ -722,7 +722,8 @@ impl Engine {
     fn record_features(&mut self, st: &StateBufs, dst: Buf, row0: usize) -> Result<()> {
         let d = self.cfg.decoder_width();
         let mut offset = 0;
-        for f in self.cfg.decoder_features.clone() {
+        for i in 0..self.cfg.decoder_features.len() {
+            let f = self.cfg.decoder_features[i];
             let mc = self.cfg.module(f.module);
             let ms = st.modules[f.module as usize];
             let width = self.cfg.feature_width(&f);

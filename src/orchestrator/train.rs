@@ -407,8 +407,9 @@ impl Engine {
         self.be.enqueue(Op::new(np, grad_norm::Bufs { partials: tb.partials, scalars: tb.scalars }))?;
         let t = self.steps + 1;
         let lr = l.decoder_rate_at(t);
-        match (self.params.adam, l.decoder_optimizer) {
-            (Some(a), Optimizer::Adam) => {
+        // The parameters hold Adam's moments exactly when the config asks for Adam.
+        match self.params.adam {
+            Some(a) => {
                 let (b1, b2) = (l.adam_beta1, l.adam_beta2);
                 let exp = t.min(i32::MAX as u64) as i32;
                 let adam = |len: usize, param: Buf, m: Buf, v: Buf, grad: Buf, next: (Buf, Buf), wd: f32| {
@@ -430,7 +431,7 @@ impl Engine {
                 self.be.enqueue(adam(v * d, dec_w, a.m_w, a.v_w, tb.g_w, (mn[0], mn[1]), l.decoder_weight_decay))?;
                 self.be.enqueue(adam(v, dec_b, a.m_b, a.v_b, tb.g_b, (mn[2], mn[3]), 0.0))?;
             }
-            _ => {
+            None => {
                 let sgd = |len: usize, param: Buf, grad: Buf| {
                     let p = sgd_step::Params { len: len as u32, lr, ..Default::default() };
                     Op::new(p, sgd_step::Bufs { param, scalars: tb.scalars, grad })

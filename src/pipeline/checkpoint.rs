@@ -301,18 +301,12 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     let names: HashMap<String, ()> = st.names().into_iter().map(|n| (n.to_string(), ())).collect();
     // Adam's moments, when the checkpoint has them (one written with SGD starts Adam from zero).
     let adam = if names.contains_key("adam.m_w") {
-        let a = AdamState {
+        Some(AdamState {
             m_w: f32s(get("adam.m_w", Dtype::F32, &[v, d])?),
             v_w: f32s(get("adam.v_w", Dtype::F32, &[v, d])?),
             m_b: f32s(get("adam.m_b", Dtype::F32, &[v])?),
             v_b: f32s(get("adam.v_b", Dtype::F32, &[v])?),
-        };
-        for (name, x) in [("adam.m_w", &a.m_w), ("adam.v_w", &a.v_w), ("adam.m_b", &a.m_b), ("adam.v_b", &a.v_b)] {
-            if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-                return Err(bad(&dir, format!("tensor {name} holds a non-finite value ({}) at {i}", x[i])));
-            }
-        }
-        Some(a)
+        })
     } else {
         None
     };
@@ -334,6 +328,11 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     finite("gains", &params.gains)?;
     finite("dec_w", &params.dec_w)?;
     finite("dec_b", &params.dec_b)?;
+    if let Some(a) = &params.adam {
+        for (name, x) in [("adam.m_w", &a.m_w), ("adam.v_w", &a.v_w), ("adam.m_b", &a.m_b), ("adam.v_b", &a.v_b)] {
+            finite(name, x)?;
+        }
+    }
     for (m, (w, th)) in params.recurrent.iter().zip(&params.theta).enumerate() {
         finite(&format!("module.{m}.w_val"), &w.val)?;
         finite(&format!("module.{m}.theta"), th)?;

@@ -142,10 +142,7 @@ impl Tokenizer {
     /// UTF-8 bytes of the text `ids` stand for (special tokens count none): the denominator of
     /// bits per byte, so that models with different tokenizers compare.
     pub fn text_bytes(&self, ids: &[u32]) -> u64 {
-        match self {
-            Tokenizer::Bytes => ids.iter().filter(|&&t| t < 256).count() as u64,
-            Tokenizer::Hf { .. } => self.decode(ids).len() as u64,
-        }
+        self.text_of(ids).len() as u64
     }
 
     /// The bytes of the text `ids` stand for (special tokens dropped; the byte tokenizer's bytes
