@@ -149,6 +149,10 @@ pub enum Rule {
     /// connection gains (the original model's rules).
     #[default]
     Reward,
+    /// The decoder, plus e-prop: every module whose spike trace the decoder reads learns its
+    /// recurrent weights and the projections into it from a per-neuron learning signal (the
+    /// output error through the decoder's weights) times forward eligibility traces.
+    Eprop,
 }
 
 /// How the decoder's gradient becomes a step (docs/model.md §6, step 4).
@@ -303,6 +307,24 @@ pub struct LearnConfig {
     pub adam_beta2: f32,
     #[serde(default = "default_adam_eps")]
     pub adam_eps: f32,
+    /// e-prop (`rule = eprop`, docs/model.md §6): SGD rates of the recurrent weights and of the
+    /// projections, and the half-width in mV of the pseudo-derivative around threshold.
+    #[serde(default = "default_eprop_rate")]
+    pub eprop_rate: f32,
+    #[serde(default = "default_eprop_projection_rate")]
+    pub eprop_projection_rate: f32,
+    #[serde(default = "default_eprop_width")]
+    pub eprop_width: f32,
+}
+
+fn default_eprop_rate() -> f32 {
+    10.0
+}
+fn default_eprop_projection_rate() -> f32 {
+    100.0
+}
+fn default_eprop_width() -> f32 {
+    10.0
 }
 
 fn default_adam_beta1() -> f32 {
@@ -357,6 +379,9 @@ impl Default for LearnConfig {
             adam_beta1: default_adam_beta1(),
             adam_beta2: default_adam_beta2(),
             adam_eps: default_adam_eps(),
+            eprop_rate: default_eprop_rate(),
+            eprop_projection_rate: default_eprop_projection_rate(),
+            eprop_width: default_eprop_width(),
         }
     }
 }
@@ -532,6 +557,18 @@ impl ModelConfig {
         }
     }
 
+    /// The first decoder column of a module's signal, if the decoder reads it.
+    pub fn feature_offset(&self, module: ModuleId, signal: Signal) -> Option<usize> {
+        let mut offset = 0;
+        for f in &self.decoder_features {
+            if f.module == module && f.signal == signal {
+                return Some(offset);
+            }
+            offset += self.feature_width(f);
+        }
+        None
+    }
+
     /// Decoder width D: the sum of the feature blocks' widths.
     pub fn decoder_width(&self) -> usize {
         self.decoder_features.iter().map(|f| self.feature_width(f)).sum()
@@ -626,6 +663,15 @@ impl ModelConfig {
         }
         if self.learn.window_ticks == 0 {
             return bad("the learning window must be at least one tick".into());
+        }
+        let l = &self.learn;
+        for (what, x) in [("eprop_rate", l.eprop_rate), ("eprop_projection_rate", l.eprop_projection_rate)] {
+            if !(x.is_finite() && x >= 0.0) {
+                return bad(format!("learn.{what} must be finite and at least 0"));
+            }
+        }
+        if !(l.eprop_width.is_finite() && l.eprop_width > 0.0) {
+            return bad("learn.eprop_width must be finite and positive".into());
         }
         if self.ticks_per_token == 0 {
             return bad("ticks_per_token must be at least 1".into());

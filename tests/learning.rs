@@ -9,7 +9,7 @@ use neurogen::model::HostParams;
 use neurogen::pipeline::checkpoint::RunRecord;
 use neurogen::pipeline::corpus::{self, OnBadData};
 use neurogen::pipeline::run::{self, Budget, RunOptions};
-use neurogen::{Engine, ModelConfig, NeuroError, Preset, Tokenizer};
+use neurogen::{Engine, ModelConfig, ModuleId, NeuroError, Preset, Tokenizer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -106,6 +106,16 @@ fn a_nan_step_is_reported_and_applies_nothing() {
             after.2.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         );
     }
+    // Under e-prop a NaN decoder weight reaches the learning signal: every network update is
+    // refused with it.
+    let mut cfg = tiny();
+    cfg.learn.rule = Rule::Eprop;
+    let mut params = HostParams::init(&cfg, 2);
+    params.dec_w[17] = f32::NAN;
+    let mut eng = Engine::with_params(cpu(), cfg.clone(), &params).unwrap();
+    assert!(matches!(eng.train_step(&random_batch(3, &[12, 12])), Err(NeuroError::NonFinite(_))));
+    let after = eng.params().clone().download(eng.backend_mut(), &cfg).unwrap();
+    assert!(after.recurrent == params.recurrent && after.projections == params.projections, "nothing applied");
     // A NaN inside a module's weights is reported with the module it came from (the reward
     // rule updates them; the decoder-only rule never reads a weight it could pass on).
     let cfg = tiny_reward();
@@ -115,6 +125,49 @@ fn a_nan_step_is_reported_and_applies_nothing() {
     match eng.train_step(&random_batch(3, &[12, 12])) {
         Err(NeuroError::NonFinite(names)) => assert!(names.iter().any(|n| n.starts_with("PFC")), "{names:?}"),
         other => panic!("expected a NaN report, got {other:?}"),
+    }
+}
+
+/// e-prop (docs/model.md §6) changes exactly what its plan says: the recurrent weights of the
+/// modules whose traces the decoder reads (tiny: Wernicke, PFC) and the projections into them from
+/// modules whose readouts it reads (Thalamus → Wernicke, Wernicke → PFC); one sync per step;
+/// reproducible on the CPU; the GPU backends learn the same weights.
+#[test]
+fn eprop_learns_the_traced_modules_and_gpus_agree() {
+    let mut cfg = tiny();
+    cfg.learn.rule = Rule::Eprop;
+    cfg.learn.eprop_rate = 10.0; // visible changes within three steps
+    cfg.learn.eprop_projection_rate = 100.0;
+    let params = HostParams::init(&cfg, 6);
+    let batches: Vec<Vec<Vec<u32>>> = (0..3).map(|s| random_batch(40 + s, &[24, 17, 24])).collect();
+    let run = |be| {
+        let mut eng = Engine::with_params(be, cfg.clone(), &params).unwrap();
+        for b in &batches {
+            let before = eng.backend().stats().host_syncs;
+            eng.train_step(b).unwrap();
+            assert_eq!(eng.backend().stats().host_syncs - before, 1);
+        }
+        let p = eng.params().clone().download(eng.backend_mut(), &cfg).unwrap();
+        (p.recurrent, p.projections)
+    };
+    let (rec, proj) = run(cpu());
+    assert!(run(cpu()) == (rec.clone(), proj.clone()), "two CPU runs agree bit for bit");
+    for (m, (after, before)) in rec.iter().zip(&params.recurrent).enumerate() {
+        let learns = m == ModuleId::Wernicke as usize || m == ModuleId::Pfc as usize;
+        assert_eq!(after.val != before.val, learns, "module {m}: recurrent weights change iff e-prop learns it");
+        assert_eq!(after.idx, before.idx, "the wiring stays");
+    }
+    for (c, (after, before)) in proj.iter().zip(&params.projections).enumerate() {
+        assert_eq!(after.val != before.val, c == 1 || c == 4, "connection {c}: projection changes iff planned");
+    }
+    for (kind, be) in gpu_backends() {
+        let (r, p) = run(be);
+        for (m, (a, b)) in r.iter().zip(&rec).enumerate() {
+            assert_close(&format!("{kind:?} recurrent {m}"), &a.val, &b.val, 1e-4, 1e-3);
+        }
+        for (c, (a, b)) in p.iter().zip(&proj).enumerate() {
+            assert_close(&format!("{kind:?} projection {c}"), &a.val, &b.val, 1e-2, 1e-3);
+        }
     }
 }
 

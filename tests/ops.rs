@@ -766,6 +766,122 @@ fn adam_step() {
 }
 
 #[test]
+fn pseudo_derivative() {
+    let mut cases = Vec::new();
+    for (seed, &(batch, n, rows)) in [(1usize, 256usize, 1usize), (3, 300, 5), (33, 513, 34)].iter().enumerate() {
+        let r = &mut rng(650 + seed as u64);
+        let row0 = r.random_range(0..=rows - 1) as u32;
+        let p = pseudo_derivative::Params {
+            batch: (batch.min(rows - row0 as usize)) as u32,
+            n: n as u32,
+            row0,
+            inv_width: 1.0 / draw(r, 2.0, 20.0),
+            ..Default::default()
+        };
+        // Rows the op does not write keep their (finite) contents.
+        let mut psi = uniform(r, rows * n, 0.0, 1.0);
+        let start = row0 as usize * n;
+        psi[start..start + p.batch as usize * n].fill(POISON);
+        cases.push(Case {
+            name: format!("pseudo_derivative b={batch} n={n} rows={rows}"),
+            op: Op::new(p, pseudo_derivative::Bufs { spk: b(0), v: b(1), theta: b(2), psi: b(3) }),
+            data: vec![
+                (0..spike_words(batch, n)).map(|_| r.random::<u32>()).collect(),
+                uniform(r, batch * n, -75.0, -40.0),
+                uniform(r, n, -58.0, -52.0),
+                psi,
+            ],
+            cmp: vec![Cmp::Exact, F, F, F],
+        });
+    }
+    check(cases);
+}
+
+#[test]
+fn learning_signal() {
+    let mut cases = Vec::new();
+    for (seed, &(rows, vocab, n, extra)) in
+        [(1usize, 5usize, 1usize, 0usize), (67, 259, 70, 3), (130, 17, 300, 65)].iter().enumerate()
+    {
+        let r = &mut rng(660 + seed as u64);
+        let offset = r.random_range(0..=extra);
+        let width = n + extra;
+        let p = learning_signal::Params {
+            rows: rows as u32,
+            vocab: vocab as u32,
+            width: width as u32,
+            offset: offset as u32,
+            n: n as u32,
+            ..Default::default()
+        };
+        cases.push(Case {
+            name: format!("learning_signal rows={rows} V={vocab} n={n} D={width}"),
+            op: Op::new(p, learning_signal::Bufs { grads: b(0), dec_w: b(1), signal: b(2) }),
+            data: vec![uniform(r, rows * vocab, -1.0, 1.0), uniform(r, vocab * width, -0.5, 0.5), poison(rows * n)],
+            cmp: vec![F, F, Cmp::F32 { atol: 1e-5, rtol: 1e-4 }],
+        });
+    }
+    check(cases);
+}
+
+#[test]
+fn eprop() {
+    let mut cases = Vec::new();
+    for (seed, &(batch, positions, n, fanout, lag)) in
+        [(1usize, 1usize, 1usize, 1usize, 0u32), (3, 5, 37, 7, 1), (2, 9, 300, 16, 0), (33, 3, 256, 5, 1)]
+            .iter()
+            .enumerate()
+    {
+        let r = &mut rng(670 + seed as u64);
+        let rows = batch * positions;
+        let post_n = n + r.random_range(0..4usize);
+        let pre_width = r.random_range(1..=2 * n + 3);
+        let pre_offset = r.random_range(0..4usize);
+        let width = pre_offset + pre_width + r.random_range(0..3usize);
+        let count = r.random_range(1..=rows) as f32;
+        let p = eprop::Params {
+            batch: batch as u32,
+            positions: positions as u32,
+            n: n as u32,
+            fanout: fanout as u32,
+            post_n: post_n as u32,
+            width: width as u32,
+            pre_offset: pre_offset as u32,
+            pre_lag: lag,
+            pre_scale: draw(r, 0.1, 2.0),
+            lambda: draw(r, 0.0, 0.99),
+            rate: draw(r, 0.01, 1.0),
+            bound: draw(r, 0.5, 2.0),
+            ..Default::default()
+        };
+        let bufs = eprop::Bufs {
+            w_idx: b(0),
+            w_val: b(1),
+            psi: b(2),
+            signal: b(3),
+            features: b(4),
+            totals: b(5),
+            w_next: b(6),
+        };
+        cases.push(Case {
+            name: format!("eprop b={batch} t={positions} n={n} f={fanout} lag={lag}"),
+            op: Op::new(p, bufs),
+            data: vec![
+                ints(r, n * fanout, pre_width as u32),
+                uniform(r, n * fanout, -1.0, 1.0),
+                uniform(r, rows * post_n, 0.0, 1.0),
+                uniform(r, rows * post_n, -0.5, 0.5),
+                uniform(r, rows * width, 0.0, 1.0),
+                f32_words(&[0.0, 0.0, count, 1.0 / count]),
+                poison(n * fanout),
+            ],
+            cmp: vec![Cmp::Exact, F, F, F, F, F, Cmp::F32 { atol: 1e-5, rtol: 1e-4 }],
+        });
+    }
+    check(cases);
+}
+
+#[test]
 fn plasticity_and_homeostasis() {
     let mut cases = Vec::new();
     for (seed, &(batch, n, fanout, windows)) in

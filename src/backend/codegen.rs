@@ -17,6 +17,7 @@ pub fn shared_constants() -> Vec<(&'static str, u32)> {
         ("SPIKE_TILE", SPIKE_TILE as u32),
         ("GEMM_TILE", GEMM_TILE as u32),
         ("GEMM_DEPTH", GEMM_DEPTH as u32),
+        ("EPROP_SLOTS", EPROP_SLOTS as u32),
         ("LOGITS_BATCH_TILE", LOGITS_BATCH_TILE as u32),
         ("LOGITS_ROWS", LOGITS_ROWS),
         ("LOGITS_GEMM", LOGITS_GEMM),

@@ -504,6 +504,60 @@ pub fn plasticity(p: &plasticity::Params, io: plasticity::Io) {
     }
 }
 
+pub fn pseudo_derivative(p: &pseudo_derivative::Params, io: pseudo_derivative::Io) {
+    let pseudo_derivative::Io { spk, v, theta, psi } = io;
+    let n = p.n as usize;
+    for b in 0..p.batch as usize {
+        let words = &spk[(b / SPIKE_TILE) * n..][..n];
+        let row = &mut psi[(p.row0 as usize + b) * n..][..n];
+        for i in 0..n {
+            row[i] = if (words[i] >> (b % SPIKE_TILE)) & 1 == 1 {
+                1.0
+            } else {
+                (1.0 - (v[b * n + i] - theta[i]).abs() * p.inv_width).max(0.0)
+            };
+        }
+    }
+}
+
+pub fn learning_signal(p: &learning_signal::Params, io: learning_signal::Io) {
+    let learning_signal::Io { grads, dec_w, signal } = io;
+    let (rows, v, d, off, n) = (p.rows as usize, p.vocab as usize, p.width as usize, p.offset as usize, p.n as usize);
+    // signal[rows×n] = grads[rows×V] · dec_w[V×D] restricted to columns off..off+n
+    let g = widen(&grads[..rows * v]);
+    let w: Vec<f64> = (0..v).flat_map(|k| dec_w[k * d + off..][..n].iter().map(|&x| x as f64)).collect();
+    let mut c = vec![0f64; rows * n];
+    gemm64(rows, v, n, &g, (v as isize, 1), &w, (n as isize, 1), &mut c);
+    for (o, &x) in signal[..rows * n].iter_mut().zip(&c) {
+        *o = x as f32;
+    }
+}
+
+pub fn eprop(p: &eprop::Params, io: eprop::Io) {
+    let eprop::Io { w_idx, w_val, psi, signal, features, totals, w_next } = io;
+    let (batch, positions, n, post_n, width) =
+        (p.batch as usize, p.positions as usize, p.n as usize, p.post_n as usize, p.width as usize);
+    let (lag, off) = (p.pre_lag as usize, p.pre_offset as usize);
+    let step = -(p.rate as f64) * p.pre_scale as f64 * totals[3] as f64;
+    w_next[..n * p.fanout as usize].par_chunks_mut(n).enumerate().for_each(|(f, out)| {
+        for (i, o) in out.iter_mut().enumerate() {
+            let syn = f * n + i;
+            let j = w_idx[syn] as usize;
+            let mut acc = 0f64;
+            for b in 0..batch {
+                let mut elig = 0f64;
+                for t in 0..positions {
+                    let r = t * batch + b;
+                    let pre = if t >= lag { features[(r - lag * batch) * width + off + j] as f64 } else { 0.0 };
+                    elig = p.lambda as f64 * elig + psi[r * post_n + i] as f64 * pre;
+                    acc += signal[r * post_n + i] as f64 * elig;
+                }
+            }
+            *o = (w_val[syn] as f64 + step * acc).clamp(-(p.bound as f64), p.bound as f64) as f32;
+        }
+    });
+}
+
 pub fn homeostasis(p: &homeostasis::Params, io: homeostasis::Io) {
     let homeostasis::Io { theta, wc, theta_next, activity } = io;
     let (batch, n, windows) = (p.batch as usize, p.n as usize, p.windows as usize);

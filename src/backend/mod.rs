@@ -144,6 +144,10 @@ pub const GEMM_TILE: usize = 64;
 pub const GEMM_DEPTH: usize = 16;
 const _: () = assert!(GEMM_TILE * GEMM_TILE == 16 * COLUMN);
 
+/// Synapses of one row an `eprop` thread learns together (it reads the row's learning signal and
+/// pseudo-derivative once for all of them).
+pub const EPROP_SLOTS: usize = 4;
+
 /// The `logits` row path: a workgroup decodes one vocabulary row for a tile of this many
 /// sequences (a matrix-vector product, bound by reading W_dec).
 pub const LOGITS_BATCH_TILE: usize = 8;

@@ -603,6 +603,56 @@ declare_ops! {
         groups |p, _| ceil_div(p.n, COLUMN);
     }
 
+    /// `pseudo_derivative`: e-prop's surrogate ∂spike/∂v of this tick into row `row0 + b` of
+    /// `psi` (`[rows][n]`): 1 for a neuron that spiked, else `max(0, 1 − |v − θ| · inv_width)`
+    /// (a suppressed kWTA candidate sits at θ, so 1).
+    pseudo_derivative: PseudoDerivative {
+        params { batch: u32, n: u32, row0: u32, inv_width: f32 }
+        bufs { spk: Read u32, v: Read f32, theta: Read f32, psi: ReadWrite f32 }
+        groups |p, _| ceil_div(p.n, COLUMN) * p.batch;
+    }
+
+    /// `learning_signal`: e-prop's per-neuron learning signal through the decoder's own weights,
+    /// `signal[r, i] = Σ_k grads[r, k] · dec_w[k, offset + i]` for `r < rows`, `i < n` (`grads`
+    /// holds `p − onehot` per row; a tiled GEMM).
+    learning_signal: LearningSignal {
+        params { rows: u32, vocab: u32, width: u32, offset: u32, n: u32 }
+        bufs { grads: Read f32, dec_w: Read f32, signal: ReadWrite f32 }
+        groups |p, _| ceil_div(p.n, GEMM_TILE) * ceil_div(p.rows, GEMM_TILE);
+    }
+
+    /// `eprop`: one fixed-fanout matrix (post row i, slot f at `f·n + i`, presynaptic index
+    /// `w_idx`) learns by e-prop. Per sequence b, over positions t (row `r = t·batch + b`), with
+    /// `pre = features[(r − pre_lag·batch)·width + pre_offset + j]` (0 for `t < pre_lag`):
+    /// `ε ← lambda·ε + psi[r, i]·pre`, `acc += signal[r, i]·ε` (`psi`, `signal` rows of `post_n`);
+    /// `w_next = clamp(w − rate · pre_scale · totals[3] · acc, −bound, bound)`.
+    eprop: Eprop {
+        params {
+            batch: u32,
+            positions: u32,
+            n: u32,
+            fanout: u32,
+            post_n: u32,
+            width: u32,
+            pre_offset: u32,
+            pre_lag: u32,
+            pre_scale: f32,
+            lambda: f32,
+            rate: f32,
+            bound: f32,
+        }
+        bufs {
+            w_idx: Read u32,
+            w_val: Read f32,
+            psi: Read f32,
+            signal: Read f32,
+            features: Read f32,
+            totals: Read f32,
+            w_next: ReadWrite f32,
+        }
+        groups |p, _| ceil_div(p.n * p.fanout.div_ceil(super::EPROP_SLOTS as u32), COLUMN);
+    }
+
     /// `homeostasis`: `θ_next = θ + eta · (rate_i − target_rate)` with the batch-averaged rate
     /// `Σ wc · inv_ticks`; adds each neuron's spikes to `activity` (for sleep).
     homeostasis: Homeostasis {

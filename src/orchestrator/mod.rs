@@ -16,7 +16,7 @@ use crate::sampling::SamplingRule;
 /// Constants of docs/model.md §3.2 and §3.6 that are not per-module (listed in §8.7).
 const FAST_DECAY: f32 = 0.95;
 const FAST_RATE: f32 = 0.1;
-const FAST_CAP: f32 = 0.5;
+pub(crate) const FAST_CAP: f32 = 0.5;
 const CONTEXT_DECAY: f32 = 0.9;
 const HIDDEN_DECAY: f32 = 0.7;
 const DA_DECAY: f32 = 0.95;
@@ -614,7 +614,7 @@ impl Engine {
                 ));
             }
             ops.push(self.neuron_step(mc, st, parity));
-            if let Some(tb) = learn {
+            if let Some(tb) = learn.filter(|tb| !tb.wc.is_empty()) {
                 let p = window_stats::Params {
                     batch,
                     n: mc.n as u32,

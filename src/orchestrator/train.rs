@@ -6,9 +6,9 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{check_fits, CallStats, Engine};
+use super::{check_fits, CallStats, Engine, FAST_CAP};
 use crate::backend::*;
-use crate::config::{ModelConfig, ModuleId, Optimizer, Rule, NUM_MODULES};
+use crate::config::{ModelConfig, ModuleId, Optimizer, Rule, Signal, Source, NUM_MODULES};
 use crate::error::{NeuroError, Result};
 use crate::model::StateBufs;
 
@@ -21,7 +21,8 @@ pub struct TrainBufs {
     /// Logits of every row, then their gradients.
     logits: Buf,
     row_stats: Buf,
-    /// Per module `[windows][batch][N]` spike counts and trace sums.
+    /// Per module `[windows][batch][N]` spike counts and trace sums (the reward rule's; empty
+    /// under the other rules, which then record no window statistics).
     pub(crate) wc: Vec<Buf>,
     pub(crate) we: Vec<Buf>,
     mod_base: Buf,
@@ -38,6 +39,59 @@ pub struct TrainBufs {
     theta_next: Vec<Buf>,
     gains_next: Buf,
     flags: Buf,
+    /// e-prop (one per module of [`EpropPlan::modules`]): pseudo-derivatives and learning signals,
+    /// `[rows][N]`; and the next weights of each projection of [`EpropPlan::connections`].
+    psi: Vec<Buf>,
+    signal: Vec<Buf>,
+    p_next: Vec<Buf>,
+}
+
+/// What e-prop learns under a config (docs/model.md §6): each module whose spike trace the decoder
+/// reads (its learning signal comes through the decoder's weights of that trace), its recurrent
+/// weights, and each projection into it from a module whose readout the decoder reads (so the
+/// presynaptic activity is in the feature rows). Empty unless the rule is e-prop.
+struct EpropPlan {
+    /// (module, first decoder column of its trace).
+    modules: Vec<(usize, usize)>,
+    /// (connection, first decoder column of its source's readout, positions the source lags).
+    connections: Vec<(usize, usize, u32)>,
+}
+
+impl EpropPlan {
+    fn of(cfg: &ModelConfig) -> EpropPlan {
+        if cfg.learn.rule != Rule::Eprop {
+            return EpropPlan { modules: Vec::new(), connections: Vec::new() };
+        }
+        let modules: Vec<(usize, usize)> = ModuleId::ALL
+            .iter()
+            .filter_map(|&m| cfg.feature_offset(m, Signal::Trace).map(|o| (m as usize, o)))
+            .collect();
+        let learns = |m: ModuleId| modules.iter().any(|&(k, _)| k == m as usize);
+        let connections = cfg
+            .connections
+            .iter()
+            .enumerate()
+            .filter(|(_, cc)| learns(cc.target))
+            .filter_map(|(c, cc)| match cc.source {
+                Source::Module(src) => cfg
+                    .feature_offset(src, Signal::Readout)
+                    .map(|o| (c, o, cfg.is_feedback(cc) as u32)),
+                Source::PfcHidden | Source::Context => None,
+            })
+            .collect();
+        EpropPlan { modules, connections }
+    }
+
+    /// Words of e-prop scratch for `rows` predicted positions.
+    fn words(&self, cfg: &ModelConfig, rows: usize) -> usize {
+        let m: usize = self.modules.iter().map(|&(m, _)| 2 * rows * cfg.modules[m].n).sum();
+        let p: usize = self
+            .connections
+            .iter()
+            .map(|&(c, _, _)| cfg.module(cfg.connections[c].target).inputs * cfg.init.projection_fanout)
+            .sum();
+        m + p
+    }
 }
 
 /// How far `train_step_until` records a step (benchmarks time the phases separately).
@@ -86,12 +140,13 @@ pub fn train_words(cfg: &ModelConfig, batch: usize, positions: usize) -> usize {
     let neurons = cfg.neurons();
     let moments = if cfg.learn.decoder_optimizer == Optimizer::Adam { 2 } else { 0 };
     rows * (d + v + ROW_WORDS)
-        + 2 * windows(cfg, positions) * batch * neurons
+        + if cfg.learn.rule == Rule::Reward { 2 * windows(cfg, positions) * batch * neurons } else { 0 }
         + (1 + moments) * v * (d + 1)
         + cfg.synapses()
         + neurons
         + batch * (windows(cfg, positions) + NUM_MODULES)
         + decoder_grad_partials(v, d)
+        + EpropPlan::of(cfg).words(cfg, rows)
         + 64
 }
 
@@ -104,12 +159,13 @@ enum Flag {
     DecoderWeights,
     DecoderBias,
     ConnectionGains,
+    Projections,
     RecurrentWeights(ModuleId),
     Thresholds(ModuleId),
 }
 
 impl Flag {
-    const COUNT: usize = 4 + 3 * NUM_MODULES;
+    const COUNT: usize = 5 + 3 * NUM_MODULES;
 
     fn slot(self) -> usize {
         match self {
@@ -118,14 +174,21 @@ impl Flag {
             Flag::DecoderWeights => NUM_MODULES + 1,
             Flag::DecoderBias => NUM_MODULES + 2,
             Flag::ConnectionGains => NUM_MODULES + 3,
-            Flag::RecurrentWeights(m) => NUM_MODULES + 4 + m as usize,
-            Flag::Thresholds(m) => 2 * NUM_MODULES + 4 + m as usize,
+            Flag::Projections => NUM_MODULES + 4,
+            Flag::RecurrentWeights(m) => NUM_MODULES + 5 + m as usize,
+            Flag::Thresholds(m) => 2 * NUM_MODULES + 5 + m as usize,
         }
     }
 
     fn all() -> Vec<Flag> {
         let mut all: Vec<Flag> = ModuleId::ALL.iter().map(|&m| Flag::Membrane(m)).collect();
-        all.extend([Flag::DecoderFeatures, Flag::DecoderWeights, Flag::DecoderBias, Flag::ConnectionGains]);
+        all.extend([
+            Flag::DecoderFeatures,
+            Flag::DecoderWeights,
+            Flag::DecoderBias,
+            Flag::ConnectionGains,
+            Flag::Projections,
+        ]);
         all.extend(ModuleId::ALL.iter().map(|&m| Flag::RecurrentWeights(m)));
         all.extend(ModuleId::ALL.iter().map(|&m| Flag::Thresholds(m)));
         all
@@ -138,6 +201,7 @@ impl Flag {
             Flag::DecoderWeights => "decoder weights".into(),
             Flag::DecoderBias => "decoder bias".into(),
             Flag::ConnectionGains => "connection gains".into(),
+            Flag::Projections => "connection projections".into(),
             Flag::RecurrentWeights(m) => format!("{} recurrent weights", m.name()),
             Flag::Thresholds(m) => format!("{} thresholds", m.name()),
         }
@@ -151,14 +215,19 @@ impl TrainBufs {
         let per_module = |be: &mut dyn Backend, len: &dyn Fn(usize) -> usize| -> Result<Vec<Buf>> {
             (0..NUM_MODULES).map(|m| be.alloc(len(m))).collect()
         };
+        let plan = EpropPlan::of(cfg);
+        let reward = cfg.learn.rule == Rule::Reward;
+        let per_learner = |be: &mut dyn Backend| -> Result<Vec<Buf>> {
+            plan.modules.iter().map(|&(m, _)| be.alloc(rows * cfg.modules[m].n)).collect()
+        };
         Ok(TrainBufs {
             batch,
             positions,
             features: be.alloc(rows * d)?,
             logits: be.alloc(rows * v)?,
             row_stats: be.alloc(rows * ROW_WORDS)?,
-            wc: per_module(be, &|m| w * batch * cfg.modules[m].n)?,
-            we: per_module(be, &|m| w * batch * cfg.modules[m].n)?,
+            wc: if reward { per_module(be, &|m| w * batch * cfg.modules[m].n)? } else { Vec::new() },
+            we: if reward { per_module(be, &|m| w * batch * cfg.modules[m].n)? } else { Vec::new() },
             mod_base: be.alloc(batch * w)?,
             mfac: be.alloc(batch * NUM_MODULES)?,
             totals: be.alloc(4)?,
@@ -174,6 +243,15 @@ impl TrainBufs {
             theta_next: per_module(be, &|m| cfg.modules[m].n)?,
             gains_next: be.alloc(cfg.connections.len())?,
             flags: be.alloc(Flag::COUNT)?,
+            psi: per_learner(be)?,
+            signal: per_learner(be)?,
+            p_next: plan
+                .connections
+                .iter()
+                .map(|&(c, _, _)| {
+                    be.alloc(cfg.module(cfg.connections[c].target).inputs * cfg.init.projection_fanout)
+                })
+                .collect::<Result<_>>()?,
         })
     }
 
@@ -199,6 +277,9 @@ impl TrainBufs {
                 .chain(&self.w_next)
                 .chain(&self.theta_next)
                 .chain(&self.moments_next)
+                .chain(&self.psi)
+                .chain(&self.signal)
+                .chain(&self.p_next)
                 .copied(),
         ) {
             be.free(b);
@@ -320,16 +401,36 @@ impl Engine {
         let rows = batch * positions;
 
         // 1. Forward over every position with weights held fixed, recording readouts and window stats.
-        for (m, mc) in cfg.modules.iter().enumerate() {
+        for (m, mc) in cfg.modules.iter().enumerate().filter(|_| !tb.wc.is_empty()) {
             self.be.enqueue(Op::fill(tb.wc[m], nw * batch * mc.n, 0))?;
             self.be.enqueue(Op::fill(tb.we[m], nw * batch * mc.n, 0))?;
         }
         self.be.enqueue(Op::fill(tb.flags, Flag::COUNT, 0))?;
+        let plan = EpropPlan::of(&cfg);
         for pos in 0..positions {
             for _ in 0..cfg.ticks_per_token {
                 self.record_tick(st, tokens, tstride, pos, Some(tb))?;
             }
             self.record_features(st, tb.features, pos * batch)?;
+            // e-prop's pseudo-derivatives of the position's last tick (its spikes are in
+            // `spk[tick % 2]` once the tick counter has moved on).
+            for (k, &(m, _)) in plan.modules.iter().enumerate() {
+                let ms = st.modules[m];
+                let p = pseudo_derivative::Params {
+                    batch: batch as u32,
+                    n: cfg.modules[m].n as u32,
+                    row0: (pos * batch) as u32,
+                    inv_width: 1.0 / l.eprop_width,
+                    ..Default::default()
+                };
+                let bufs = pseudo_derivative::Bufs {
+                    spk: ms.spk[(self.tick % 2) as usize],
+                    v: ms.v,
+                    theta: self.params.modules[m].theta,
+                    psi: tb.psi[k],
+                };
+                self.be.enqueue(Op::new(p, bufs))?;
+            }
         }
         for (m, mc) in cfg.modules.iter().enumerate() {
             self.be.enqueue(Op::health(st.modules[m].v, batch * mc.n, tb.flags, Flag::Membrane(mc.id).slot()))?;
@@ -456,8 +557,10 @@ impl Engine {
             updates.push((mn[2], a.m_b, v, Flag::DecoderBias));
             updates.push((mn[3], a.v_b, v, Flag::DecoderBias));
         }
-        if l.rule == Rule::Reward {
-            self.record_network_rules(st, tb, lens, &mut updates)?;
+        match l.rule {
+            Rule::DecoderOnly => {}
+            Rule::Reward => self.record_network_rules(st, tb, lens, &mut updates)?,
+            Rule::Eprop => self.record_eprop(&plan, tb, batch, &mut updates)?,
         }
 
         // Numerical safety: check every update, then apply all of them or none.
@@ -466,6 +569,89 @@ impl Engine {
         }
         for &(next, dst, len, _) in &updates {
             self.be.enqueue(Op::commit(next, tb.flags, Flag::COUNT, dst, len))?;
+        }
+        Ok(())
+    }
+
+    /// The e-prop rule (docs/model.md §6): per learning module, the learning signal through the
+    /// decoder's weights, then its recurrent weights and the projections into it, written to
+    /// scratch and listed in `updates` for the commit.
+    fn record_eprop(
+        &mut self,
+        plan: &EpropPlan,
+        tb: &TrainBufs,
+        batch: usize,
+        updates: &mut Vec<(Buf, Buf, usize, Flag)>,
+    ) -> Result<()> {
+        let cfg = self.cfg.clone();
+        let l = &cfg.learn;
+        let (rows, d) = (batch * tb.positions, cfg.decoder_width());
+        // (w_idx, w_val, w_next) of one matrix into the k-th learning module.
+        let eprop_op = |w: (Buf, Buf, Buf), k: usize, n: usize, fanout: usize, pre: (usize, u32, f32), learn: (f32, f32)| {
+            let mc = &cfg.modules[plan.modules[k].0];
+            let (pre_offset, pre_lag, pre_scale) = pre;
+            let (rate, bound) = learn;
+            let p = eprop::Params {
+                batch: batch as u32,
+                positions: tb.positions as u32,
+                n: n as u32,
+                fanout: fanout as u32,
+                post_n: mc.n as u32,
+                width: d as u32,
+                pre_offset: pre_offset as u32,
+                pre_lag,
+                pre_scale,
+                lambda: mc.trace_lambda(&cfg.lif),
+                rate,
+                bound,
+                ..Default::default()
+            };
+            let (w_idx, w_val, w_next) = w;
+            let bufs = eprop::Bufs {
+                w_idx,
+                w_val,
+                psi: tb.psi[k],
+                signal: tb.signal[k],
+                features: tb.features,
+                totals: tb.totals,
+                w_next,
+            };
+            Op::new(p, bufs)
+        };
+        for (k, &(m, offset)) in plan.modules.iter().enumerate() {
+            let mc = &cfg.modules[m];
+            let p = learning_signal::Params {
+                rows: rows as u32,
+                vocab: cfg.vocab as u32,
+                width: d as u32,
+                offset: offset as u32,
+                n: mc.n as u32,
+                ..Default::default()
+            };
+            let bufs = learning_signal::Bufs { grads: tb.logits, dec_w: self.params.dec_w, signal: tb.signal[k] };
+            self.be.enqueue(Op::new(p, bufs))?;
+            // Recurrent: the presynaptic trace of last position (its 1 − λ scale cancels the
+            // learning signal's, which is through the scaled trace feature).
+            let mp = self.params.modules[m];
+            let w = (mp.w_idx, mp.w_val, tb.w_next[m]);
+            self.be.enqueue(eprop_op(w, k, mc.n, mc.fanout, (offset, 1, 1.0), (l.eprop_rate, 1.0)))?;
+            updates.push((tb.w_next[m], mp.w_val, mc.n * mc.fanout, Flag::RecurrentWeights(mc.id)));
+        }
+        for (q, &(c, pre_offset, lag)) in plan.connections.iter().enumerate() {
+            let cc = &cfg.connections[c];
+            let k = plan.modules.iter().position(|&(m, _)| m == cc.target as usize).expect("planned target");
+            let mc = cfg.module(cc.target);
+            // ∂v/∂P: the input gain at rest times the connection's gain with its fast weight at
+            // the cap (docs/model.md §3.2–3.3), and the trace feature's 1 − λ.
+            let gain = mc.excitability * (1.0 - mc.inhibition) * (cc.gain + FAST_CAP);
+            let sign = if cc.inhibitory { -1.0 } else { 1.0 };
+            let scale = sign * gain * (1.0 - mc.trace_lambda(&cfg.lif));
+            let pr = self.params.projections[c];
+            let fanout = cfg.init.projection_fanout;
+            let w = (pr.idx, pr.val, tb.p_next[q]);
+            let learn = (l.eprop_projection_rate, f32::MAX);
+            self.be.enqueue(eprop_op(w, k, mc.inputs, fanout, (pre_offset, lag, scale), learn))?;
+            updates.push((tb.p_next[q], pr.val, mc.inputs * fanout, Flag::Projections));
         }
         Ok(())
     }

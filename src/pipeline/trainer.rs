@@ -97,7 +97,7 @@ impl Trainer {
         let learn = self.engine.config().learn.clone();
         let mut sleep = None;
         // Sleep changes the network, which the decoder-only rule leaves as it was built.
-        let sleeps = learn.rule != Rule::DecoderOnly && learn.sleep_interval > 0;
+        let sleeps = learn.rule == Rule::Reward && learn.sleep_interval > 0;
         if sleeps && self.step % learn.sleep_interval == 0 {
             let report = self.engine.sleep(self.seed)?;
             let best = self.replay.best(learn.replay_batch);
