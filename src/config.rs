@@ -87,6 +87,10 @@ pub struct ModuleConfig {
     pub alpha: Option<f32>,
     #[serde(default)]
     pub trace_lambda: Option<f32>,
+    /// The module's recurrent strength R where it differs from [`InitConfig::recurrent_strength`]
+    /// (docs/model.md §8.2: modules with few input neurons need more to ignite their recurrence).
+    #[serde(default)]
+    pub recurrent_strength: Option<f32>,
 }
 
 impl ModuleConfig {
@@ -97,6 +101,10 @@ impl ModuleConfig {
     /// The trace decay λ of this module.
     pub fn trace_lambda(&self, lif: &LifConfig) -> f32 {
         self.trace_lambda.unwrap_or(lif.trace_lambda)
+    }
+    /// The recurrent strength R of this module.
+    pub fn recurrent_strength(&self, init: &InitConfig) -> f32 {
+        self.recurrent_strength.unwrap_or(init.recurrent_strength)
     }
 }
 
@@ -523,6 +531,7 @@ impl ModelConfig {
                 plasticity_rate: c.5,
                 alpha: None,
                 trace_lambda: MODULE_TRACE_LAMBDA[id as usize],
+                recurrent_strength: None,
             })
             .collect();
         ModelConfig {
@@ -659,6 +668,9 @@ impl ModelConfig {
                 if x.is_some_and(|x| !(0.0..1.0).contains(&x)) {
                     return bad(format!("{}: {what} must be in [0, 1)", m.id.name()));
                 }
+            }
+            if m.recurrent_strength.is_some_and(|r| !(r.is_finite() && r >= 0.0)) {
+                return bad(format!("{}: recurrent_strength must be finite and at least 0", m.id.name()));
             }
         }
         if self.learn.window_ticks == 0 {

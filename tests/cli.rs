@@ -88,6 +88,7 @@ fn set_changes_a_config_field() {
         ("learn.rule=bogus", "bogus"),
         ("decoder_features=[]", "at least one feature"),
         ("modules.1.trace_lambda=1.5", "trace_lambda"),
+        ("modules.0.recurrent_strength=-1", "recurrent_strength"),
         ("learn.rule", "FIELD=VALUE"),
     ] {
         let (ok, _, err) = neurogen(&["--backend", "cpu", "--set", bad, "info"]);
@@ -153,6 +154,7 @@ fn bad_arguments_are_refused_without_a_panic() {
 #[test]
 fn train_json_and_bench_train() {
     let dir = std::env::temp_dir().join(format!("neurogen-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("corpus.txt");
     std::fs::write(&path, "the cat sat on the mat. ".repeat(20)).unwrap();
@@ -168,11 +170,18 @@ fn train_json_and_bench_train() {
         "2",
         "--seq-len",
         "17",
+        "--rule",
+        "eprop",
+        "--out",
+        dir.join("run").to_str().unwrap(),
         "--json",
     ]);
     assert!(ok, "{err}");
     let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3);
+    let manifest = std::fs::read_to_string(dir.join("run/checkpoints/step-00000003/manifest.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(manifest["config"]["learn"]["rule"], "eprop", "--rule reaches the model's config");
     for (i, v) in lines.iter().enumerate() {
         assert_eq!(v["step"], i as u64 + 1);
         assert_eq!(v["host_syncs_per_call"], 1);

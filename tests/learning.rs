@@ -196,6 +196,30 @@ fn sleep_prunes_regrows_and_is_reproducible() {
     assert!(p == p2, "sleep is seeded and reproducible");
 }
 
+/// DA, 5HT and r̄ belong to sequence slots: a smaller call in between (the sleep's replay, at
+/// `replay_batch` sequences) leaves the slots it does not use as they were.
+#[test]
+fn a_smaller_call_in_between_keeps_the_other_slots_neuromodulators() {
+    let mut eng = Engine::new(cpu(), tiny_reward(), 4).unwrap();
+    let slots = |eng: &mut Engine| {
+        let st = eng.state().unwrap().clone();
+        (eng.backend_mut().download(st.neuromod).unwrap(), eng.backend_mut().download(st.rbar).unwrap())
+    };
+    let batch = random_batch(2, &[24, 24, 24]);
+    eng.train_step(&batch).unwrap();
+    let (nm, rb) = slots(&mut eng);
+    let per = nm.len() / 3;
+    assert!(nm[per..].iter().chain(&rb[1..]).any(|&w| w != 0), "the reward rule moved slots 1 and 2");
+    eng.train_step(&batch[..1]).unwrap();
+    let (nm1, rb1) = slots(&mut eng);
+    eng.reset(3).unwrap();
+    let (nm3, rb3) = slots(&mut eng);
+    assert_eq!(&nm3[..per], &nm1[..], "slot 0 keeps what the smaller call left");
+    assert_eq!(rb3[0], rb1[0]);
+    assert_eq!(&nm3[per..], &nm[per..], "slots 1 and 2 are as they were before the smaller call");
+    assert_eq!(&rb3[1..], &rb[1..]);
+}
+
 /// Learning happens on a generated corpus: held-out loss falls far below its starting point.
 #[test]
 fn held_out_loss_falls_on_a_generated_corpus() {

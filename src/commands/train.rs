@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::Parser;
+use neurogen::config::Rule;
 use neurogen::pipeline::checkpoint::{self, RunRecord};
 use neurogen::pipeline::corpus::{self, OnBadData};
 use neurogen::pipeline::run::{self, Budget, Resume, RunOptions, RunSummary};
@@ -79,6 +80,10 @@ pub struct TrainArgs {
     /// Prompt of the text samples.
     #[arg(long, default_value = "the cat")]
     pub sample_prompt: String,
+    /// Which rules change the spiking network (docs/model.md §6) of a fresh model; the same as
+    /// `--set learn.rule=…` [default: the preset's, decoder-only].
+    #[arg(long, value_enum, conflicts_with = "resume")]
+    pub rule: Option<Rule>,
     /// One JSON object per step on stdout instead of the progress bar.
     #[arg(long)]
     pub json: bool,
@@ -235,7 +240,11 @@ pub fn run(g: &GlobalArgs, a: &TrainArgs) -> Result<()> {
             let (record, seed) = a.settings(g, None)?;
             let out = run_dir(&a.out);
             run::claim_run_dir(&out, a.force)?;
-            let (eng, tok) = ModelArgs { checkpoint: None, tokenizer: a.tokenizer.clone() }.load(g)?;
+            let mut g = g.clone();
+            if let Some(rule) = a.rule {
+                g.set.push(format!("learn.rule={}", serde_json::to_string(&rule)?));
+            }
+            let (eng, tok) = ModelArgs { checkpoint: None, tokenizer: a.tokenizer.clone() }.load(&g)?;
             a.train(record, seed, eng, &tok, out, None)?
         }
     };

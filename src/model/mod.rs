@@ -144,7 +144,7 @@ impl HostParams {
             .iter()
             .enumerate()
             .map(|(m, mc)| {
-                let mean = ini.recurrent_strength / mc.fanout as f32;
+                let mean = mc.recurrent_strength(ini) / mc.fanout as f32;
                 let w = Normal::new(mean, ini.recurrent_spread * mean).expect("finite");
                 fixed_fanout(seed, 10 + m as u64, mc.n, mc.n, mc.fanout, true, |r| w.sample(r).clamp(-1.0, 1.0))
             })

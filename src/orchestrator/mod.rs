@@ -120,6 +120,10 @@ pub struct Engine {
     /// The state was just allocated: the next reset also clears neuromodulators and r̄, which
     /// otherwise carry over between calls per sequence slot (docs/model.md §2).
     fresh_state: bool,
+    /// DA, 5HT (`[slot][module][2]`) and r̄ (`[slot]`) of every slot the engine has had, as of the
+    /// last change of batch size: a smaller call (the sleep's replay) must not erase the slots it
+    /// does not use.
+    slot_memory: (Vec<u32>, Vec<u32>),
     /// Scratch of `train_step`, sized for (batch, positions).
     train: Option<train::TrainBufs>,
     /// Train steps since the engine was built (sleep scheduling, reproducible seeds).
@@ -139,7 +143,18 @@ impl Engine {
         cfg.validate()?;
         check_fits(&*be, &cfg, 1)?;
         let params = ParamBufs::upload(&mut *be, &cfg, params)?;
-        Ok(Engine { be, cfg, params, state: None, tokens: None, tick: 0, fresh_state: false, train: None, steps: 0 })
+        Ok(Engine {
+            be,
+            cfg,
+            params,
+            state: None,
+            tokens: None,
+            tick: 0,
+            fresh_state: false,
+            slot_memory: Default::default(),
+            train: None,
+            steps: 0,
+        })
     }
 
     /// Reads the whole learnable state back (host syncs; outside calls).
@@ -426,8 +441,8 @@ impl Engine {
             }
         }
         check_fits(&*self.be, &self.cfg, batch)?;
-        // DA, 5HT and r̄ belong to sequence slots and outlive calls: slots that exist in both
-        // the old and the new batch keep theirs (outside any call, so these syncs are not a call's).
+        // DA, 5HT and r̄ belong to sequence slots and outlive calls: every slot keeps its own across
+        // changes of batch size, new ones start at 0 (outside any call, so these syncs are not a call's).
         let carried = match self.state.take() {
             Some(old) if !self.fresh_state => {
                 let nm = self.be.download(old.neuromod)?;
@@ -446,14 +461,17 @@ impl Engine {
         self.tick = 0;
         self.fresh_state = carried.is_none();
         if let Some((old_batch, nm, rb)) = carried {
-            let keep = old_batch.min(batch);
             let per = NUM_MODULES * 2;
-            let mut new_nm = vec![0u32; batch * per];
-            new_nm[..keep * per].copy_from_slice(&nm[..keep * per]);
-            let mut new_rb = vec![0u32; batch];
-            new_rb[..keep].copy_from_slice(&rb[..keep]);
-            self.be.upload(st.neuromod, 0, &new_nm)?;
-            self.be.upload(st.rbar, 0, &new_rb)?;
+            let (mem_nm, mem_rb) = &mut self.slot_memory;
+            let slots = old_batch.max(batch).max(mem_rb.len());
+            mem_nm.resize(slots * per, 0);
+            mem_rb.resize(slots, 0);
+            mem_nm[..old_batch * per].copy_from_slice(&nm[..old_batch * per]);
+            mem_rb[..old_batch].copy_from_slice(&rb[..old_batch]);
+            self.be.upload(st.neuromod, 0, &mem_nm[..batch * per])?;
+            self.be.upload(st.rbar, 0, &mem_rb[..batch])?;
+        } else {
+            self.slot_memory = Default::default();
         }
         Ok(st)
     }

@@ -73,9 +73,9 @@ impl EpropPlan {
             .enumerate()
             .filter(|(_, cc)| learns(cc.target))
             .filter_map(|(c, cc)| match cc.source {
-                Source::Module(src) => cfg
-                    .feature_offset(src, Signal::Readout)
-                    .map(|o| (c, o, cfg.is_feedback(cc) as u32)),
+                Source::Module(src) => {
+                    cfg.feature_offset(src, Signal::Readout).map(|o| (c, o, cfg.is_feedback(cc) as u32))
+                }
                 Source::PfcHidden | Source::Context => None,
             })
             .collect();
@@ -248,9 +248,7 @@ impl TrainBufs {
             p_next: plan
                 .connections
                 .iter()
-                .map(|&(c, _, _)| {
-                    be.alloc(cfg.module(cfg.connections[c].target).inputs * cfg.init.projection_fanout)
-                })
+                .map(|&(c, _, _)| be.alloc(cfg.module(cfg.connections[c].target).inputs * cfg.init.projection_fanout))
                 .collect::<Result<_>>()?,
         })
     }
@@ -587,37 +585,38 @@ impl Engine {
         let l = &cfg.learn;
         let (rows, d) = (batch * tb.positions, cfg.decoder_width());
         // (w_idx, w_val, w_next) of one matrix into the k-th learning module.
-        let eprop_op = |w: (Buf, Buf, Buf), k: usize, n: usize, fanout: usize, pre: (usize, u32, f32), learn: (f32, f32)| {
-            let mc = &cfg.modules[plan.modules[k].0];
-            let (pre_offset, pre_lag, pre_scale) = pre;
-            let (rate, bound) = learn;
-            let p = eprop::Params {
-                batch: batch as u32,
-                positions: tb.positions as u32,
-                n: n as u32,
-                fanout: fanout as u32,
-                post_n: mc.n as u32,
-                width: d as u32,
-                pre_offset: pre_offset as u32,
-                pre_lag,
-                pre_scale,
-                lambda: mc.trace_lambda(&cfg.lif),
-                rate,
-                bound,
-                ..Default::default()
+        let eprop_op =
+            |w: (Buf, Buf, Buf), k: usize, n: usize, fanout: usize, pre: (usize, u32, f32), learn: (f32, f32)| {
+                let mc = &cfg.modules[plan.modules[k].0];
+                let (pre_offset, pre_lag, pre_scale) = pre;
+                let (rate, bound) = learn;
+                let p = eprop::Params {
+                    batch: batch as u32,
+                    positions: tb.positions as u32,
+                    n: n as u32,
+                    fanout: fanout as u32,
+                    post_n: mc.n as u32,
+                    width: d as u32,
+                    pre_offset: pre_offset as u32,
+                    pre_lag,
+                    pre_scale,
+                    lambda: mc.trace_lambda(&cfg.lif),
+                    rate,
+                    bound,
+                    ..Default::default()
+                };
+                let (w_idx, w_val, w_next) = w;
+                let bufs = eprop::Bufs {
+                    w_idx,
+                    w_val,
+                    psi: tb.psi[k],
+                    signal: tb.signal[k],
+                    features: tb.features,
+                    totals: tb.totals,
+                    w_next,
+                };
+                Op::new(p, bufs)
             };
-            let (w_idx, w_val, w_next) = w;
-            let bufs = eprop::Bufs {
-                w_idx,
-                w_val,
-                psi: tb.psi[k],
-                signal: tb.signal[k],
-                features: tb.features,
-                totals: tb.totals,
-                w_next,
-            };
-            Op::new(p, bufs)
-        };
         for (k, &(m, offset)) in plan.modules.iter().enumerate() {
             let mc = &cfg.modules[m];
             let p = learning_signal::Params {
