@@ -471,16 +471,22 @@ fn preset_shapes(p: Preset) -> (usize, [[usize; 4]; NUM_MODULES]) {
         Preset::Seed => (
             1536,
             [
+                // Inputs at N/8 outside the Thalamus (v1: 3–5 % of N), as in `small`: with fewer, the
+                // input columns alone cannot ignite the recurrence and only they fire (docs/model.md §10).
                 [30720, 1536, 2048, 64],
-                [307200, 10240, 10240, 96],
-                [153600, 8192, 8192, 96],
-                [307200, 10240, 10240, 128],
-                [76800, 4096, 4096, 96],
-                [307200, 12288, 12288, 96],
+                [307200, 38400, 10240, 96],
+                [153600, 19200, 8192, 96],
+                [307200, 38400, 10240, 128],
+                [76800, 9600, 4096, 96],
+                [307200, 38400, 12288, 96],
             ],
         ),
     }
 }
+
+/// Recurrent strength R of the `seed` Thalamus (docs/model.md §8.2, §10): at the shared R = 16 its
+/// 1,536 input neurons (5 % of 30,720) leave the rest silent; 28 still does, 40 gives ~8 %.
+const SEED_THALAMUS_RECURRENT_STRENGTH: f32 = 40.0;
 
 /// The eleven connections of docs/model.md §3.2, grouped by target in module update order.
 fn default_connections() -> Vec<ConnectionConfig> {
@@ -512,7 +518,7 @@ fn default_connections() -> Vec<ConnectionConfig> {
 impl ModelConfig {
     pub fn preset(p: Preset) -> ModelConfig {
         let (embed, shapes) = preset_shapes(p);
-        let modules = ModuleId::ALL
+        let mut modules: Vec<ModuleConfig> = ModuleId::ALL
             .iter()
             .zip(shapes.iter().zip(MODULE_CONSTANTS.iter()))
             .map(|(&id, (s, c))| ModuleConfig {
@@ -534,6 +540,10 @@ impl ModelConfig {
                 recurrent_strength: None,
             })
             .collect();
+        if p == Preset::Seed {
+            // The seed Thalamus keeps I = E = 5 % of N; it ignites with a stronger recurrence.
+            modules[ModuleId::Thalamus as usize].recurrent_strength = Some(SEED_THALAMUS_RECURRENT_STRENGTH);
+        }
         ModelConfig {
             preset: format!("{p:?}").to_lowercase(),
             vocab: BYTE_VOCAB,
