@@ -378,7 +378,7 @@ impl Default for LearnConfig {
             silent_theta_drop: 1.0,
             replay_capacity: 256,
             replay_batch: 8,
-            rule: Rule::DecoderOnly,
+            rule: Rule::Eprop,
             decoder_optimizer: Optimizer::Adam,
             decoder_schedule: Schedule::InverseSqrt,
             decoder_warmup: 20,
@@ -487,6 +487,8 @@ fn preset_shapes(p: Preset) -> (usize, [[usize; 4]; NUM_MODULES]) {
 /// Recurrent strength R of the `seed` Thalamus (docs/model.md §8.2, §10): at the shared R = 16 its
 /// 1,536 input neurons (5 % of 30,720) leave the rest silent; 28 still does, 40 gives ~8 %.
 const SEED_THALAMUS_RECURRENT_STRENGTH: f32 = 40.0;
+/// The decoder's learning rate at `seed` (docs/model.md §8.6): 0.003 diverged there (H200).
+const SEED_DECODER_RATE: f32 = 3e-4;
 
 /// The eleven connections of docs/model.md §3.2, grouped by target in module update order.
 fn default_connections() -> Vec<ConnectionConfig> {
@@ -540,9 +542,12 @@ impl ModelConfig {
                 recurrent_strength: None,
             })
             .collect();
+        let mut learn = LearnConfig::default();
         if p == Preset::Seed {
             // The seed Thalamus keeps I = E = 5 % of N; it ignites with a stronger recurrence.
             modules[ModuleId::Thalamus as usize].recurrent_strength = Some(SEED_THALAMUS_RECURRENT_STRENGTH);
+            // Adam at 0.003 diverges on seed's 34,816 dense readouts (docs/model.md §12).
+            learn.decoder_rate = SEED_DECODER_RATE;
         }
         ModelConfig {
             preset: format!("{p:?}").to_lowercase(),
@@ -552,7 +557,7 @@ impl ModelConfig {
             connections: default_connections(),
             lif: LifConfig::default(),
             init: InitConfig::default(),
-            learn: LearnConfig::default(),
+            learn,
             decoder_features: default_features(p),
             ticks_per_token: 1,
             max_depth: 8,

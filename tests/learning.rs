@@ -345,5 +345,6 @@ fn tiny_beats_the_bigram_baseline_on_real_text() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Steps of the real-text test: about 100 s on two cores.
-const REAL_TEXT_STEPS: u64 = 500;
+/// Steps of the real-text test: about 3 minutes on two cores under the default e-prop rule (which
+/// reaches 4.232 bits/byte here against the bigram's 4.299; 500 steps reach 4.148).
+const REAL_TEXT_STEPS: u64 = 300;

@@ -537,25 +537,44 @@ pub fn eprop(p: &eprop::Params, io: eprop::Io) {
     let eprop::Io { w_idx, w_val, psi, signal, features, totals, w_next } = io;
     let (batch, positions, n, post_n, width) =
         (p.batch as usize, p.positions as usize, p.n as usize, p.post_n as usize, p.width as usize);
-    let (lag, off) = (p.pre_lag as usize, p.pre_offset as usize);
-    let step = -(p.rate as f64) * p.pre_scale as f64 * totals[3] as f64;
-    w_next[..n * p.fanout as usize].par_chunks_mut(n).enumerate().for_each(|(f, out)| {
-        for (i, o) in out.iter_mut().enumerate() {
-            let syn = f * n + i;
-            let j = w_idx[syn] as usize;
-            let mut acc = 0f64;
-            for b in 0..batch {
+    let (lag, off, fan) = (p.pre_lag as usize, p.pre_offset as usize, p.fanout as usize);
+    let pre_n = w_idx[..n * fan].iter().map(|&j| j as usize + 1).max().unwrap_or(0);
+    let mut acc = vec![0f64; n * fan];
+    // One sequence at a time, its values transposed to [neuron][position] so that each synapse's
+    // forward pass over the positions reads contiguous memory (the sums keep their order).
+    let (mut psi_t, mut sig_t, mut pre_t) =
+        (vec![0f32; n * positions], vec![0f32; n * positions], vec![0f32; pre_n * positions]);
+    for b in 0..batch {
+        for t in 0..positions {
+            let r = t * batch + b;
+            for i in 0..n {
+                psi_t[i * positions + t] = psi[r * post_n + i];
+                sig_t[i * positions + t] = signal[r * post_n + i];
+            }
+            for j in 0..pre_n {
+                pre_t[j * positions + t] = if t >= lag { features[(r - lag * batch) * width + off + j] } else { 0.0 };
+            }
+        }
+        acc.par_chunks_mut(n).enumerate().for_each(|(f, acc)| {
+            for (i, a) in acc.iter_mut().enumerate() {
+                let j = w_idx[f * n + i] as usize;
+                let (psi, sig, pre) = (
+                    &psi_t[i * positions..][..positions],
+                    &sig_t[i * positions..][..positions],
+                    &pre_t[j * positions..][..positions],
+                );
                 let mut elig = 0f64;
                 for t in 0..positions {
-                    let r = t * batch + b;
-                    let pre = if t >= lag { features[(r - lag * batch) * width + off + j] as f64 } else { 0.0 };
-                    elig = p.lambda as f64 * elig + psi[r * post_n + i] as f64 * pre;
-                    acc += signal[r * post_n + i] as f64 * elig;
+                    elig = p.lambda as f64 * elig + psi[t] as f64 * pre[t] as f64;
+                    *a += sig[t] as f64 * elig;
                 }
             }
-            *o = (w_val[syn] as f64 + step * acc).clamp(-(p.bound as f64), p.bound as f64) as f32;
-        }
-    });
+        });
+    }
+    let step = -(p.rate as f64) * p.pre_scale as f64 * totals[3] as f64;
+    for ((o, &w), &a) in w_next[..n * fan].iter_mut().zip(&w_val[..n * fan]).zip(&acc) {
+        *o = (w as f64 + step * a).clamp(-(p.bound as f64), p.bound as f64) as f32;
+    }
 }
 
 pub fn homeostasis(p: &homeostasis::Params, io: homeostasis::Io) {

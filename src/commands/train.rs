@@ -81,7 +81,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "the cat")]
     pub sample_prompt: String,
     /// Which rules change the spiking network (docs/model.md §6) of a fresh model; the same as
-    /// `--set learn.rule=…` [default: the preset's, decoder-only].
+    /// `--set learn.rule=…` [default: the preset's, eprop].
     #[arg(long, value_enum, conflicts_with = "resume")]
     pub rule: Option<Rule>,
     /// One JSON object per step on stdout instead of the progress bar.
