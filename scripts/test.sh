@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine (this is what CI runs): set-up, then every test.
+# The whole test suite on a fresh machine (this is what CI runs): set-up, then every test, Rust
+# and Python.
 # GPU backends run where a device exists; with NEUROGEN_GPU=1 a missing GPU backend fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,3 +18,6 @@ if [ ! -e "$nvrtc/nvidia/cuda_nvrtc/lib/libnvrtc.so.12" ] && command -v python3 
 fi
 [ -d "$nvrtc/nvidia/cuda_nvrtc/lib" ] && export LD_LIBRARY_PATH="$nvrtc/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cargo test --release --all-targets "$@"
+# The Python binding (python/): built into a virtualenv with pip, reusing the build above, and
+# tested against the CLI binary that build made.
+NEUROGEN_BIN="$PWD/target/release/neurogen" scripts/test-python.sh

@@ -52,6 +52,46 @@ pub struct SamplingRule {
     pub top_p: f32,
 }
 
+/// The sampling defaults of `generate`, `chat`, a run's samples and the Python binding.
+pub const DEFAULT_TEMPERATURE: f32 = 0.8;
+pub const DEFAULT_TOP_K: u32 = 40;
+pub const DEFAULT_TOP_P: f32 = 0.9;
+
+/// How the next token is chosen from the decoded distribution (the names the CLI's `--strategy`
+/// and the Python binding's `strategy=` take).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Strategy {
+    /// The most probable token.
+    Greedy,
+    /// Sampled from the softmax at --temperature.
+    Temperature,
+    /// Sampled among the --top-k most probable.
+    TopK,
+    /// Sampled among the most probable tokens whose probabilities sum to --top-p (nucleus).
+    TopP,
+    /// Top-k, then top-p over what top-k kept.
+    TopKTopP,
+}
+
+impl Strategy {
+    /// The token-choice rule of the strategy with these parameters (those it does not use are
+    /// ignored).
+    pub fn rule(self, temperature: f32, top_k: u32, top_p: f32) -> SamplingRule {
+        let (k, p) = match self {
+            Strategy::Greedy | Strategy::Temperature => (0, 1.0),
+            Strategy::TopK => (top_k, 1.0),
+            Strategy::TopP => (0, top_p),
+            Strategy::TopKTopP => (top_k, top_p),
+        };
+        SamplingRule { greedy: self == Strategy::Greedy, temperature, top_k: k, top_p: p }
+    }
+
+    /// Top-k, then top-p, at the default temperature, k and p.
+    pub fn default_rule() -> SamplingRule {
+        Strategy::TopKTopP.rule(DEFAULT_TEMPERATURE, DEFAULT_TOP_K, DEFAULT_TOP_P)
+    }
+}
+
 /// Argmax with ties to the lower id.
 pub fn argmax(x: &[f32]) -> usize {
     let mut best = 0;

@@ -79,6 +79,19 @@ fn packing_and_held_out_split() {
 }
 
 #[test]
+fn the_sequence_stream_packs_what_load_packs() {
+    let tok = Tokenizer::bytes();
+    let d = temp_dir("stream");
+    write(&d.join("t.txt"), &(0..30).map(|i| format!("document {i} {}\n", "x".repeat(i))).collect::<String>());
+    let files = corpus::resolve(d.to_str().unwrap()).unwrap();
+    let (p, _) = corpus::load(files.clone(), &tok, 16, 0, usize::MAX, OnBadData::Refuse).unwrap();
+    let mut stream = corpus::SequenceStream::new(files, &tok, 16, OnBadData::Refuse).unwrap();
+    let streamed: Vec<Vec<u32>> = std::iter::from_fn(|| stream.next_sequence().unwrap()).collect();
+    assert!(streamed.len() > 20);
+    assert_eq!(streamed, p.train);
+}
+
+#[test]
 fn bpe_tokenizer_trains_round_trips_and_sets_the_vocabulary() {
     let d = temp_dir("bpe");
     write(&d.join("c.txt"), &"the spiking brain learns language, one token at a time.\n".repeat(50));

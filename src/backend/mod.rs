@@ -69,7 +69,9 @@ pub fn host_available_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-pub trait Backend {
+/// `Send`: an engine may move between threads (the Python binding runs each call with the GIL
+/// released); it is used from one thread at a time.
+pub trait Backend: Send {
     fn info(&self) -> DeviceInfo;
     /// Allocates `words` 32-bit words. Contents are unspecified until written.
     fn alloc(&mut self, words: usize) -> Result<Buf>;

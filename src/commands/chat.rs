@@ -8,7 +8,7 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::Editor;
 
-use super::{prompt_ids, GlobalArgs, ModelArgs, SampleArgs};
+use super::{GlobalArgs, ModelArgs, SampleArgs};
 
 #[derive(Args)]
 pub struct ChatArgs {
@@ -50,7 +50,7 @@ pub fn run(g: &GlobalArgs, a: &ChatArgs) -> Result<()> {
         // Each turn samples with its own seed, so repeating a prompt gives a new continuation.
         let opts = GenerateOptions { seed: opts.seed.wrapping_add(turn), ..opts };
         turn += 1;
-        match prompt_ids(&tok, &line).and_then(|ids| Ok(eng.generate(&[ids], &opts)?)) {
+        match tok.prompt(&line).and_then(|ids| eng.generate(&[ids], &opts)) {
             Ok(out) => println!("{line}{}", tok.decode(&out.tokens[0])),
             Err(e) => eprintln!("error: {e:#}"),
         }

@@ -7,7 +7,7 @@ use clap::Args;
 use neurogen::GenerateOptions;
 use serde_json::json;
 
-use super::{prompt_ids, GlobalArgs, ModelArgs, SampleArgs};
+use super::{GlobalArgs, ModelArgs, SampleArgs};
 
 #[derive(Args)]
 pub struct GenerateArgs {
@@ -28,7 +28,7 @@ pub struct GenerateArgs {
 pub fn run(g: &GlobalArgs, a: &GenerateArgs) -> Result<()> {
     let (mut eng, tok) = a.model.load(g)?;
     let opts = GenerateOptions { max_new: a.sample.max_new, rule: a.sample.rule(), seed: g.seed() };
-    let prompt = prompt_ids(&tok, &a.prompt)?;
+    let prompt = tok.prompt(&a.prompt)?;
     let mut stdout = std::io::stdout();
     if !a.json {
         print!("{}", a.prompt);

@@ -14,8 +14,9 @@ pub mod train;
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use neurogen::pipeline::checkpoint;
+use neurogen::sampling::{Strategy, DEFAULT_TEMPERATURE, DEFAULT_TOP_K, DEFAULT_TOP_P};
 use neurogen::{
     choose_backend, create_backend, Backend, BackendKind, Engine, ModelConfig, Preset, SamplingRule, Tokenizer,
 };
@@ -167,21 +168,6 @@ impl ModelArgs {
     }
 }
 
-/// How the next token is chosen from the decoded distribution.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Strategy {
-    /// The most probable token.
-    Greedy,
-    /// Sampled from the softmax at --temperature.
-    Temperature,
-    /// Sampled among the --top-k most probable.
-    TopK,
-    /// Sampled among the most probable tokens whose probabilities sum to --top-p (nucleus).
-    TopP,
-    /// Top-k, then top-p over what top-k kept.
-    TopKTopP,
-}
-
 /// How tokens are sampled (`generate`, `chat`).
 #[derive(Args, Clone)]
 pub struct SampleArgs {
@@ -193,35 +179,19 @@ pub struct SampleArgs {
     #[arg(long, value_enum, default_value = "top-k-top-p")]
     pub strategy: Strategy,
     /// Softmax temperature (> 0); lower is more conservative. Unused by greedy.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = DEFAULT_TEMPERATURE)]
     pub temperature: f32,
     /// Keep the K most probable tokens (top-k strategies); 0 keeps every token.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = DEFAULT_TOP_K)]
     pub top_k: u32,
     /// Keep the smallest set of tokens whose probability reaches P, in (0, 1] (top-p strategies).
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = DEFAULT_TOP_P)]
     pub top_p: f32,
 }
 
 impl SampleArgs {
     /// The token-choice rule the strategy and its parameters describe.
     pub fn rule(&self) -> SamplingRule {
-        let (k, p) = match self.strategy {
-            Strategy::Greedy | Strategy::Temperature => (0, 1.0),
-            Strategy::TopK => (self.top_k, 1.0),
-            Strategy::TopP => (0, self.top_p),
-            Strategy::TopKTopP => (self.top_k, self.top_p),
-        };
-        SamplingRule {
-            greedy: matches!(self.strategy, Strategy::Greedy),
-            temperature: self.temperature,
-            top_k: k,
-            top_p: p,
-        }
+        self.strategy.rule(self.temperature, self.top_k, self.top_p)
     }
-}
-
-/// BOS, then the prompt's tokens.
-pub fn prompt_ids(tok: &Tokenizer, text: &str) -> Result<Vec<u32>> {
-    Ok(std::iter::once(tok.bos()).chain(tok.encode(text)?).collect())
 }

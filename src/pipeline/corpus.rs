@@ -253,6 +253,22 @@ impl Packer {
         self.push_tokens(ids);
         self.push_tokens(&[self.eos]);
     }
+
+    /// A document's text, tokenized in pieces only as far as the packer needs, then EOS.
+    /// Returns the tokens read.
+    pub fn push_text(&mut self, tok: &Tokenizer, doc: &str) -> Result<usize> {
+        let mut tokens = 0;
+        for piece in pieces(doc) {
+            let ids = tok.encode(piece)?;
+            tokens += ids.len();
+            self.push_tokens(&ids);
+            if self.full() {
+                break;
+            }
+        }
+        self.push_tokens(&[self.eos]);
+        Ok(tokens)
+    }
 }
 
 /// Text is tokenized in pieces of about this many bytes, so a single huge document (one 50 MB
@@ -279,6 +295,49 @@ fn pieces(doc: &str) -> impl Iterator<Item = &str> {
         rest = tail;
         Some(piece)
     })
+}
+
+/// The packed sequences of `files`, read as they are needed: what [`load`] packs with no held-out
+/// split and no limit, one at a time (the Python binding's `Corpus`). `T` holds the tokenizer
+/// (`Tokenizer`, `&Tokenizer`, `Arc<Tokenizer>` …).
+pub struct SequenceStream<T> {
+    tok: T,
+    docs: Documents,
+    packer: Packer,
+    ready: std::collections::VecDeque<Vec<u32>>,
+    ended: bool,
+}
+
+impl<T: std::borrow::Borrow<Tokenizer>> SequenceStream<T> {
+    pub fn new(files: Vec<PathBuf>, tok: T, seq_len: usize, on_bad: OnBadData) -> Result<SequenceStream<T>> {
+        if seq_len < 2 {
+            return Err(data_err(format!("sequence length {seq_len} is below 2")));
+        }
+        let packer = Packer::new(tok.borrow(), seq_len, 0, usize::MAX);
+        Ok(SequenceStream { tok, docs: Documents::new(files, on_bad), packer, ready: Default::default(), ended: false })
+    }
+
+    /// The next sequence, or None at the end of the corpus.
+    pub fn next_sequence(&mut self) -> Result<Option<Vec<u32>>> {
+        while self.ready.is_empty() && !self.ended {
+            match self.docs.next_document()? {
+                Some(doc) => {
+                    self.packer.push_text(self.tok.borrow(), &doc)?;
+                }
+                None => {
+                    self.packer.finish();
+                    self.ended = true;
+                }
+            }
+            self.ready.extend(self.packer.train.drain(..));
+        }
+        Ok(self.ready.pop_front())
+    }
+
+    /// Malformed lines and files skipped so far (file:line: what).
+    pub fn problems(&self) -> &[String] {
+        &self.docs.problems
+    }
 }
 
 /// Reads, tokenizes and packs up to `max_sequences` training sequences from `files`.
@@ -310,15 +369,7 @@ pub fn load(
             packer.finish();
             break;
         };
-        for piece in pieces(&doc) {
-            let ids = tok.encode(piece)?;
-            tokens += ids.len();
-            packer.push_tokens(&ids);
-            if packer.full() {
-                break;
-            }
-        }
-        packer.push_tokens(&[tok.eos()]);
+        tokens += packer.push_text(tok, &doc)?;
     }
     if packer.train.is_empty() {
         return Err(data_err(format!(

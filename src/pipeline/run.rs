@@ -22,7 +22,7 @@ use crate::pipeline::ngram::NgramScore;
 use crate::pipeline::score::{self, Score, SCORE_BATCH};
 use crate::pipeline::tokenizer::Tokenizer;
 use crate::pipeline::trainer::{ReplayBuffer, Trainer};
-use crate::sampling::SamplingRule;
+use crate::sampling::Strategy;
 
 /// When a run stops. Each counts the whole run, so a resumed run stops where an uninterrupted
 /// one would.
@@ -170,9 +170,8 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> NeuroError {
 
 /// Text generated for the samples file and the final printout.
 pub fn sample_text(eng: &mut Engine, tok: &Tokenizer, prompt: &str, seed: u64, max_new: usize) -> Result<String> {
-    let ids: Vec<u32> = std::iter::once(tok.bos()).chain(tok.encode(prompt)?).collect();
-    let rule = SamplingRule { greedy: false, temperature: 0.8, top_k: 40, top_p: 0.9 };
-    let out = eng.generate(&[ids], &GenerateOptions { max_new, rule, seed })?;
+    let rule = Strategy::default_rule();
+    let out = eng.generate(&[tok.prompt(prompt)?], &GenerateOptions { max_new, rule, seed })?;
     Ok(format!("{prompt}{}", tok.decode(&out.tokens[0])))
 }
 
@@ -262,11 +261,10 @@ pub fn train(
         let rep = trainer.step(&batch)?;
         let t = &rep.train;
         tokens_done += per_step_tokens(&batch);
-        let bytes: u64 = batch.iter().map(|s| tok.text_bytes(&s[1..])).sum();
         let m = Metrics {
             step: rep.step,
             loss: t.loss,
-            bits_per_byte: t.loss * t.positions as f64 / std::f64::consts::LN_2 / bytes.max(1) as f64,
+            bits_per_byte: score::bits_per_byte(t.loss * t.positions as f64, score::predicted_bytes(tok, &batch)),
             accuracy: t.accuracy,
             tokens: tokens_done,
             tokens_per_s: per_step_tokens(&batch) as f64 / t.stats.seconds,

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{NeuroError, Result};
 use crate::orchestrator::Engine;
 use crate::pipeline::ngram::{Ngram, NgramScore};
 use crate::pipeline::tokenizer::Tokenizer;
@@ -29,6 +29,9 @@ pub struct Score {
 
 /// Scores `seqs` (each from rest, no learning) in calls of at most `batch` sequences.
 pub fn score(eng: &mut Engine, tok: &Tokenizer, seqs: &[Vec<u32>], batch: usize) -> Result<Score> {
+    if seqs.is_empty() {
+        return Err(NeuroError::InvalidInput("nothing to score: a call needs at least one sequence".into()));
+    }
     let (mut nats, mut correct, mut positions, mut seconds, mut syncs) = (0.0, 0.0, 0u64, 0.0, 0u64);
     for chunk in seqs.chunks(batch.max(1)) {
         let out = eng.evaluate(chunk)?;
@@ -38,19 +41,29 @@ pub fn score(eng: &mut Engine, tok: &Tokenizer, seqs: &[Vec<u32>], batch: usize)
         seconds += out.stats.seconds;
         syncs += out.stats.host_syncs;
     }
-    let bytes: u64 = seqs.iter().map(|s| tok.text_bytes(&s[1..])).sum();
+    let bytes = predicted_bytes(tok, seqs);
     let loss = nats / positions.max(1) as f64;
     Ok(Score {
         loss,
         accuracy: correct / positions.max(1) as f64,
         perplexity: loss.exp(),
-        bits_per_byte: nats / std::f64::consts::LN_2 / bytes.max(1) as f64,
+        bits_per_byte: bits_per_byte(nats, bytes),
         positions,
         bytes,
         sequences: seqs.len(),
         seconds,
         host_syncs: syncs,
     })
+}
+
+/// UTF-8 bytes of the text `seqs` predict (every token after the first of each sequence).
+pub fn predicted_bytes(tok: &Tokenizer, seqs: &[Vec<u32>]) -> u64 {
+    seqs.iter().map(|s| tok.text_bytes(&s[1.min(s.len())..])).sum()
+}
+
+/// Bits per byte of `nats` summed over the predictions of `bytes` bytes of text.
+pub fn bits_per_byte(nats: f64, bytes: u64) -> f64 {
+    nats / std::f64::consts::LN_2 / bytes.max(1) as f64
 }
 
 /// The byte documents packed sequences hold, for n-gram baselines: each sequence's text after

@@ -1,6 +1,6 @@
-//! Tokenizers: byte-level (the embedded default: 256 bytes + BOS, EOS, PAD) or any Hugging Face
-//! `tokenizer.json` through the `tokenizers` crate, and BPE training. The model's V follows the
-//! tokenizer.
+//! Tokenizers: byte-level (the embedded default: 256 bytes + BOS, EOS, PAD), any Hugging Face
+//! `tokenizer.json` through the `tokenizers` crate, or token ids without text; and BPE training.
+//! The model's V follows the tokenizer.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -32,16 +32,37 @@ pub enum TokenizerSpec {
     File {
         file: String,
     },
+    /// Token ids only, no text, V = `vocab`.
+    Ids {
+        vocab: usize,
+    },
 }
 
 pub enum Tokenizer {
     Bytes,
-    Hf { tk: Box<tokenizers::Tokenizer>, bos: u32, eos: u32, pad: u32, json: String },
+    Hf {
+        tk: Box<tokenizers::Tokenizer>,
+        bos: u32,
+        eos: u32,
+        pad: u32,
+        json: String,
+    },
+    /// Token ids without text: a model whose V was given without a tokenizer, trained and run on
+    /// ids a tokenizer elsewhere made (the Python binding's `vocab=` and `NeuroGenModel`). BOS, EOS
+    /// and PAD are the byte tokenizer's ids; encoding text is refused, and ids decode to no text.
+    Ids {
+        vocab: usize,
+    },
 }
 
 impl Tokenizer {
     pub fn bytes() -> Tokenizer {
         Tokenizer::Bytes
+    }
+
+    /// Token ids `0..vocab` without text.
+    pub fn ids(vocab: usize) -> Tokenizer {
+        Tokenizer::Ids { vocab }
     }
 
     /// Loads a `tokenizer.json` and finds its BOS/EOS/PAD tokens.
@@ -69,6 +90,7 @@ impl Tokenizer {
         match spec {
             TokenizerSpec::Bytes => Ok(Tokenizer::Bytes),
             TokenizerSpec::File { file } => Tokenizer::from_file(&dir.join(file)),
+            TokenizerSpec::Ids { vocab } => Ok(Tokenizer::Ids { vocab: *vocab }),
         }
     }
 
@@ -76,6 +98,7 @@ impl Tokenizer {
         match self {
             Tokenizer::Bytes => TokenizerSpec::Bytes,
             Tokenizer::Hf { .. } => TokenizerSpec::File { file: "tokenizer.json".into() },
+            Tokenizer::Ids { vocab } => TokenizerSpec::Ids { vocab: *vocab },
         }
     }
 
@@ -83,42 +106,48 @@ impl Tokenizer {
     pub fn save(&self, path: &Path) -> Result<()> {
         match self.json() {
             Some(json) => crate::pipeline::checkpoint::write_atomic(path, json.as_bytes()),
-            None => Err(tok_err("the byte tokenizer has no tokenizer.json")),
+            None => Err(tok_err("only a tokenizer loaded from a tokenizer.json has one to write")),
         }
     }
 
     /// The `tokenizer.json` text, for tokenizers that have one.
     pub fn json(&self) -> Option<&str> {
         match self {
-            Tokenizer::Bytes => None,
             Tokenizer::Hf { json, .. } => Some(json),
+            Tokenizer::Bytes | Tokenizer::Ids { .. } => None,
         }
+    }
+
+    /// Whether ids stand for text (false for [`Tokenizer::Ids`]).
+    pub fn has_text(&self) -> bool {
+        !matches!(self, Tokenizer::Ids { .. })
     }
 
     pub fn vocab_size(&self) -> usize {
         match self {
             Tokenizer::Bytes => BYTE_VOCAB,
             Tokenizer::Hf { tk, .. } => tk.get_vocab_size(true),
+            Tokenizer::Ids { vocab } => *vocab,
         }
     }
 
     pub fn bos(&self) -> u32 {
         match self {
-            Tokenizer::Bytes => BYTE_BOS,
+            Tokenizer::Bytes | Tokenizer::Ids { .. } => BYTE_BOS,
             Tokenizer::Hf { bos, .. } => *bos,
         }
     }
 
     pub fn eos(&self) -> u32 {
         match self {
-            Tokenizer::Bytes => BYTE_EOS,
+            Tokenizer::Bytes | Tokenizer::Ids { .. } => BYTE_EOS,
             Tokenizer::Hf { eos, .. } => *eos,
         }
     }
 
     pub fn pad(&self) -> u32 {
         match self {
-            Tokenizer::Bytes => BYTE_PAD,
+            Tokenizer::Bytes | Tokenizer::Ids { .. } => BYTE_PAD,
             Tokenizer::Hf { pad, .. } => *pad,
         }
     }
@@ -136,7 +165,15 @@ impl Tokenizer {
         match self {
             Tokenizer::Bytes => Ok(text.bytes().map(u32::from).collect()),
             Tokenizer::Hf { tk, .. } => Ok(tk.encode(text, false).map_err(tok_err)?.get_ids().to_vec()),
+            Tokenizer::Ids { vocab } => Err(tok_err(format!(
+                "this model has token ids only (V = {vocab}), no tokenizer to encode text: pass token ids, or build the model with a tokenizer"
+            ))),
         }
+    }
+
+    /// A prompt's ids: BOS, then the text's tokens.
+    pub fn prompt(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(std::iter::once(self.bos()).chain(self.encode(text)?).collect())
     }
 
     /// UTF-8 bytes of the text `ids` stand for (special tokens count none): the denominator of
@@ -151,10 +188,12 @@ impl Tokenizer {
         match self {
             Tokenizer::Bytes => ids.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect(),
             Tokenizer::Hf { .. } => self.decode(ids).into_bytes(),
+            Tokenizer::Ids { .. } => Vec::new(),
         }
     }
 
-    /// Text of `ids`, special tokens dropped; invalid UTF-8 is replaced.
+    /// Text of `ids`, special tokens dropped; invalid UTF-8 is replaced (no text for
+    /// [`Tokenizer::Ids`]).
     pub fn decode(&self, ids: &[u32]) -> String {
         match self {
             Tokenizer::Bytes => {
@@ -162,6 +201,7 @@ impl Tokenizer {
                 String::from_utf8_lossy(&bytes).into_owned()
             }
             Tokenizer::Hf { tk, .. } => tk.decode(ids, true).unwrap_or_default(),
+            Tokenizer::Ids { .. } => String::new(),
         }
     }
 }
@@ -204,5 +244,15 @@ mod tests {
         assert_eq!(t.decode(&t.encode(s).unwrap()), s);
         assert_eq!(t.vocab_size(), 259);
         assert_eq!((t.bos(), t.eos(), t.pad()), (256, 257, 258));
+    }
+
+    #[test]
+    fn ids_have_no_text() {
+        let t = Tokenizer::ids(1000);
+        assert_eq!(t.vocab_size(), 1000);
+        assert!(t.encode("x").unwrap_err().to_string().contains("token ids only (V = 1000)"));
+        assert_eq!((t.decode(&[65, 999]), t.text_bytes(&[65])), (String::new(), 0));
+        let back = Tokenizer::from_spec(&t.spec(), Path::new(".")).unwrap();
+        assert_eq!((back.spec(), back.has_text()), (TokenizerSpec::Ids { vocab: 1000 }, false));
     }
 }

@@ -83,6 +83,11 @@ struct Pinned {
     len: usize,
 }
 
+// SAFETY: a `Pinned` owns its allocation alone (as a `Box` would) and is reached only through
+// `&mut CudaBackend`, so moving it to another thread moves the only access. Pinned host memory is
+// valid in every thread; it is freed with the backend's context bound (in `submit` or `Drop`).
+unsafe impl Send for Pinned {}
+
 impl Pinned {
     fn new(len: usize) -> Result<Pinned> {
         let ptr = unsafe { result::malloc_host(len.max(1) * 4, 0) }.map_err(|e| driver("pinned host allocation", e))?;
@@ -145,6 +150,13 @@ struct Graph {
     params: Vec<Vec<u32>>,
 }
 
+// SAFETY: the handles are the driver's, owned by this value alone and used only through
+// `&mut CudaBackend`. The driver API may be called from any thread once the context is current
+// there, and every `CudaBackend` method that reaches the driver (`alloc`, `free`, `upload`,
+// `submit`, `download`, `Drop`) binds the context to the calling thread first, before a graph is
+// launched, updated or destroyed.
+unsafe impl Send for Graph {}
+
 impl Drop for Graph {
     fn drop(&mut self) {
         unsafe {
@@ -179,20 +191,26 @@ pub struct CudaBackend {
 }
 
 impl CudaBackend {
+    /// The CUDA device `NEUROGEN_CUDA_DEVICE` names (default 0).
     pub fn new() -> Result<CudaBackend> {
+        let ordinal: usize = std::env::var("NEUROGEN_CUDA_DEVICE").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+        CudaBackend::on_device(ordinal)
+    }
+
+    /// CUDA device `ordinal`, numbered from 0 in the driver's order (after `CUDA_VISIBLE_DEVICES`).
+    pub fn on_device(ordinal: usize) -> Result<CudaBackend> {
         if !unsafe { sys::is_culib_present() } {
             return Err(NeuroError::Unavailable(
                 "no NVIDIA driver: the CUDA driver library (libcuda.so) could not be loaded; use --backend wgpu or --backend cpu".into(),
             ));
         }
         let count = CudaContext::device_count().map_err(|e| driver("cuInit / device count", e))?;
-        let ordinal: usize = std::env::var("NEUROGEN_CUDA_DEVICE").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
         if count <= 0 {
             return Err(NeuroError::Unavailable("the NVIDIA driver is loaded but reports no CUDA device".into()));
         }
         if ordinal >= count as usize {
             return Err(NeuroError::Unavailable(format!(
-                "NEUROGEN_CUDA_DEVICE={ordinal}, but only {count} CUDA device(s) exist"
+                "CUDA device {ordinal} does not exist: {count} CUDA device(s), numbered from 0"
             )));
         }
         let ctx = CudaContext::new(ordinal).map_err(|e| driver("creating the CUDA context", e))?;
