@@ -44,6 +44,8 @@ pub struct TrainBufs {
     psi: Vec<Buf>,
     signal: Vec<Buf>,
     p_next: Vec<Buf>,
+    /// What e-prop learns (the buffers above follow it).
+    plan: EpropPlan,
 }
 
 /// What e-prop learns under a config (docs/model.md §6): each module whose spike trace the decoder
@@ -250,6 +252,7 @@ impl TrainBufs {
                 .iter()
                 .map(|&(c, _, _)| be.alloc(cfg.module(cfg.connections[c].target).inputs * cfg.init.projection_fanout))
                 .collect::<Result<_>>()?,
+            plan,
         })
     }
 
@@ -399,12 +402,13 @@ impl Engine {
         let rows = batch * positions;
 
         // 1. Forward over every position with weights held fixed, recording readouts and window stats.
-        for (m, mc) in cfg.modules.iter().enumerate().filter(|_| !tb.wc.is_empty()) {
-            self.be.enqueue(Op::fill(tb.wc[m], nw * batch * mc.n, 0))?;
-            self.be.enqueue(Op::fill(tb.we[m], nw * batch * mc.n, 0))?;
+        if !tb.wc.is_empty() {
+            for (m, mc) in cfg.modules.iter().enumerate() {
+                self.be.enqueue(Op::fill(tb.wc[m], nw * batch * mc.n, 0))?;
+                self.be.enqueue(Op::fill(tb.we[m], nw * batch * mc.n, 0))?;
+            }
         }
         self.be.enqueue(Op::fill(tb.flags, Flag::COUNT, 0))?;
-        let plan = EpropPlan::of(&cfg);
         for pos in 0..positions {
             for _ in 0..cfg.ticks_per_token {
                 self.record_tick(st, tokens, tstride, pos, Some(tb))?;
@@ -412,7 +416,7 @@ impl Engine {
             self.record_features(st, tb.features, pos * batch)?;
             // e-prop's pseudo-derivatives of the position's last tick (its spikes are in
             // `spk[tick % 2]` once the tick counter has moved on).
-            for (k, &(m, _)) in plan.modules.iter().enumerate() {
+            for (k, &(m, _)) in tb.plan.modules.iter().enumerate() {
                 let ms = st.modules[m];
                 let p = pseudo_derivative::Params {
                     batch: batch as u32,
@@ -558,7 +562,7 @@ impl Engine {
         match l.rule {
             Rule::DecoderOnly => {}
             Rule::Reward => self.record_network_rules(st, tb, lens, &mut updates)?,
-            Rule::Eprop => self.record_eprop(&plan, tb, batch, &mut updates)?,
+            Rule::Eprop => self.record_eprop(tb, batch, &mut updates)?,
         }
 
         // Numerical safety: check every update, then apply all of them or none.
@@ -574,15 +578,9 @@ impl Engine {
     /// The e-prop rule (docs/model.md §6): per learning module, the learning signal through the
     /// decoder's weights, then its recurrent weights and the projections into it, written to
     /// scratch and listed in `updates` for the commit.
-    fn record_eprop(
-        &mut self,
-        plan: &EpropPlan,
-        tb: &TrainBufs,
-        batch: usize,
-        updates: &mut Vec<(Buf, Buf, usize, Flag)>,
-    ) -> Result<()> {
+    fn record_eprop(&mut self, tb: &TrainBufs, batch: usize, updates: &mut Vec<(Buf, Buf, usize, Flag)>) -> Result<()> {
         let cfg = self.cfg.clone();
-        let l = &cfg.learn;
+        let (l, plan) = (&cfg.learn, &tb.plan);
         let (rows, d) = (batch * tb.positions, cfg.decoder_width());
         // (w_idx, w_val, w_next) of one matrix into the k-th learning module.
         let eprop_op =
