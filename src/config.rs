@@ -323,6 +323,12 @@ pub struct LearnConfig {
     pub eprop_projection_rate: f32,
     #[serde(default = "default_eprop_width")]
     pub eprop_width: f32,
+    /// e-prop also reaches the modules whose trace the decoder does not read, through fixed random
+    /// feedback weights `N(0, feedback_std²)` from the output error (docs/model.md §6, step 4e).
+    #[serde(default)]
+    pub random_feedback: bool,
+    #[serde(default = "default_feedback_std")]
+    pub feedback_std: f32,
 }
 
 fn default_eprop_rate() -> f32 {
@@ -333,6 +339,9 @@ fn default_eprop_projection_rate() -> f32 {
 }
 fn default_eprop_width() -> f32 {
     10.0
+}
+fn default_feedback_std() -> f32 {
+    0.05
 }
 
 fn default_adam_beta1() -> f32 {
@@ -390,6 +399,8 @@ impl Default for LearnConfig {
             eprop_rate: default_eprop_rate(),
             eprop_projection_rate: default_eprop_projection_rate(),
             eprop_width: default_eprop_width(),
+            random_feedback: false,
+            feedback_std: default_feedback_std(),
         }
     }
 }
@@ -699,6 +710,9 @@ impl ModelConfig {
         }
         if !(l.eprop_width.is_finite() && l.eprop_width > 0.0) {
             return bad("learn.eprop_width must be finite and positive".into());
+        }
+        if !(l.feedback_std.is_finite() && l.feedback_std >= 0.0) {
+            return bad("learn.feedback_std must be finite and at least 0".into());
         }
         if self.ticks_per_token == 0 {
             return bad("ticks_per_token must be at least 1".into());

@@ -126,6 +126,11 @@ fn normal_rows(seed: u64, tensor: u64, rows: usize, cols: usize, std: f32) -> Ve
     out
 }
 
+/// Fixed random weights `N(0, std²)` of `rows × cols` (e-prop's random feedback, docs/model.md §6).
+pub fn random_feedback(seed: u64, rows: usize, cols: usize, std: f32) -> Vec<f32> {
+    normal_rows(seed, 0, rows, cols, std)
+}
+
 impl HostParams {
     /// Seeded initialisation per docs/model.md §2 with the magnitudes of `cfg.init`.
     pub fn init(cfg: &ModelConfig, seed: u64) -> HostParams {

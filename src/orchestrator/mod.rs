@@ -8,7 +8,7 @@ pub use train::{train_words, SleepReport, TrainOutput, TrainPhase};
 use std::time::Instant;
 
 use crate::backend::*;
-use crate::config::{ModelConfig, ModuleConfig, ModuleId, NeuronModel, Signal, Source, NUM_MODULES};
+use crate::config::{Feature, ModelConfig, ModuleConfig, ModuleId, NeuronModel, Signal, Source, NUM_MODULES};
 use crate::error::{invalid, NeuroError, Result};
 use crate::model::{HostParams, ParamBufs, StateBufs};
 use crate::sampling::SamplingRule;
@@ -738,29 +738,9 @@ impl Engine {
     /// Gathers the decoder features of the current position into rows `row0..row0 + B` of `dst`
     /// (`[rows][D]`), block after block in the order of `decoder_features` (docs/model.md §4).
     fn record_features(&mut self, st: &StateBufs, dst: Buf, row0: usize) -> Result<()> {
-        let d = self.cfg.decoder_width();
-        let mut offset = 0;
         for i in 0..self.cfg.decoder_features.len() {
-            let f = self.cfg.decoder_features[i];
-            let mc = self.cfg.module(f.module);
-            let ms = st.modules[f.module as usize];
-            let width = self.cfg.feature_width(&f);
-            let (src, scale) = match f.signal {
-                Signal::Readout => (ms.y, 1.0),
-                Signal::Trace => (ms.e, 1.0 - mc.trace_lambda(&self.cfg.lif)),
-            };
-            let p = gather_rows::Params {
-                batch: st.batch as u32,
-                width: width as u32,
-                src_stride: width as u32,
-                dst_stride: d as u32,
-                dst_offset: offset as u32,
-                row0: row0 as u32,
-                scale,
-                ..Default::default()
-            };
-            self.be.enqueue(Op::new(p, gather_rows::Bufs { src, dst }))?;
-            offset += width;
+            let op = signal_rows(&self.cfg, st, &self.cfg.decoder_features, i, dst, row0);
+            self.be.enqueue(op)?;
         }
         Ok(())
     }
@@ -857,4 +837,34 @@ pub fn check_fits(be: &dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<(
         )));
     }
     Ok(())
+}
+
+/// The op that copies block `i` of `blocks` (a module's readout, or its trace scaled by `1 − λ`)
+/// of each sequence into rows `row0 + b` of `dst`, whose rows hold all of `blocks` side by side.
+pub(crate) fn signal_rows(
+    cfg: &ModelConfig,
+    st: &StateBufs,
+    blocks: &[Feature],
+    i: usize,
+    dst: Buf,
+    row0: usize,
+) -> Op {
+    let width = |f: &Feature| cfg.feature_width(f);
+    let f = blocks[i];
+    let ms = st.modules[f.module as usize];
+    let (src, scale) = match f.signal {
+        Signal::Readout => (ms.y, 1.0),
+        Signal::Trace => (ms.e, 1.0 - cfg.module(f.module).trace_lambda(&cfg.lif)),
+    };
+    let p = gather_rows::Params {
+        batch: st.batch as u32,
+        width: width(&f) as u32,
+        src_stride: width(&f) as u32,
+        dst_stride: blocks.iter().map(width).sum::<usize>() as u32,
+        dst_offset: blocks[..i].iter().map(width).sum::<usize>() as u32,
+        row0: row0 as u32,
+        scale,
+        ..Default::default()
+    };
+    Op::new(p, gather_rows::Bufs { src, dst })
 }

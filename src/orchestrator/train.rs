@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{check_fits, CallStats, Engine, FAST_CAP};
 use crate::backend::*;
-use crate::config::{ModelConfig, ModuleId, Optimizer, Rule, Signal, Source, NUM_MODULES};
+use crate::config::{Feature, ModelConfig, ModuleId, Optimizer, Rule, Signal, Source, NUM_MODULES};
 use crate::error::{NeuroError, Result};
 use crate::model::StateBufs;
 
@@ -44,55 +44,122 @@ pub struct TrainBufs {
     psi: Vec<Buf>,
     signal: Vec<Buf>,
     p_next: Vec<Buf>,
+    /// e-prop's rows of [`EpropPlan::extra`] (`[rows][extra width]`) and its fixed random feedback
+    /// weights (`[V][feedback width]`), if the plan has any.
+    extra: Option<Buf>,
+    feedback: Option<Buf>,
     /// What e-prop learns (the buffers above follow it).
     plan: EpropPlan,
 }
 
-/// What e-prop learns under a config (docs/model.md §6): each module whose spike trace the decoder
-/// reads (its learning signal comes through the decoder's weights of that trace), its recurrent
-/// weights, and each projection into it from a module whose readout the decoder reads (so the
-/// presynaptic activity is in the feature rows). Empty unless the rule is e-prop.
+/// The stream of the fixed random feedback weights: the same for every model of a config, so a
+/// resumed run keeps them.
+const FEEDBACK_SEED: u64 = 0x5eed_feed;
+
+/// What e-prop learns under a config (docs/model.md §6, step 4e): each module whose spike trace the
+/// decoder reads (its learning signal comes through the decoder's weights of that trace) and, with
+/// `learn.random_feedback`, every other module (its signal through fixed random weights); their
+/// recurrent weights, and each projection into them from a module whose readout is recorded per
+/// position. Empty unless the rule is e-prop.
 struct EpropPlan {
-    /// (module, first decoder column of its trace).
-    modules: Vec<(usize, usize)>,
-    /// (connection, first decoder column of its source's readout, positions the source lags).
-    connections: Vec<(usize, usize, u32)>,
+    modules: Vec<Learner>,
+    /// (connection, where its source's readout rows are, positions the source lags).
+    connections: Vec<(usize, Rows, u32)>,
+    /// Signals the decoder does not read that e-prop needs per position (`TrainBufs::extra`).
+    extra: Vec<Feature>,
+    /// Columns of the random feedback matrix `[V][feedback_width]`.
+    feedback_width: usize,
+}
+
+/// One module e-prop learns.
+struct Learner {
+    module: usize,
+    /// The first column of its learning signal's weights: in the decoder, or in the random
+    /// feedback matrix.
+    feedback: Feedback,
+    /// Where its trace rows are (the recurrent weights' presynaptic activity).
+    trace: Rows,
+}
+
+#[derive(Clone, Copy)]
+enum Feedback {
+    Decoder(usize),
+    Random(usize),
+}
+
+/// A block of per-position rows: at this column of the decoder features, or of `TrainBufs::extra`.
+#[derive(Clone, Copy)]
+enum Rows {
+    Features(usize),
+    Extra(usize),
 }
 
 impl EpropPlan {
     fn of(cfg: &ModelConfig) -> EpropPlan {
+        let mut plan = EpropPlan { modules: Vec::new(), connections: Vec::new(), extra: Vec::new(), feedback_width: 0 };
         if cfg.learn.rule != Rule::Eprop {
-            return EpropPlan { modules: Vec::new(), connections: Vec::new() };
+            return plan;
         }
-        let modules: Vec<(usize, usize)> = ModuleId::ALL
-            .iter()
-            .filter_map(|&m| cfg.feature_offset(m, Signal::Trace).map(|o| (m as usize, o)))
-            .collect();
-        let learns = |m: ModuleId| modules.iter().any(|&(k, _)| k == m as usize);
-        let connections = cfg
-            .connections
-            .iter()
-            .enumerate()
-            .filter(|(_, cc)| learns(cc.target))
-            .filter_map(|(c, cc)| match cc.source {
-                Source::Module(src) => {
-                    cfg.feature_offset(src, Signal::Readout).map(|o| (c, o, cfg.is_feedback(cc) as u32))
+        let random = cfg.learn.random_feedback;
+        for m in ModuleId::ALL {
+            let n = cfg.module(m).n;
+            let learner = match cfg.feature_offset(m, Signal::Trace) {
+                Some(o) => Learner { module: m as usize, feedback: Feedback::Decoder(o), trace: Rows::Features(o) },
+                None if random => {
+                    let trace = plan.extra_rows(cfg, Feature { module: m, signal: Signal::Trace });
+                    plan.feedback_width += n;
+                    Learner { module: m as usize, feedback: Feedback::Random(plan.feedback_width - n), trace }
                 }
-                Source::PfcHidden | Source::Context => None,
-            })
-            .collect();
-        EpropPlan { modules, connections }
+                None => continue,
+            };
+            plan.modules.push(learner);
+        }
+        for (c, cc) in cfg.connections.iter().enumerate() {
+            let Source::Module(src) = cc.source else { continue };
+            if plan.learner(cc.target as usize).is_none() {
+                continue;
+            }
+            let rows = match cfg.feature_offset(src, Signal::Readout) {
+                Some(o) => Rows::Features(o),
+                None if random => plan.extra_rows(cfg, Feature { module: src, signal: Signal::Readout }),
+                None => continue,
+            };
+            plan.connections.push((c, rows, cfg.is_feedback(cc) as u32));
+        }
+        plan
+    }
+
+    /// The rows of `f` in `extra`, added there if new.
+    fn extra_rows(&mut self, cfg: &ModelConfig, f: Feature) -> Rows {
+        let offset = |fs: &[Feature]| fs.iter().map(|f| cfg.feature_width(f)).sum();
+        match self.extra.iter().position(|&g| g == f) {
+            Some(i) => Rows::Extra(offset(&self.extra[..i])),
+            None => {
+                let o = offset(&self.extra);
+                self.extra.push(f);
+                Rows::Extra(o)
+            }
+        }
+    }
+
+    fn extra_width(&self, cfg: &ModelConfig) -> usize {
+        self.extra.iter().map(|f| cfg.feature_width(f)).sum()
+    }
+
+    /// The index in `modules` of module `m`'s learner.
+    fn learner(&self, m: usize) -> Option<usize> {
+        self.modules.iter().position(|l| l.module == m)
     }
 
     /// Words of e-prop scratch for `rows` predicted positions.
     fn words(&self, cfg: &ModelConfig, rows: usize) -> usize {
-        let m: usize = self.modules.iter().map(|&(m, _)| 2 * rows * cfg.modules[m].n).sum();
+        let m: usize = self.modules.iter().map(|l| 2 * rows * cfg.modules[l.module].n).sum();
         let p: usize = self
             .connections
             .iter()
             .map(|&(c, _, _)| cfg.module(cfg.connections[c].target).inputs * cfg.init.projection_fanout)
             .sum();
-        m + p
+        m + p + rows * self.extra_width(cfg) + cfg.vocab * self.feedback_width
     }
 }
 
@@ -220,7 +287,18 @@ impl TrainBufs {
         let plan = EpropPlan::of(cfg);
         let reward = cfg.learn.rule == Rule::Reward;
         let per_learner = |be: &mut dyn Backend| -> Result<Vec<Buf>> {
-            plan.modules.iter().map(|&(m, _)| be.alloc(rows * cfg.modules[m].n)).collect()
+            plan.modules.iter().map(|l| be.alloc(rows * cfg.modules[l.module].n)).collect()
+        };
+        let extra_width = plan.extra_width(cfg);
+        let extra = if extra_width > 0 { Some(be.alloc(rows * extra_width)?) } else { None };
+        let feedback = match plan.feedback_width {
+            0 => None,
+            f => {
+                let w = crate::model::random_feedback(FEEDBACK_SEED, v, f, cfg.learn.feedback_std);
+                let buf = be.alloc(v * f)?;
+                be.upload(buf, 0, bytemuck::cast_slice(&w))?;
+                Some(buf)
+            }
         };
         Ok(TrainBufs {
             batch,
@@ -252,6 +330,8 @@ impl TrainBufs {
                 .iter()
                 .map(|&(c, _, _)| be.alloc(cfg.module(cfg.connections[c].target).inputs * cfg.init.projection_fanout))
                 .collect::<Result<_>>()?,
+            extra,
+            feedback,
             plan,
         })
     }
@@ -281,6 +361,8 @@ impl TrainBufs {
                 .chain(&self.psi)
                 .chain(&self.signal)
                 .chain(&self.p_next)
+                .chain(&self.extra)
+                .chain(&self.feedback)
                 .copied(),
         ) {
             be.free(b);
@@ -414,9 +496,15 @@ impl Engine {
                 self.record_tick(st, tokens, tstride, pos, Some(tb))?;
             }
             self.record_features(st, tb.features, pos * batch)?;
+            if let Some(extra) = tb.extra {
+                for i in 0..tb.plan.extra.len() {
+                    self.be.enqueue(super::signal_rows(&cfg, st, &tb.plan.extra, i, extra, pos * batch))?;
+                }
+            }
             // e-prop's pseudo-derivatives of the position's last tick (its spikes are in
             // `spk[tick % 2]` once the tick counter has moved on).
-            for (k, &(m, _)) in tb.plan.modules.iter().enumerate() {
+            for (k, learner) in tb.plan.modules.iter().enumerate() {
+                let m = learner.module;
                 let ms = st.modules[m];
                 let p = pseudo_derivative::Params {
                     batch: batch as u32,
@@ -582,61 +670,70 @@ impl Engine {
         let cfg = self.cfg.clone();
         let (l, plan) = (&cfg.learn, &tb.plan);
         let (rows, d) = (batch * tb.positions, cfg.decoder_width());
-        // (w_idx, w_val, w_next) of one matrix into the k-th learning module.
-        let eprop_op =
-            |w: (Buf, Buf, Buf), k: usize, n: usize, fanout: usize, pre: (usize, u32, f32), learn: (f32, f32)| {
-                let mc = &cfg.modules[plan.modules[k].0];
-                let (pre_offset, pre_lag, pre_scale) = pre;
-                let (rate, bound) = learn;
-                let p = eprop::Params {
-                    batch: batch as u32,
-                    positions: tb.positions as u32,
-                    n: n as u32,
-                    fanout: fanout as u32,
-                    post_n: mc.n as u32,
-                    width: d as u32,
-                    pre_offset: pre_offset as u32,
-                    pre_lag,
-                    pre_scale,
-                    lambda: mc.trace_lambda(&cfg.lif),
-                    rate,
-                    bound,
-                    ..Default::default()
-                };
-                let (w_idx, w_val, w_next) = w;
-                let bufs = eprop::Bufs {
-                    w_idx,
-                    w_val,
-                    psi: tb.psi[k],
-                    signal: tb.signal[k],
-                    features: tb.features,
-                    totals: tb.totals,
-                    w_next,
-                };
-                Op::new(p, bufs)
+        let extra_width = plan.extra_width(&cfg);
+        // (buffer, row width, column) of a block of presynaptic rows.
+        let locate = |r: Rows| match r {
+            Rows::Features(o) => (tb.features, d, o),
+            Rows::Extra(o) => (tb.extra.expect("planned extra rows"), extra_width, o),
+        };
+        // (w_idx, w_val, w_next) of one matrix into the k-th learner.
+        let eprop_op = |w: (Buf, Buf, Buf),
+                        k: usize,
+                        n: usize,
+                        fanout: usize,
+                        pre: (Rows, u32, f32),
+                        learn: (f32, f32)| {
+            let mc = &cfg.modules[plan.modules[k].module];
+            let (pre_rows, pre_lag, pre_scale) = pre;
+            let (features, width, pre_offset) = locate(pre_rows);
+            let (rate, bound) = learn;
+            let p = eprop::Params {
+                batch: batch as u32,
+                positions: tb.positions as u32,
+                n: n as u32,
+                fanout: fanout as u32,
+                post_n: mc.n as u32,
+                width: width as u32,
+                pre_offset: pre_offset as u32,
+                pre_lag,
+                pre_scale,
+                lambda: mc.trace_lambda(&cfg.lif),
+                rate,
+                bound,
+                ..Default::default()
             };
-        for (k, &(m, offset)) in plan.modules.iter().enumerate() {
+            let (w_idx, w_val, w_next) = w;
+            let bufs =
+                eprop::Bufs { w_idx, w_val, psi: tb.psi[k], signal: tb.signal[k], features, totals: tb.totals, w_next };
+            Op::new(p, bufs)
+        };
+        for (k, learner) in plan.modules.iter().enumerate() {
+            let m = learner.module;
             let mc = &cfg.modules[m];
+            let (dec_w, width, offset) = match learner.feedback {
+                Feedback::Decoder(o) => (self.params.dec_w, d, o),
+                Feedback::Random(o) => (tb.feedback.expect("planned feedback"), plan.feedback_width, o),
+            };
             let p = learning_signal::Params {
                 rows: rows as u32,
                 vocab: cfg.vocab as u32,
-                width: d as u32,
+                width: width as u32,
                 offset: offset as u32,
                 n: mc.n as u32,
                 ..Default::default()
             };
-            let bufs = learning_signal::Bufs { grads: tb.logits, dec_w: self.params.dec_w, signal: tb.signal[k] };
+            let bufs = learning_signal::Bufs { grads: tb.logits, dec_w, signal: tb.signal[k] };
             self.be.enqueue(Op::new(p, bufs))?;
             // Recurrent: the presynaptic trace of last position (its 1 − λ scale cancels the
             // learning signal's, which is through the scaled trace feature).
             let mp = self.params.modules[m];
             let w = (mp.w_idx, mp.w_val, tb.w_next[m]);
-            self.be.enqueue(eprop_op(w, k, mc.n, mc.fanout, (offset, 1, 1.0), (l.eprop_rate, 1.0)))?;
+            self.be.enqueue(eprop_op(w, k, mc.n, mc.fanout, (learner.trace, 1, 1.0), (l.eprop_rate, 1.0)))?;
             updates.push((tb.w_next[m], mp.w_val, mc.n * mc.fanout, Flag::RecurrentWeights(mc.id)));
         }
-        for (q, &(c, pre_offset, lag)) in plan.connections.iter().enumerate() {
+        for (q, &(c, pre_rows, lag)) in plan.connections.iter().enumerate() {
             let cc = &cfg.connections[c];
-            let k = plan.modules.iter().position(|&(m, _)| m == cc.target as usize).expect("planned target");
+            let k = plan.learner(cc.target as usize).expect("planned target");
             let mc = cfg.module(cc.target);
             // ∂v/∂P: the input gain at rest times the connection's gain with its fast weight at
             // the cap (docs/model.md §3.2–3.3), and the trace feature's 1 − λ.
@@ -647,7 +744,7 @@ impl Engine {
             let fanout = cfg.init.projection_fanout;
             let w = (pr.idx, pr.val, tb.p_next[q]);
             let learn = (l.eprop_projection_rate, f32::MAX);
-            self.be.enqueue(eprop_op(w, k, mc.inputs, fanout, (pre_offset, lag, scale), learn))?;
+            self.be.enqueue(eprop_op(w, k, mc.inputs, fanout, (pre_rows, lag, scale), learn))?;
             updates.push((tb.p_next[q], pr.val, mc.inputs * fanout, Flag::Projections));
         }
         Ok(())
