@@ -1,38 +1,25 @@
-// eprop: one fixed-fanout matrix learns by e-prop (docs/model.md §6, e-prop). A thread per
-// (postsynaptic row i, EPROP_SLOTS of its slots): it reads the row's pseudo-derivative and learning
-// signal once per position for all of them. Per sequence b, in position order (row r = t*batch + b):
-// elig = lambda * elig + psi[r, i] * pre_j, acc += signal[r, i] * elig, with pre_j the presynaptic
-// feature pre_lag positions back; w_next = clamp(w - rate * pre_scale * acc / count, -bound, bound).
+// eprop: one fixed-fanout matrix learns by e-prop as an SDDMM (docs/model.md §6, e-prop). A block
+// per postsynaptic row i; each warp takes one of the row's synapses at a time and its lanes walk the
+// rows of both neuron-major operands together (coalesced), then reduce by shuffles. The row's q_t is
+// read by every warp of the block (from L1 after the first); each synapse's presynaptic row once.
 KERNEL {
-    const u32 g = block_id() * COLUMN + threadIdx.x;
-    const u32 chunks = (p.fanout + EPROP_SLOTS - 1u) / EPROP_SLOTS;
-    if (g >= p.n * chunks) return;
-    const u32 i = g % p.n, f0 = (g / p.n) * EPROP_SLOTS, nf = min(EPROP_SLOTS, p.fanout - f0);
-    u32 j[EPROP_SLOTS];
-    float acc[EPROP_SLOTS];
-#pragma unroll
-    for (u32 s = 0; s < EPROP_SLOTS; s++) {
-        j[s] = s < nf ? w_idx[(size_t)(f0 + s) * p.n + i] : 0u;
-        acc[s] = 0.0f;
-    }
-    for (u32 b = 0u; b < p.batch; b++) {
-        float elig[EPROP_SLOTS] = {};
-        for (u32 t = 0u; t < p.positions; t++) {
-            const size_t r = (size_t)t * p.batch + b;
-            const float ps = psi[r * p.post_n + i], sg = signal[r * p.post_n + i];
-            const bool has_pre = t >= p.pre_lag;
-            const float* pre = features + (has_pre ? (r - (size_t)p.pre_lag * p.batch) * p.width + p.pre_offset : 0);
-#pragma unroll
-            for (u32 s = 0; s < EPROP_SLOTS; s++) {
-                const float x = has_pre ? pre[j[s]] : 0.0f;
-                elig[s] = p.lambda * elig[s] + ps * x;
-                acc[s] += sg * elig[s];
-            }
-        }
-    }
+    const u32 i = block_id(), lane = threadIdx.x % EPROP_LANES, warp = threadIdx.x / EPROP_LANES;
+    if (i >= p.n) return;
+    const float* q = q_t + (size_t)i * p.rows;
     const float step = -p.rate * p.pre_scale * totals[3];
-    for (u32 s = 0; s < nf; s++) {
-        const size_t syn = (size_t)(f0 + s) * p.n + i;
-        w_next[syn] = fminf(fmaxf(w_val[syn] + step * acc[s], -p.bound), p.bound);
+    for (u32 f = warp; f < p.fanout; f += COLUMN / EPROP_LANES) {
+        const size_t syn = (size_t)f * p.n + i;
+        const float* x = x_t + ((size_t)p.pre_offset + w_idx[syn]) * p.rows;
+        float a0 = 0.0f, a1 = 0.0f;
+        u32 r = p.lag_rows + lane;
+        for (; r + EPROP_LANES < p.rows; r += 2u * EPROP_LANES) {
+            a0 += q[r] * x[r - p.lag_rows];
+            a1 += q[r + EPROP_LANES] * x[r + EPROP_LANES - p.lag_rows];
+        }
+        if (r < p.rows) a0 += q[r] * x[r - p.lag_rows];
+        float acc = a0 + a1;
+#pragma unroll
+        for (u32 s = EPROP_LANES / 2u; s > 0u; s >>= 1u) acc += __shfl_down_sync(0xffffffffu, acc, s);
+        if (lane == 0u) w_next[syn] = fminf(fmaxf(w_val[syn] + step * acc, -p.bound), p.bound);
     }
 }

@@ -1,25 +1,45 @@
-// plasticity (docs/model.md §6, step 5): a thread per postsynaptic neuron i, over its existing synapses (slot-major):
-// w_next = clip(w + rate / B * sum_b sum_w M (c_i e_j - e_i c_j), -1, 1),
+// plasticity (docs/model.md §6, step 5) as an SDDMM over the neuron-major window statistics: a
+// workgroup per postsynaptic neuron i learns COLUMN / EPROP_LANES of its existing synapses
+// (slot-major) at a time, each group of EPROP_LANES invocations over the rows r = w * batch + b of
+// both neurons' statistics, reduced in workgroup memory (`red`):
+// w_next = clip(w + rate / B * sum_r M (c_i e_j - e_i c_j), -1, 1),
 // M = mod_base[b, w] * mfac[b, module], e = we / window_ticks.
+
+const GROUPS: u32 = COLUMN / EPROP_LANES;
 
 @compute @workgroup_size(COLUMN)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * COLUMN + lid;
+    let i = wid.x + wid.y * nwg.x;
     if (i >= p.n) { return; }
-    for (var f = 0u; f < p.fanout; f++) {
-        let syn = f * p.n + i;
-        let j = w_idx[syn];
+    let lane = lid % EPROP_LANES;
+    let group = lid / EPROP_LANES;
+    let rows = p.windows * p.batch;
+    let oi = i * rows;
+    for (var f0 = 0u; f0 < p.fanout; f0 += GROUPS) {
+        let f = f0 + group;
         var d = 0.0;
-        for (var b = 0u; b < p.batch; b++) {
-            let fac = mfac[b * MODULES + p.module_id];
-            for (var w = 0u; w < p.windows; w++) {
-                let m = mod_base[b * p.windows + w] * fac;
+        var syn = 0u;
+        if (f < p.fanout) {
+            syn = f * p.n + i;
+            let oj = w_idx[syn] * rows;
+            for (var r = lane; r < rows; r += EPROP_LANES) {
+                let b = r % p.batch;
+                let w = r / p.batch;
+                let m = mod_base[b * p.windows + w] * mfac[b * MODULES + p.module_id];
                 if (m == 0.0) { continue; }
-                let o = (w * p.batch + b) * p.n;
-                d += m * (wc[o + i] * (we[o + j] * p.inv_window_ticks) - (we[o + i] * p.inv_window_ticks) * wc[o + j]);
+                d += m * (wc_t[oi + r] * (we_t[oj + r] * p.inv_window_ticks) - (we_t[oi + r] * p.inv_window_ticks) * wc_t[oj + r]);
             }
         }
-        w_next[syn] = clamp(w_val[syn] + p.rate / f32(p.batch) * d, -1.0, 1.0);
+        red[lid] = d;
+        workgroupBarrier();
+        for (var s = EPROP_LANES / 2u; s > 0u; s >>= 1u) {
+            if (lane < s) { red[lid] += red[lid + s]; }
+            workgroupBarrier();
+        }
+        if (lane == 0u && f < p.fanout) {
+            w_next[syn] = clamp(w_val[syn] + p.rate / f32(p.batch) * red[lid], -1.0, 1.0);
+        }
+        workgroupBarrier();
     }
 }

@@ -50,6 +50,15 @@ pub fn bytes_per_tick(cfg: &ModelConfig, batch: usize, decode: bool) -> u64 {
     (weights + decoder + batch * state) as u64
 }
 
+/// The least a training step of `batch` sequences of `tokens` tokens must move: the forward's
+/// ticks ([`bytes_per_tick`] without decoding), the decoder read once for the logits, and read and
+/// written by its update.
+pub fn train_bytes(cfg: &ModelConfig, batch: usize, tokens: usize) -> u64 {
+    let ticks = (tokens * cfg.ticks_per_token) as u64;
+    let decoder = (cfg.vocab * (cfg.decoder_width() + 1) * 4) as u64;
+    bytes_per_tick(cfg, batch, false) * ticks + 3 * decoder
+}
+
 /// One row of `neurogen bench`: generation throughput.
 #[derive(Clone, Debug, Serialize)]
 pub struct GenerateBench {
@@ -74,6 +83,8 @@ pub struct GenerateBench {
     pub copy_gbytes_per_s: Option<f64>,
     /// `model_gbytes_per_s / copy_gbytes_per_s`: how close the call comes to the memory system's limit.
     pub bandwidth_fraction: Option<f64>,
+    /// The most bytes of buffers the backend held (weights, state and scratch; [`Backend::peak_bytes`]).
+    pub peak_bytes: u64,
 }
 
 /// Throughput of one-submission generation: `batch` sequences of `tokens` new tokens each from
@@ -112,6 +123,7 @@ pub fn generate_throughput(
     let dev = eng.backend().info();
     let bytes = bytes_per_tick(eng.config(), batch, true) as f64 * s.ticks as f64;
     let gbps = bytes / best / 1e9;
+    let peak_bytes = eng.backend().peak_bytes();
     let copy = if measure_copy { Some(copy_bandwidth(eng.backend_mut())? / 1e9) } else { None };
     Ok(GenerateBench {
         backend: dev.backend,
@@ -129,6 +141,7 @@ pub fn generate_throughput(
         model_gbytes_per_s: gbps,
         copy_gbytes_per_s: copy,
         bandwidth_fraction: copy.map(|c| gbps / c),
+        peak_bytes,
     })
 }
 
@@ -154,13 +167,27 @@ pub struct TrainBench {
     pub share_decode: f64,
     /// … and in the rest: plasticity and the updates applied (each share clamped to [0, 1]).
     pub share_plasticity: f64,
+    /// The bytes the step's training moves at least ([`bytes_per_tick`] without decoding × ticks,
+    /// plus the decoder read for the logits and written by its update) over `seconds`, in GB/s.
+    pub model_gbytes_per_s: f64,
+    /// The device's [`copy_bandwidth`] in GB/s, where measured, and `model_gbytes_per_s` over it.
+    pub copy_gbytes_per_s: Option<f64>,
+    pub bandwidth_fraction: Option<f64>,
+    /// The most bytes of buffers the backend held (weights, state and scratch; [`Backend::peak_bytes`]).
+    pub peak_bytes: u64,
 }
 
 /// Throughput of `train_step` on `batch` fixed sequences of `tokens` tokens, with the share of
 /// forward, decode and plasticity measured by recording the step up to each phase
 /// ([`Engine::train_step_until`]): per phase one warm-up call, then the best of `repeat` (at least
 /// one) timed calls.
-pub fn train_throughput(eng: &mut Engine, batch: usize, tokens: usize, repeat: usize) -> Result<TrainBench> {
+pub fn train_throughput(
+    eng: &mut Engine,
+    batch: usize,
+    tokens: usize,
+    repeat: usize,
+    measure_copy: bool,
+) -> Result<TrainBench> {
     if batch == 0 || tokens < 2 {
         return Err(NeuroError::InvalidInput(
             "a training benchmark needs at least one sequence of at least two tokens".into(),
@@ -185,6 +212,9 @@ pub fn train_throughput(eng: &mut Engine, batch: usize, tokens: usize, repeat: u
     let (t_all, out) = time(TrainPhase::All)?;
     let dev = eng.backend().info();
     let n = (batch * (tokens - 1)) as f64;
+    let peak_bytes = eng.backend().peak_bytes();
+    let gbps = train_bytes(eng.config(), batch, tokens) as f64 / t_all / 1e9;
+    let copy = if measure_copy { Some(copy_bandwidth(eng.backend_mut())? / 1e9) } else { None };
     let share = |x: f64| (x / t_all).clamp(0.0, 1.0);
     Ok(TrainBench {
         backend: dev.backend,
@@ -200,6 +230,10 @@ pub fn train_throughput(eng: &mut Engine, batch: usize, tokens: usize, repeat: u
         share_forward: share(t_fwd),
         share_decode: share(t_dec - t_fwd),
         share_plasticity: share(t_all - t_dec),
+        model_gbytes_per_s: gbps,
+        copy_gbytes_per_s: copy,
+        bandwidth_fraction: copy.map(|c| gbps / c),
+        peak_bytes,
     })
 }
 

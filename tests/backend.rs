@@ -58,3 +58,21 @@ fn enqueue_checks_each_op_against_its_declaration() {
         assert_eq!((s.last_call_syncs, s.last_call_dispatches), (1, 3), "{name}");
     }
 }
+
+#[test]
+fn every_backend_reports_its_peak_of_buffers() {
+    for (name, mut be) in backends() {
+        let base = be.peak_bytes();
+        let a = be.alloc(1000).unwrap();
+        let b = be.alloc(3000).unwrap();
+        assert_eq!(be.peak_bytes(), base + 16_000, "{name}");
+        be.free(b);
+        let c = be.alloc(500).unwrap();
+        assert_eq!(be.peak_bytes(), base + 16_000, "{name}: a smaller buffer after a free keeps the peak");
+        be.free(a);
+        be.free(c);
+        let d = be.alloc(5000).unwrap();
+        assert_eq!(be.peak_bytes(), base + 20_000, "{name}");
+        be.free(d);
+    }
+}

@@ -286,6 +286,9 @@ impl Backend for Small {
     fn len(&self, buf: Buf) -> usize {
         self.0.len(buf)
     }
+    fn peak_bytes(&self) -> u64 {
+        self.0.peak_bytes()
+    }
     fn upload(&mut self, buf: Buf, offset: usize, data: &[u32]) -> neurogen::Result<()> {
         self.0.upload(buf, offset, data)
     }

@@ -825,57 +825,84 @@ fn learning_signal() {
 }
 
 #[test]
+fn transpose() {
+    let mut cases = Vec::new();
+    for (seed, &(rows, width)) in [(1usize, 1usize), (33, 70), (100, 3), (5, 257), (64, 32)].iter().enumerate() {
+        let r = &mut rng(680 + seed as u64);
+        let p = transpose::Params { rows: rows as u32, width: width as u32, ..Default::default() };
+        cases.push(Case {
+            name: format!("transpose rows={rows} width={width}"),
+            op: Op::new(p, transpose::Bufs { src: b(0), dst: b(1) }),
+            data: vec![uniform(r, rows * width, -1.0, 1.0), poison(rows * width)],
+            cmp: vec![F, Cmp::Exact],
+        });
+    }
+    check(cases);
+}
+
+#[test]
+fn eprop_filter() {
+    let mut cases = Vec::new();
+    for (seed, &(batch, positions, n)) in
+        [(1usize, 1usize, 1usize), (3, 5, 37), (2, 9, 300), (33, 3, 256)].iter().enumerate()
+    {
+        let r = &mut rng(690 + seed as u64);
+        let rows = batch * positions;
+        let p = eprop_filter::Params {
+            batch: batch as u32,
+            positions: positions as u32,
+            n: n as u32,
+            lambda: draw(r, 0.0, 0.99),
+            ..Default::default()
+        };
+        cases.push(Case {
+            name: format!("eprop_filter b={batch} t={positions} n={n}"),
+            op: Op::new(p, eprop_filter::Bufs { psi: b(0), signal: b(1), q_t: b(2) }),
+            data: vec![uniform(r, rows * n, 0.0, 1.0), uniform(r, rows * n, -0.5, 0.5), poison(rows * n)],
+            cmp: vec![F, F, F],
+        });
+    }
+    check(cases);
+}
+
+#[test]
 fn eprop() {
     let mut cases = Vec::new();
-    for (seed, &(batch, positions, n, fanout, lag)) in
-        [(1usize, 1usize, 1usize, 1usize, 0u32), (3, 5, 37, 7, 1), (2, 9, 300, 16, 0), (33, 3, 256, 5, 1)]
+    for (seed, &(rows, n, fanout, lag_rows)) in
+        [(1usize, 1usize, 1usize, 0usize), (15, 37, 7, 3), (18, 300, 16, 0), (99, 256, 5, 33), (130, 3, 40, 1)]
             .iter()
             .enumerate()
     {
         let r = &mut rng(670 + seed as u64);
-        let rows = batch * positions;
         let post_n = n + r.random_range(0..4usize);
         let pre_width = r.random_range(1..=2 * n + 3);
         let pre_offset = r.random_range(0..4usize);
         let width = pre_offset + pre_width + r.random_range(0..3usize);
         let count = r.random_range(1..=rows) as f32;
         let p = eprop::Params {
-            batch: batch as u32,
-            positions: positions as u32,
+            rows: rows as u32,
             n: n as u32,
             fanout: fanout as u32,
-            post_n: post_n as u32,
-            width: width as u32,
             pre_offset: pre_offset as u32,
-            pre_lag: lag,
+            lag_rows: lag_rows as u32,
             pre_scale: draw(r, 0.1, 2.0),
-            lambda: draw(r, 0.0, 0.99),
             rate: draw(r, 0.01, 1.0),
             bound: draw(r, 0.5, 2.0),
             ..Default::default()
         };
-        let bufs = eprop::Bufs {
-            w_idx: b(0),
-            w_val: b(1),
-            psi: b(2),
-            signal: b(3),
-            features: b(4),
-            totals: b(5),
-            w_next: b(6),
-        };
+        let bufs = eprop::Bufs { w_idx: b(0), w_val: b(1), q_t: b(2), x_t: b(3), totals: b(4), w_next: b(5) };
         cases.push(Case {
-            name: format!("eprop b={batch} t={positions} n={n} f={fanout} lag={lag}"),
+            name: format!("eprop rows={rows} n={n} f={fanout} lag_rows={lag_rows}"),
             op: Op::new(p, bufs),
             data: vec![
                 ints(r, n * fanout, pre_width as u32),
                 uniform(r, n * fanout, -1.0, 1.0),
-                uniform(r, rows * post_n, 0.0, 1.0),
-                uniform(r, rows * post_n, -0.5, 0.5),
-                uniform(r, rows * width, 0.0, 1.0),
+                uniform(r, post_n * rows, -1.0, 1.0),
+                uniform(r, width * rows, 0.0, 1.0),
                 f32_words(&[0.0, 0.0, count, 1.0 / count]),
                 poison(n * fanout),
             ],
-            cmp: vec![Cmp::Exact, F, F, F, F, F, Cmp::F32 { atol: 1e-5, rtol: 1e-4 }],
+            cmp: vec![Cmp::Exact, F, F, F, F, Cmp::F32 { atol: 1e-5, rtol: 1e-4 }],
         });
     }
     check(cases);
@@ -908,8 +935,8 @@ fn plasticity_and_homeostasis() {
                 plasticity::Bufs {
                     w_idx: b(0),
                     w_val: b(1),
-                    wc: b(2),
-                    we: b(3),
+                    wc_t: b(2),
+                    we_t: b(3),
                     mod_base: b(4),
                     mfac: b(5),
                     w_next: b(6),

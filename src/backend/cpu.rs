@@ -479,29 +479,24 @@ pub fn adam_step(p: &adam_step::Params, io: adam_step::Io) {
 }
 
 pub fn plasticity(p: &plasticity::Params, io: plasticity::Io) {
-    let plasticity::Io { w_idx, w_val, wc, we, mod_base, mfac, w_next } = io;
+    let plasticity::Io { w_idx, w_val, wc_t, we_t, mod_base, mfac, w_next } = io;
     let (batch, n, fan, windows) = (p.batch as usize, p.n as usize, p.fanout as usize, p.windows as usize);
-    for i in 0..n {
-        for f in 0..fan {
-            let syn = f * n + i;
-            let j = w_idx[syn] as usize;
-            let mut d = 0f64;
-            for b in 0..batch {
-                for w in 0..windows {
-                    let m = mod_base[b * windows + w] * mfac[b * NUM_MODULES + p.module_id as usize];
-                    if m == 0.0 {
-                        continue;
-                    }
-                    let o = (w * batch + b) * n;
-                    let (ci, cj) = (wc[o + i] as f64, wc[o + j] as f64);
-                    let (ei, ej) =
-                        (we[o + i] as f64 * p.inv_window_ticks as f64, we[o + j] as f64 * p.inv_window_ticks as f64);
-                    d += m as f64 * (ci * ej - ei * cj);
-                }
-            }
-            w_next[syn] = (w_val[syn] + (p.rate as f64 / batch as f64 * d) as f32).clamp(-1.0, 1.0);
-        }
-    }
+    let rows = windows * batch;
+    // The modulator of each row r = w·batch + b.
+    let m: Vec<f64> = (0..rows)
+        .map(|r| (mod_base[(r % batch) * windows + r / batch] * mfac[(r % batch) * NUM_MODULES + p.module_id as usize]) as f64)
+        .collect();
+    let inv = p.inv_window_ticks as f64;
+    w_next[..n * fan].par_iter_mut().enumerate().for_each(|(syn, o)| {
+        let (i, j) = (syn % n, w_idx[syn] as usize);
+        let (ci, ei) = (&wc_t[i * rows..][..rows], &we_t[i * rows..][..rows]);
+        let (cj, ej) = (&wc_t[j * rows..][..rows], &we_t[j * rows..][..rows]);
+        let d: f64 = (0..rows)
+            .filter(|&r| m[r] != 0.0)
+            .map(|r| m[r] * (ci[r] as f64 * (ej[r] as f64 * inv) - (ei[r] as f64 * inv) * cj[r] as f64))
+            .sum();
+        *o = (w_val[syn] + (p.rate as f64 / batch as f64 * d) as f32).clamp(-1.0, 1.0);
+    });
 }
 
 pub fn pseudo_derivative(p: &pseudo_derivative::Params, io: pseudo_derivative::Io) {
@@ -533,48 +528,43 @@ pub fn learning_signal(p: &learning_signal::Params, io: learning_signal::Io) {
     }
 }
 
-pub fn eprop(p: &eprop::Params, io: eprop::Io) {
-    let eprop::Io { w_idx, w_val, psi, signal, features, totals, w_next } = io;
-    let (batch, positions, n, post_n, width) =
-        (p.batch as usize, p.positions as usize, p.n as usize, p.post_n as usize, p.width as usize);
-    let (lag, off, fan) = (p.pre_lag as usize, p.pre_offset as usize, p.fanout as usize);
-    let pre_n = w_idx[..n * fan].iter().map(|&j| j as usize + 1).max().unwrap_or(0);
-    let mut acc = vec![0f64; n * fan];
-    // One sequence at a time, its values transposed to [neuron][position] so that each synapse's
-    // forward pass over the positions reads contiguous memory (the sums keep their order).
-    let (mut psi_t, mut sig_t, mut pre_t) =
-        (vec![0f32; n * positions], vec![0f32; n * positions], vec![0f32; pre_n * positions]);
-    for b in 0..batch {
-        for t in 0..positions {
-            let r = t * batch + b;
-            for i in 0..n {
-                psi_t[i * positions + t] = psi[r * post_n + i];
-                sig_t[i * positions + t] = signal[r * post_n + i];
-            }
-            for j in 0..pre_n {
-                pre_t[j * positions + t] = if t >= lag { features[(r - lag * batch) * width + off + j] } else { 0.0 };
+pub fn transpose(p: &transpose::Params, io: transpose::Io) {
+    let transpose::Io { src, dst } = io;
+    let (rows, width) = (p.rows as usize, p.width as usize);
+    dst[..rows * width].par_chunks_mut(rows.max(1)).enumerate().for_each(|(c, col)| {
+        for (r, d) in col.iter_mut().enumerate() {
+            *d = src[r * width + c];
+        }
+    });
+}
+
+pub fn eprop_filter(p: &eprop_filter::Params, io: eprop_filter::Io) {
+    let eprop_filter::Io { psi, signal, q_t } = io;
+    let (batch, positions, n) = (p.batch as usize, p.positions as usize, p.n as usize);
+    let rows = batch * positions;
+    q_t[..n * rows].par_chunks_mut(rows.max(1)).enumerate().for_each(|(i, q)| {
+        for b in 0..batch {
+            let mut filtered = 0f64;
+            for t in (0..positions).rev() {
+                let r = t * batch + b;
+                filtered = signal[r * n + i] as f64 + p.lambda as f64 * filtered;
+                q[r] = (psi[r * n + i] as f64 * filtered) as f32;
             }
         }
-        acc.par_chunks_mut(n).enumerate().for_each(|(f, acc)| {
-            for (i, a) in acc.iter_mut().enumerate() {
-                let j = w_idx[f * n + i] as usize;
-                let (psi, sig, pre) = (
-                    &psi_t[i * positions..][..positions],
-                    &sig_t[i * positions..][..positions],
-                    &pre_t[j * positions..][..positions],
-                );
-                let mut elig = 0f64;
-                for t in 0..positions {
-                    elig = p.lambda as f64 * elig + psi[t] as f64 * pre[t] as f64;
-                    *a += sig[t] as f64 * elig;
-                }
-            }
-        });
-    }
+    });
+}
+
+pub fn eprop(p: &eprop::Params, io: eprop::Io) {
+    let eprop::Io { w_idx, w_val, q_t, x_t, totals, w_next } = io;
+    let (rows, n, fan) = (p.rows as usize, p.n as usize, p.fanout as usize);
+    let (lag, off) = (p.lag_rows as usize, p.pre_offset as usize);
     let step = -(p.rate as f64) * p.pre_scale as f64 * totals[3] as f64;
-    for ((o, &w), &a) in w_next[..n * fan].iter_mut().zip(&w_val[..n * fan]).zip(&acc) {
-        *o = (w as f64 + step * a).clamp(-(p.bound as f64), p.bound as f64) as f32;
-    }
+    w_next[..n * fan].par_iter_mut().enumerate().for_each(|(syn, o)| {
+        let (i, j) = (syn % n, w_idx[syn] as usize);
+        let (q, x) = (&q_t[i * rows..][..rows], &x_t[(off + j) * rows..][..rows]);
+        let acc: f64 = (lag..rows).map(|r| q[r] as f64 * x[r - lag] as f64).sum();
+        *o = (w_val[syn] as f64 + step * acc).clamp(-(p.bound as f64), p.bound as f64) as f32;
+    });
 }
 
 pub fn homeostasis(p: &homeostasis::Params, io: homeostasis::Io) {
@@ -623,6 +613,7 @@ pub fn commit(p: &commit::Params, io: commit::Io) {
 #[derive(Default)]
 pub struct CpuBackend {
     bufs: Vec<Option<Vec<u32>>>,
+    footprint: Footprint,
     recording: Option<Vec<Op>>,
     stats: BackendStats,
 }
@@ -681,12 +672,19 @@ impl Backend for CpuBackend {
             .map_err(|_| NeuroError::DoesNotFit(format!("cannot allocate {} bytes of host memory", words * 4)))?;
         // Poison: a NaN pattern, so anything read before it is written shows up.
         v.resize(words, 0x7fc0_dead);
+        self.footprint.alloc(words);
         self.bufs.push(Some(v));
         Ok(Buf(self.bufs.len() as u32 - 1))
     }
 
     fn free(&mut self, buf: Buf) {
-        self.bufs[buf.0 as usize] = None;
+        if let Some(v) = self.bufs[buf.0 as usize].take() {
+            self.footprint.free(v.len());
+        }
+    }
+
+    fn peak_bytes(&self) -> u64 {
+        self.footprint.peak_bytes()
     }
 
     fn len(&self, buf: Buf) -> usize {

@@ -69,6 +69,26 @@ pub fn host_available_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Bytes of buffers held now and at most, kept by each backend as it allocates and frees.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Footprint {
+    live: u64,
+    peak: u64,
+}
+
+impl Footprint {
+    pub fn alloc(&mut self, words: usize) {
+        self.live += 4 * words as u64;
+        self.peak = self.peak.max(self.live);
+    }
+    pub fn free(&mut self, words: usize) {
+        self.live -= 4 * words as u64;
+    }
+    pub fn peak_bytes(&self) -> u64 {
+        self.peak
+    }
+}
+
 /// `Send`: an engine may move between threads (the Python binding runs each call with the GIL
 /// released); it is used from one thread at a time.
 pub trait Backend: Send {
@@ -77,6 +97,9 @@ pub trait Backend: Send {
     fn alloc(&mut self, words: usize) -> Result<Buf>;
     fn free(&mut self, buf: Buf);
     fn len(&self, buf: Buf) -> usize;
+    /// The most bytes of buffers this backend has held at once (its allocations only: not the
+    /// driver's, graphs' or pipelines' own memory).
+    fn peak_bytes(&self) -> u64;
     /// Copies host data into a buffer at a word offset. Not allowed while recording.
     fn upload(&mut self, buf: Buf, offset: usize, data: &[u32]) -> Result<()>;
     /// Starts recording a call.
@@ -146,9 +169,14 @@ pub const GEMM_TILE: usize = 64;
 pub const GEMM_DEPTH: usize = 16;
 const _: () = assert!(GEMM_TILE * GEMM_TILE == 16 * COLUMN);
 
-/// Synapses of one row an `eprop` thread learns together (it reads the row's learning signal and
-/// pseudo-derivative once for all of them).
-pub const EPROP_SLOTS: usize = 4;
+/// Side of the square tile a `transpose` workgroup stages in shared memory (COLUMN threads move
+/// TRANSPOSE_TILE² / COLUMN elements each).
+pub const TRANSPOSE_TILE: usize = 32;
+const _: () = assert!(TRANSPOSE_TILE * TRANSPOSE_TILE % COLUMN == 0);
+/// Threads that share one synapse's dot product in `eprop` (a warp on CUDA): a workgroup learns
+/// COLUMN / EPROP_LANES synapses of its postsynaptic row at a time.
+pub const EPROP_LANES: usize = 32;
+const _: () = assert!(COLUMN % EPROP_LANES == 0);
 
 /// The `logits` row path: a workgroup decodes one vocabulary row for a tile of this many
 /// sequences (a matrix-vector product, bound by reading W_dec).

@@ -12,7 +12,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Buf, LaunchShapes, COLUMN, GEMM_TILE, LOGITS_BATCH_TILE};
+use super::{Buf, LaunchShapes, COLUMN, GEMM_TILE, LOGITS_BATCH_TILE, TRANSPOSE_TILE};
 use crate::config::NUM_MODULES;
 
 /// The largest parameter struct an op may have, in bytes (one uniform slot on wgpu).
@@ -588,19 +588,21 @@ declare_ops! {
     }
 
     /// `plasticity`: `w_next = clip(w + rate/B · Σ_b Σ_w M (c_i ē_j − ē_i c_j), −1, 1)` over the
-    /// existing synapses, with `M = mod_base[b, w] · mfac[b, module]` and `ē = we / window_ticks`.
+    /// existing synapses, with `M = mod_base[b, w] · mfac[b, module]` and `ē = we / window_ticks`;
+    /// the window statistics neuron-major (`wc_t[i·R + w·batch + b]`, `R = windows·batch`, from
+    /// `transpose`), so that each synapse is a dot product over contiguous rows (an SDDMM).
     plasticity: Plasticity {
         params { batch: u32, n: u32, fanout: u32, windows: u32, module_id: u32, rate: f32, inv_window_ticks: f32 }
         bufs {
             w_idx: Read u32,
             w_val: Read f32,
-            wc: Read f32,
-            we: Read f32,
+            wc_t: Read f32,
+            we_t: Read f32,
             mod_base: Read f32,
             mfac: Read f32,
             w_next: ReadWrite f32,
         }
-        groups |p, _| ceil_div(p.n, COLUMN);
+        groups |p, _| p.n;
     }
 
     /// `pseudo_derivative`: e-prop's surrogate ∂spike/∂v of this tick into row `row0 + b` of
@@ -621,36 +623,49 @@ declare_ops! {
         groups |p, _| ceil_div(p.n, GEMM_TILE) * ceil_div(p.rows, GEMM_TILE);
     }
 
+    /// `transpose`: `dst[c·rows + r] = src[r·width + c]` for `r < rows`, `c < width` (row-major
+    /// `[rows][width]` to `[width][rows]`, so that one column's values over all rows are contiguous).
+    transpose: Transpose {
+        params { rows: u32, width: u32 }
+        bufs { src: Read f32, dst: ReadWrite f32 }
+        groups |p, _| ceil_div(p.width, TRANSPOSE_TILE) * ceil_div(p.rows, TRANSPOSE_TILE);
+    }
+
+    /// `eprop_filter`: e-prop's per-neuron factor of the update, neuron-major. Per sequence b and
+    /// neuron i, backward over positions t (row `r = t·batch + b`):
+    /// `L̃ ← signal[r, i] + lambda·L̃` (`L̃[t] = Σ_{t' ≥ t} λ^{t'−t} L[t']`), `q_t[i·rows + r] = psi[r, i]·L̃`
+    /// (`psi`, `signal`: `[rows][n]`; `rows = batch·positions`).
+    eprop_filter: EpropFilter {
+        params { batch: u32, positions: u32, n: u32, lambda: f32 }
+        bufs { psi: Read f32, signal: Read f32, q_t: ReadWrite f32 }
+        groups |p, _| ceil_div(p.n * p.batch, COLUMN);
+    }
+
     /// `eprop`: one fixed-fanout matrix (post row i, slot f at `f·n + i`, presynaptic index
-    /// `w_idx`) learns by e-prop. Per sequence b, over positions t (row `r = t·batch + b`), with
-    /// `pre = features[(r − pre_lag·batch)·width + pre_offset + j]` (0 for `t < pre_lag`):
-    /// `ε ← lambda·ε + psi[r, i]·pre`, `acc += signal[r, i]·ε` (`psi`, `signal` rows of `post_n`);
+    /// `j = w_idx[f·n + i]`) learns by e-prop, as a sampled dense–dense product (SDDMM) over the
+    /// neuron-major operands: `acc = Σ_{r ≥ lag_rows} q_t[i·rows + r] · x_t[(pre_offset + j)·rows + r − lag_rows]`
+    /// (`q_t` from `eprop_filter`, `x_t` the transposed presynaptic rows);
     /// `w_next = clamp(w − rate · pre_scale · totals[3] · acc, −bound, bound)`.
     eprop: Eprop {
         params {
-            batch: u32,
-            positions: u32,
+            rows: u32,
             n: u32,
             fanout: u32,
-            post_n: u32,
-            width: u32,
             pre_offset: u32,
-            pre_lag: u32,
+            lag_rows: u32,
             pre_scale: f32,
-            lambda: f32,
             rate: f32,
             bound: f32,
         }
         bufs {
             w_idx: Read u32,
             w_val: Read f32,
-            psi: Read f32,
-            signal: Read f32,
-            features: Read f32,
+            q_t: Read f32,
+            x_t: Read f32,
             totals: Read f32,
             w_next: ReadWrite f32,
         }
-        groups |p, _| ceil_div(p.n * p.fanout.div_ceil(super::EPROP_SLOTS as u32), COLUMN);
+        groups |p, _| p.n;
     }
 
     /// `homeostasis`: `θ_next = θ + eta · (rate_i − target_rate)` with the batch-averaged rate

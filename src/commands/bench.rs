@@ -64,16 +64,21 @@ fn generate(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
             r.host_syncs_per_call,
             r.dispatches_per_call
         );
-        let gbps = r.model_gbytes_per_s;
-        match r.copy_gbytes_per_s {
-            Some(c) => println!(
-                "model traffic {gbps:.1} GB/s = {:.1}% of the measured copy bandwidth {c:.0} GB/s",
-                100.0 * gbps / c
-            ),
-            None => println!("model traffic {gbps:.2} GB/s"),
-        }
+        traffic(r.model_gbytes_per_s, r.copy_gbytes_per_s, r.peak_bytes);
     }
     Ok(())
+}
+
+/// The second line of a text row: the model's traffic against the copy bandwidth, and memory.
+fn traffic(gbps: f64, copy: Option<f64>, peak_bytes: u64) {
+    let peak = format!("peak buffers {:.1} MiB", peak_bytes as f64 / (1u64 << 20) as f64);
+    match copy {
+        Some(c) => println!(
+            "model traffic {gbps:.1} GB/s = {:.1}% of the measured copy bandwidth {c:.0} GB/s; {peak}",
+            100.0 * gbps / c
+        ),
+        None => println!("model traffic {gbps:.2} GB/s; {peak}"),
+    }
 }
 
 fn train(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
@@ -81,7 +86,8 @@ fn train(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
         bail!("--batch must be at least 1 and --tokens at least 2");
     }
     let mut eng = engine(g)?;
-    let r = bench::train_throughput(&mut eng, a.batch, a.tokens, a.repeat)?;
+    let host = eng.backend().info().host_memory;
+    let r = bench::train_throughput(&mut eng, a.batch, a.tokens, a.repeat, !host)?;
     if a.json {
         println!("{}", serde_json::to_value(&r)?);
     } else {
@@ -100,6 +106,7 @@ fn train(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
             100.0 * r.share_decode,
             100.0 * r.share_plasticity
         );
+        traffic(r.model_gbytes_per_s, r.copy_gbytes_per_s, r.peak_bytes);
     }
     Ok(())
 }

@@ -25,6 +25,9 @@ pub struct TrainBufs {
     /// under the other rules, which then record no window statistics).
     pub(crate) wc: Vec<Buf>,
     pub(crate) we: Vec<Buf>,
+    /// One module's `wc` and `we` neuron-major (`[N][windows·batch]`), for its `plasticity` SDDMM;
+    /// sized for the largest module and reused by each in turn (the ops run in order).
+    stats_t: Option<(Buf, Buf)>,
     mod_base: Buf,
     mfac: Buf,
     totals: Buf,
@@ -43,6 +46,11 @@ pub struct TrainBufs {
     /// `[rows][N]`; and the next weights of each projection of [`EpropPlan::connections`].
     psi: Vec<Buf>,
     signal: Vec<Buf>,
+    /// e-prop's update operands, neuron-major so that the `eprop` SDDMM reads them contiguously:
+    /// per learner `ψ·L̃` as `[N][rows]`, and the decoder features and extra rows transposed.
+    q_t: Vec<Buf>,
+    features_t: Option<Buf>,
+    extra_t: Option<Buf>,
     p_next: Vec<Buf>,
     /// e-prop's rows of [`EpropPlan::extra`] (`[rows][extra width]`) and its fixed random feedback
     /// weights (`[V][feedback width]`), if the plan has any.
@@ -291,6 +299,8 @@ impl TrainBufs {
         };
         let extra_width = plan.extra_width(cfg);
         let extra = if extra_width > 0 { Some(be.alloc(rows * extra_width)?) } else { None };
+        let extra_t = if extra_width > 0 { Some(be.alloc(rows * extra_width)?) } else { None };
+        let features_t = if plan.modules.is_empty() { None } else { Some(be.alloc(rows * d)?) };
         let feedback = match plan.feedback_width {
             0 => None,
             f => {
@@ -308,6 +318,12 @@ impl TrainBufs {
             row_stats: be.alloc(rows * ROW_WORDS)?,
             wc: if reward { per_module(be, &|m| w * batch * cfg.modules[m].n)? } else { Vec::new() },
             we: if reward { per_module(be, &|m| w * batch * cfg.modules[m].n)? } else { Vec::new() },
+            stats_t: if reward {
+                let len = w * batch * cfg.modules.iter().map(|m| m.n).max().unwrap_or(0);
+                Some((be.alloc(len)?, be.alloc(len)?))
+            } else {
+                None
+            },
             mod_base: be.alloc(batch * w)?,
             mfac: be.alloc(batch * NUM_MODULES)?,
             totals: be.alloc(4)?,
@@ -325,6 +341,9 @@ impl TrainBufs {
             flags: be.alloc(Flag::COUNT)?,
             psi: per_learner(be)?,
             signal: per_learner(be)?,
+            q_t: per_learner(be)?,
+            features_t,
+            extra_t,
             p_next: plan
                 .connections
                 .iter()
@@ -360,6 +379,10 @@ impl TrainBufs {
                 .chain(&self.moments_next)
                 .chain(&self.psi)
                 .chain(&self.signal)
+                .chain(self.stats_t.iter().flat_map(|(c, e)| [c, e]))
+                .chain(&self.q_t)
+                .chain(&self.features_t)
+                .chain(&self.extra_t)
                 .chain(&self.p_next)
                 .chain(&self.extra)
                 .chain(&self.feedback)
@@ -671,41 +694,40 @@ impl Engine {
         let (l, plan) = (&cfg.learn, &tb.plan);
         let (rows, d) = (batch * tb.positions, cfg.decoder_width());
         let extra_width = plan.extra_width(&cfg);
-        // (buffer, row width, column) of a block of presynaptic rows.
+        // The presynaptic rows, neuron-major: (transposed buffer, column) of a block.
+        let features_t = tb.features_t.expect("planned e-prop operands");
+        let transpose = |src: Buf, width: usize, dst: Buf| {
+            Op::new(transpose::Params { rows: rows as u32, width: width as u32, ..Default::default() }, transpose::Bufs {
+                src,
+                dst,
+            })
+        };
+        self.be.enqueue(transpose(tb.features, d, features_t))?;
+        if let (Some(extra), Some(extra_t)) = (tb.extra, tb.extra_t) {
+            self.be.enqueue(transpose(extra, extra_width, extra_t))?;
+        }
         let locate = |r: Rows| match r {
-            Rows::Features(o) => (tb.features, d, o),
-            Rows::Extra(o) => (tb.extra.expect("planned extra rows"), extra_width, o),
+            Rows::Features(o) => (features_t, o),
+            Rows::Extra(o) => (tb.extra_t.expect("planned extra rows"), o),
         };
         // (w_idx, w_val, w_next) of one matrix into the k-th learner.
-        let eprop_op = |w: (Buf, Buf, Buf),
-                        k: usize,
-                        n: usize,
-                        fanout: usize,
-                        pre: (Rows, u32, f32),
-                        learn: (f32, f32)| {
-            let mc = &cfg.modules[plan.modules[k].module];
+        let eprop_op = |w: (Buf, Buf, Buf), k: usize, n: usize, fanout: usize, pre: (Rows, u32, f32), learn: (f32, f32)| {
             let (pre_rows, pre_lag, pre_scale) = pre;
-            let (features, width, pre_offset) = locate(pre_rows);
+            let (x_t, pre_offset) = locate(pre_rows);
             let (rate, bound) = learn;
             let p = eprop::Params {
-                batch: batch as u32,
-                positions: tb.positions as u32,
+                rows: rows as u32,
                 n: n as u32,
                 fanout: fanout as u32,
-                post_n: mc.n as u32,
-                width: width as u32,
                 pre_offset: pre_offset as u32,
-                pre_lag,
+                lag_rows: pre_lag * batch as u32,
                 pre_scale,
-                lambda: mc.trace_lambda(&cfg.lif),
                 rate,
                 bound,
                 ..Default::default()
             };
             let (w_idx, w_val, w_next) = w;
-            let bufs =
-                eprop::Bufs { w_idx, w_val, psi: tb.psi[k], signal: tb.signal[k], features, totals: tb.totals, w_next };
-            Op::new(p, bufs)
+            Op::new(p, eprop::Bufs { w_idx, w_val, q_t: tb.q_t[k], x_t, totals: tb.totals, w_next })
         };
         for (k, learner) in plan.modules.iter().enumerate() {
             let m = learner.module;
@@ -723,6 +745,17 @@ impl Engine {
                 ..Default::default()
             };
             let bufs = learning_signal::Bufs { grads: tb.logits, dec_w, signal: tb.signal[k] };
+            self.be.enqueue(Op::new(p, bufs))?;
+            // The eligibility trace filters ψ·pre forward with the post module's λ; summed
+            // against L it equals ψ times L filtered backward, per neuron (docs/model.md §6).
+            let p = eprop_filter::Params {
+                batch: batch as u32,
+                positions: tb.positions as u32,
+                n: mc.n as u32,
+                lambda: mc.trace_lambda(&cfg.lif),
+                ..Default::default()
+            };
+            let bufs = eprop_filter::Bufs { psi: tb.psi[k], signal: tb.signal[k], q_t: tb.q_t[k] };
             self.be.enqueue(Op::new(p, bufs))?;
             // Recurrent: the presynaptic trace of last position (its 1 − λ scale cancels the
             // learning signal's, which is through the scaled trace feature).
@@ -765,8 +798,13 @@ impl Engine {
         let nw = windows(&cfg, positions);
         // 4–6. Three-factor plasticity, homeostasis, connection Hebbian gains.
         let valid_ticks: u64 = lens.iter().map(|&n| (n as u64 - 1) * cfg.ticks_per_token as u64).sum();
+        let (wc_t, we_t) = tb.stats_t.expect("reward-rule scratch");
         for (m, mc) in cfg.modules.iter().enumerate() {
             let mp = self.params.modules[m];
+            for (stats, stats_t) in [(tb.wc[m], wc_t), (tb.we[m], we_t)] {
+                let p = transpose::Params { rows: (nw * batch) as u32, width: mc.n as u32, ..Default::default() };
+                self.be.enqueue(Op::new(p, transpose::Bufs { src: stats, dst: stats_t }))?;
+            }
             let pp = plasticity::Params {
                 batch: batch as u32,
                 n: mc.n as u32,
@@ -780,8 +818,8 @@ impl Engine {
             let bufs = plasticity::Bufs {
                 w_idx: mp.w_idx,
                 w_val: mp.w_val,
-                wc: tb.wc[m],
-                we: tb.we[m],
+                wc_t,
+                we_t,
                 mod_base: tb.mod_base,
                 mfac: tb.mfac,
                 w_next: tb.w_next[m],

@@ -179,6 +179,7 @@ pub struct CudaBackend {
     _modules: Vec<Arc<CudaModule>>,
     funcs: HashMap<OpKind, CudaFunction>,
     bufs: Vec<Option<(sys::CUdeviceptr, usize)>>,
+    footprint: Footprint,
     recording: Option<Vec<Op>>,
     graphs: HashMap<u64, Cached>,
     staging: Option<Pinned>,
@@ -241,6 +242,7 @@ impl CudaBackend {
             _modules: modules,
             funcs,
             bufs: Vec::new(),
+            footprint: Footprint::default(),
             recording: None,
             graphs: HashMap::new(),
             staging: None,
@@ -434,12 +436,14 @@ impl Backend for CudaBackend {
         unsafe { sys::cuMemsetD32Async(ptr, 0x7fc0_dead, words.max(1), self.stream.cu_stream()) }
             .result()
             .map_err(|e| driver("poisoning a new buffer", e))?;
+        self.footprint.alloc(words.max(1));
         self.bufs.push(Some((ptr, words)));
         Ok(Buf(self.bufs.len() as u32 - 1))
     }
 
     fn free(&mut self, buf: Buf) {
-        if let Some((ptr, _)) = self.bufs[buf.0 as usize].take() {
+        if let Some((ptr, words)) = self.bufs[buf.0 as usize].take() {
+            self.footprint.free(words.max(1));
             let _ = self.bind();
             let _ = self.stream.synchronize();
             self.graphs.retain(|_, c| !c.shape.iter().any(|(_, bufs, _, _)| bufs.contains(&buf)));
@@ -451,6 +455,10 @@ impl Backend for CudaBackend {
 
     fn len(&self, buf: Buf) -> usize {
         self.bufs[buf.0 as usize].expect("use of a freed buffer").1
+    }
+
+    fn peak_bytes(&self) -> u64 {
+        self.footprint.peak_bytes()
     }
 
     fn upload(&mut self, buf: Buf, offset: usize, data: &[u32]) -> Result<()> {

@@ -53,6 +53,7 @@ pub struct WgpuBackend {
     uniform: Option<(::wgpu::Buffer, ::wgpu::BindGroup)>,
     staging: Option<::wgpu::Buffer>,
     bufs: Vec<Option<(::wgpu::Buffer, usize)>>,
+    footprint: Footprint,
     bind_groups: HashMap<(OpKind, Vec<Buf>), Arc<::wgpu::BindGroup>>,
     recording: Option<(Vec<Recorded>, Vec<u8>)>,
     uncaptured: Arc<Mutex<Option<String>>>,
@@ -170,6 +171,7 @@ impl WgpuBackend {
             uniform: None,
             staging: None,
             bufs: Vec::new(),
+            footprint: Footprint::default(),
             bind_groups: HashMap::new(),
             recording: None,
             uncaptured,
@@ -335,12 +337,14 @@ impl Backend for WgpuBackend {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(NeuroError::DoesNotFit(format!("out of device memory allocating {bytes} bytes: {e}")));
         }
+        self.footprint.alloc(words.max(1));
         self.bufs.push(Some((buf, words)));
         Ok(Buf(self.bufs.len() as u32 - 1))
     }
 
     fn free(&mut self, buf: Buf) {
-        if let Some((b, _)) = self.bufs[buf.0 as usize].take() {
+        if let Some((b, words)) = self.bufs[buf.0 as usize].take() {
+            self.footprint.free(words.max(1));
             b.destroy();
         }
         self.bind_groups.retain(|(_, bufs), _| !bufs.contains(&buf));
@@ -348,6 +352,10 @@ impl Backend for WgpuBackend {
 
     fn len(&self, buf: Buf) -> usize {
         self.bufs[buf.0 as usize].as_ref().expect("use of a freed buffer").1
+    }
+
+    fn peak_bytes(&self) -> u64 {
+        self.footprint.peak_bytes()
     }
 
     fn upload(&mut self, buf: Buf, offset: usize, data: &[u32]) -> Result<()> {
