@@ -189,6 +189,24 @@ fn eprop_learns_what_its_plan_says_and_gpus_agree() {
     }
 }
 
+/// e-prop with no traced module to learn (seed's default features are readouts only) trains the
+/// decoder alone, on every backend, instead of failing (a seed `bench --train` once panicked).
+#[test]
+fn eprop_without_a_traced_module_trains_the_decoder_alone() {
+    let mut cfg = tiny();
+    cfg.learn.rule = Rule::Eprop;
+    cfg.decoder_features.retain(|f| f.signal == neurogen::config::Signal::Readout);
+    let params = HostParams::init(&cfg, 6);
+    let mut backends = vec![cpu()];
+    backends.extend(gpu_backends().into_iter().map(|(_, be)| be));
+    for be in backends {
+        let mut eng = Engine::with_params(be, cfg.clone(), &params).unwrap();
+        eng.train_step(&random_batch(3, &[12, 9])).unwrap();
+        let p = eng.params().clone().download(eng.backend_mut(), &cfg).unwrap();
+        assert!(p.recurrent.iter().zip(&params.recurrent).all(|(a, b)| a.val == b.val), "no module learns");
+    }
+}
+
 #[test]
 fn sleep_prunes_regrows_and_is_reproducible() {
     let mut cfg = tiny();

@@ -692,6 +692,9 @@ impl Engine {
     fn record_eprop(&mut self, tb: &TrainBufs, batch: usize, updates: &mut Vec<(Buf, Buf, usize, Flag)>) -> Result<()> {
         let cfg = self.cfg.clone();
         let (l, plan) = (&cfg.learn, &tb.plan);
+        if plan.modules.is_empty() {
+            return Ok(()); // no module's trace is read (e.g. seed's readout features): nothing learns
+        }
         let (rows, d) = (batch * tb.positions, cfg.decoder_width());
         let extra_width = plan.extra_width(&cfg);
         // The presynaptic rows, neuron-major: (transposed buffer, column) of a block.
