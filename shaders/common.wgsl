@@ -18,6 +18,21 @@ fn reduce_sum(lid: u32, x: f32) -> f32 {
     return r;
 }
 
+// Sum over each group of EPROP_LANES consecutive invocations, returned to every invocation of
+// the group (every invocation of the workgroup must call it; the SDDMM ops' per-synapse sums).
+fn lane_group_sum(lid: u32, x: f32) -> f32 {
+    let lane = lid % EPROP_LANES;
+    red[lid] = x;
+    workgroupBarrier();
+    for (var s = EPROP_LANES / 2u; s > 0u; s >>= 1u) {
+        if (lane < s) { red[lid] += red[lid + s]; }
+        workgroupBarrier();
+    }
+    let r = red[lid - lane];
+    workgroupBarrier();
+    return r;
+}
+
 // Float order as unsigned order (-0 just below +0).
 fn okey(x: f32) -> u32 {
     let b = bitcast<u32>(x);

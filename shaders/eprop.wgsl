@@ -1,7 +1,7 @@
 // eprop: one fixed-fanout matrix learns by e-prop as an SDDMM (docs/model.md §6, e-prop). A
 // workgroup per postsynaptic row i learns COLUMN / EPROP_LANES of its synapses at a time: each
 // group of EPROP_LANES invocations walks the rows of both neuron-major operands together
-// (contiguous), then the group's partial sums are reduced in workgroup memory (`red`).
+// (contiguous), then the group's partial sums are reduced by `lane_group_sum`.
 
 const GROUPS: u32 = COLUMN / EPROP_LANES;
 
@@ -25,15 +25,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 acc += q_t[q0 + r] * x_t[x0 + r];
             }
         }
-        red[lid] = acc;
-        workgroupBarrier();
-        for (var s = EPROP_LANES / 2u; s > 0u; s >>= 1u) {
-            if (lane < s) { red[lid] += red[lid + s]; }
-            workgroupBarrier();
-        }
+        let total = lane_group_sum(lid, acc);
         if (lane == 0u && f < p.fanout) {
-            w_next[syn] = clamp(w_val[syn] + step * red[lid], -p.bound, p.bound);
+            w_next[syn] = clamp(w_val[syn] + step * total, -p.bound, p.bound);
         }
-        workgroupBarrier();
     }
 }

@@ -1,7 +1,7 @@
 // plasticity (docs/model.md §6, step 5) as an SDDMM over the neuron-major window statistics: a
 // workgroup per postsynaptic neuron i learns COLUMN / EPROP_LANES of its existing synapses
 // (slot-major) at a time, each group of EPROP_LANES invocations over the rows r = w * batch + b of
-// both neurons' statistics, reduced in workgroup memory (`red`):
+// both neurons' statistics, reduced by `lane_group_sum`:
 // w_next = clip(w + rate / B * sum_r M (c_i e_j - e_i c_j), -1, 1),
 // M = mod_base[b, w] * mfac[b, module], e = we / window_ticks.
 
@@ -31,15 +31,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 d += m * (wc_t[oi + r] * (we_t[oj + r] * p.inv_window_ticks) - (we_t[oi + r] * p.inv_window_ticks) * wc_t[oj + r]);
             }
         }
-        red[lid] = d;
-        workgroupBarrier();
-        for (var s = EPROP_LANES / 2u; s > 0u; s >>= 1u) {
-            if (lane < s) { red[lid] += red[lid + s]; }
-            workgroupBarrier();
-        }
+        let total = lane_group_sum(lid, d);
         if (lane == 0u && f < p.fanout) {
-            w_next[syn] = clamp(w_val[syn] + p.rate / f32(p.batch) * red[lid], -1.0, 1.0);
+            w_next[syn] = clamp(w_val[syn] + p.rate / f32(p.batch) * total, -1.0, 1.0);
         }
-        workgroupBarrier();
     }
 }
