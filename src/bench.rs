@@ -300,11 +300,11 @@ mod tests {
         assert_eq!((g.batch, g.tokens, g.host_syncs_per_call), (2, 3, 1));
         assert!(g.tokens_per_s > 0.0 && g.model_gbytes_per_s > 0.0);
         assert!(g.copy_gbytes_per_s.is_none() && g.bandwidth_fraction.is_none());
-        let t = train_throughput(&mut eng, 2, 5, 1).unwrap();
+        let t = train_throughput(&mut eng, 2, 5, 1, false).unwrap();
         let shares = [t.share_forward, t.share_decode, t.share_plasticity];
         assert!(t.tokens_per_s > 0.0 && shares.iter().all(|s| (0.0..=1.0).contains(s)), "{t:?}");
         assert!(generate_throughput(&mut eng, 0, 3, 1, 0, false).is_err());
-        assert!(train_throughput(&mut eng, 2, 1, 1).is_err());
+        assert!(train_throughput(&mut eng, 2, 1, 1, false).is_err());
         let i = model_info(eng.backend(), eng.config());
         assert!(i.fits && i.fit_error.is_none() && i.parameters == eng.config().parameter_words());
     }
