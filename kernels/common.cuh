@@ -48,3 +48,11 @@ __device__ u32 block_argmax(const float* x, u32 n, u32* rkey, u32* rid) {
     __syncthreads();
     return r;
 }
+
+// Value i of a weights buffer (ops.rs, Elem::Weights): f32 words, or with bf16 two values per
+// word, even i in the low half. Kernels call it as <name>_at(i).
+__device__ __forceinline__ float weight_at(const u32* __restrict__ w, size_t i, u32 bf16) {
+    if (bf16 == 0u) return __uint_as_float(w[i]);
+    const u32 word = w[i >> 1];
+    return __uint_as_float((i & 1u) ? (word & 0xffff0000u) : (word << 16));
+}

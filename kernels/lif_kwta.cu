@@ -25,14 +25,14 @@ KERNEL {
     if (nb == 1u) {
         for (u32 f = 0u; f < p.fanout; f++) {
             const size_t syn = (size_t)f * p.n + i;
-            if (prev[w_idx[syn]] & mask) rec[0] += w_val[syn];
+            if (prev[w_idx[syn]] & mask) rec[0] += w_val_at(syn);
         }
     } else {
         for (u32 f = 0u; f < p.fanout; f++) {
             const size_t syn = (size_t)f * p.n + i;
             u32 word = (prev[w_idx[syn]] & mask) >> off;
             if (word == 0u) continue;
-            const float w = w_val[syn];
+            const float w = w_val_at(syn);
 #pragma unroll
             for (u32 t = 0; t < SPIKE_TILE; t++)
                 if (word & (1u << t)) rec[t] += w;

@@ -8,7 +8,7 @@
 // are coalesced along v.
 constexpr u32 TILE = LOGITS_BATCH_TILE, TM = GEMM_TILE, TK = GEMM_DEPTH, TS = GEMM_TILE + 1u, QT = GEMM_TILE / 4u;
 
-__device__ void logits_rows(const Params& p, const float* __restrict__ dec_w, const float* __restrict__ dec_b,
+__device__ void logits_rows(const Params& p, const u32* __restrict__ dec_w, const float* __restrict__ dec_b,
         const float* __restrict__ y, float* out) {
     __shared__ float red[TILE][COLUMN];
     const u32 g = block_id(), lid = threadIdx.x;
@@ -19,9 +19,9 @@ __device__ void logits_rows(const Params& p, const float* __restrict__ dec_w, co
     float acc[TILE];
 #pragma unroll
     for (u32 t = 0; t < TILE; t++) acc[t] = 0.0f;
-    const float* row = dec_w + (size_t)r * p.width;
+    const size_t row = (size_t)r * p.width;
     for (u32 d = lid; d < p.width; d += COLUMN) {
-        float w = row[d];
+        float w = dec_w_at(row + d);
 #pragma unroll
         for (u32 t = 0; t < TILE; t++)
             if (t < nb) acc[t] += w * yb[(size_t)t * p.width + d];
@@ -37,7 +37,7 @@ __device__ void logits_rows(const Params& p, const float* __restrict__ dec_w, co
     if (lid < nb) out[(size_t)(b0 + lid) * p.vocab + r] = dec_b[r] + red[lid][0];
 }
 
-__device__ void logits_tiled(const Params& p, const float* __restrict__ dec_w, const float* __restrict__ dec_b,
+__device__ void logits_tiled(const Params& p, const u32* __restrict__ dec_w, const float* __restrict__ dec_b,
         const float* __restrict__ y, float* out) {
     __shared__ float ws[TK * TS];
     __shared__ float ys[TK * TS];
@@ -51,7 +51,7 @@ __device__ void logits_tiled(const Params& p, const float* __restrict__ dec_w, c
 #pragma unroll
         for (u32 q = 0; q < 4u; q++) {
             const u32 e = lid + COLUMN * q, c = e / TK, k = e % TK, d = k0 + k;
-            ws[k * TS + c] = (d < p.width && v0 + c < p.vocab) ? dec_w[(size_t)(v0 + c) * p.width + d] : 0.0f;
+            ws[k * TS + c] = (d < p.width && v0 + c < p.vocab) ? dec_w_at((size_t)(v0 + c) * p.width + d) : 0.0f;
             ys[k * TS + c] = (d < p.width && b0 + c < p.batch) ? y[(size_t)(b0 + c) * p.width + d] : 0.0f;
         }
         __syncthreads();

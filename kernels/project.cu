@@ -23,7 +23,7 @@ KERNEL {
     float sum = 0.0f;
     for (u32 k = 0u; k < p.fanout; k++) {
         const u32 syn = k * p.rows + i;
-        sum += p_val[syn] * y_src[b * p.o_src + p_idx[syn]];
+        sum += p_val_at(syn) * y_src[b * p.o_src + p_idx[syn]];
     }
     const float v = gain * sum;
     const u32 o = b * p.rows + i;

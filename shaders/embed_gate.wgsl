@@ -9,15 +9,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let e = p.embed;
     let base = tokens[b * p.tstride + p.pos] * e;
     var s = 0.0;
-    for (var i = lid; i < e; i += COLUMN) { s += emb[base + i]; }
+    for (var i = lid; i < e; i += COLUMN) { s += emb_at(base + i); }
     let mean = reduce_sum(lid, s) / f32(e);
     var q = 0.0;
-    for (var i = lid; i < e; i += COLUMN) { let d = emb[base + i] - mean; q += d * d; }
+    for (var i = lid; i < e; i += COLUMN) { let d = emb_at(base + i) - mean; q += d * d; }
     let sd = sqrt(reduce_sum(lid, q) / f32(e));
     let snr = select(abs(mean) / sd, 0.0, sd < 1e-6);
     let pass_through = snr > p.tau_att;
     for (var i = lid; i < e; i += COLUMN) {
-        let u = emb[base + i];
+        let u = emb_at(base + i);
         let delta = u - prev[b * e + i];
         let gated = select(0.0, delta, abs(delta) > p.tau_att);
         j[b * e + i] = select(gated, u, pass_through);

@@ -32,14 +32,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (nb == 1u) {
         for (var f = 0u; f < p.fanout; f++) {
             let syn = f * p.n + i;
-            if ((spk_prev[prev + w_idx[syn]] & mask) != 0u) { rec1 += w_val[syn]; }
+            if ((spk_prev[prev + w_idx[syn]] & mask) != 0u) { rec1 += w_val_at(syn); }
         }
     }
     for (var f = 0u; f < p.fanout * u32(nb > 1u); f++) {
         let syn = f * p.n + i;
         var word = (spk_prev[prev + w_idx[syn]] & mask) >> off;
         if (word == 0u) { continue; }
-        let w = w_val[syn];
+        let w = w_val_at(syn);
         loop {
             if (word == 0u) { break; }
             let t = countTrailingZeros(word);

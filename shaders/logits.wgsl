@@ -41,14 +41,14 @@ fn rows(g: u32, lid: u32) {
     var lo = vec4<f32>(0.0);
     var hi = vec4<f32>(0.0);
     if (nb == 1u) {
-        for (var d = lid; d < w; d += COLUMN) { lo.x += dec_w[row + d] * y[y0.x + d]; }
+        for (var d = lid; d < w; d += COLUMN) { lo.x += dec_w_at(row + d) * y[y0.x + d]; }
     } else if (nb <= 4u) {
         for (var d = lid; d < w; d += COLUMN) {
-            lo += dec_w[row + d] * vec4<f32>(y[y0.x + d], y[y0.y + d], y[y0.z + d], y[y0.w + d]);
+            lo += dec_w_at(row + d) * vec4<f32>(y[y0.x + d], y[y0.y + d], y[y0.z + d], y[y0.w + d]);
         }
     } else {
         for (var d = lid; d < w; d += COLUMN) {
-            let wd = dec_w[row + d];
+            let wd = dec_w_at(row + d);
             lo += wd * vec4<f32>(y[y0.x + d], y[y0.y + d], y[y0.z + d], y[y0.w + d]);
             hi += wd * vec4<f32>(y[y1.x + d], y[y1.y + d], y[y1.z + d], y[y1.w + d]);
         }
@@ -83,7 +83,7 @@ fn tiled(g: u32, lid: u32) {
             let d = k0 + k;
             var wv = 0.0;
             var yv = 0.0;
-            if (d < p.width && v0 + c < p.vocab) { wv = dec_w[(v0 + c) * p.width + d]; }
+            if (d < p.width && v0 + c < p.vocab) { wv = dec_w_at((v0 + c) * p.width + d); }
             if (d < p.width && b0 + c < p.batch) { yv = y[(b0 + c) * p.width + d]; }
             smem[k * TS + c] = wv;
             smem[YS + k * TS + c] = yv;

@@ -26,7 +26,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var sum = 0.0;
     for (var k = 0u; k < p.fanout; k++) {
         let syn = k * p.rows + i; // slot-major: a warp reads contiguous words
-        sum += p_val[syn] * y_src[b * p.o_src + p_idx[syn]];
+        sum += p_val_at(syn) * y_src[b * p.o_src + p_idx[syn]];
     }
     let v = gain * sum;
     let o = b * p.rows + i;

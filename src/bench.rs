@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::backend::{Backend, Op};
-use crate::config::{ModelConfig, NUM_MODULES};
+use crate::config::{ModelConfig, Precision, NUM_MODULES};
 use crate::error::{NeuroError, Result};
 use crate::orchestrator::{check_fits, Engine, GenerateOptions, TrainOutput, TrainPhase};
 use crate::sampling::SamplingRule;
@@ -38,25 +38,40 @@ pub fn copy_bandwidth(be: &mut dyn Backend) -> Result<f64> {
     Ok(2.0 * words as f64 * 4.0 / best)
 }
 
+/// Bytes of one weight as the forward reads it (docs/model.md §2, "Precision").
+fn weight_bytes(cfg: &ModelConfig) -> usize {
+    match cfg.precision {
+        Precision::F32 => 4,
+        Precision::Bf16 => 2,
+    }
+}
+
 /// Bytes one cognitive step must move for `batch` sequences: the recurrent and projection
-/// weights with their indices (once, shared by the batch), each sequence's neuron state (read
-/// and written), and, when decoding, the decoder.
+/// weights (at the forward's precision) with their indices and thresholds (once, shared by the
+/// batch), each sequence's neuron state (read and written), and, when decoding, the decoder.
 pub fn bytes_per_tick(cfg: &ModelConfig, batch: usize, decode: bool) -> u64 {
-    let weights: usize = cfg.modules.iter().map(|m| m.n * m.fanout * 8 + m.n * 4).sum::<usize>()
-        + cfg.connections.iter().map(|c| cfg.module(c.target).inputs * cfg.init.projection_fanout * 8).sum::<usize>();
+    let synapse = 4 + weight_bytes(cfg);
+    let weights: usize = cfg.modules.iter().map(|m| m.n * m.fanout * synapse + m.n * 4).sum::<usize>()
+        + cfg
+            .connections
+            .iter()
+            .map(|c| cfg.module(c.target).inputs * cfg.init.projection_fanout * synapse)
+            .sum::<usize>();
     // v, a, e read and written, the spike read and written, the readout written.
     let state: usize = cfg.modules.iter().map(|m| m.n * 4 * 8 + m.outputs * 4).sum();
-    let decoder = if decode { cfg.vocab * (cfg.decoder_width() + 1) * 4 } else { 0 };
+    let decoder = if decode { cfg.vocab * (cfg.decoder_width() * weight_bytes(cfg) + 4) } else { 0 };
     (weights + decoder + batch * state) as u64
 }
 
 /// The least a training step of `batch` sequences of `tokens` tokens must move: the forward's
-/// ticks ([`bytes_per_tick`] without decoding), the decoder read once for the logits, and read and
-/// written by its update.
+/// ticks ([`bytes_per_tick`] without decoding), the decoder read once for the logits (at the
+/// forward's precision), read and written in f32 by its update, and at bf16 read again for its copy.
 pub fn train_bytes(cfg: &ModelConfig, batch: usize, tokens: usize) -> u64 {
     let ticks = (tokens * cfg.ticks_per_token) as u64;
-    let decoder = (cfg.vocab * (cfg.decoder_width() + 1) * 4) as u64;
-    bytes_per_tick(cfg, batch, false) * ticks + 3 * decoder
+    let (weights, w) = ((cfg.vocab * cfg.decoder_width()) as u64, weight_bytes(cfg) as u64);
+    let bias = (cfg.vocab * 4) as u64;
+    let repack = if cfg.precision == Precision::Bf16 { weights * (4 + w) } else { 0 };
+    bytes_per_tick(cfg, batch, false) * ticks + weights * (w + 8) + 3 * bias + repack
 }
 
 /// One row of `neurogen bench`: generation throughput.
@@ -66,6 +81,8 @@ pub struct GenerateBench {
     pub device: String,
     pub preset: String,
     pub vocab: usize,
+    /// How the forward stored its weights.
+    pub precision: Precision,
     pub batch: usize,
     /// New tokens per sequence.
     pub tokens: usize,
@@ -129,6 +146,7 @@ pub fn generate_throughput(
         backend: dev.backend,
         device: dev.device,
         preset: eng.config().preset.clone(),
+        precision: eng.config().precision,
         vocab: eng.config().vocab,
         batch,
         tokens,
@@ -152,6 +170,8 @@ pub struct TrainBench {
     pub device: String,
     pub preset: String,
     pub vocab: usize,
+    /// How the forward stored its weights.
+    pub precision: Precision,
     pub batch: usize,
     /// Tokens per training sequence.
     pub tokens: usize,
@@ -220,6 +240,7 @@ pub fn train_throughput(
         backend: dev.backend,
         device: dev.device,
         preset: eng.config().preset.clone(),
+        precision: eng.config().precision,
         vocab: eng.config().vocab,
         batch,
         tokens,
@@ -247,6 +268,8 @@ pub struct ModelInfo {
     pub memory_bytes: Option<u64>,
     pub preset: String,
     pub vocab: usize,
+    /// How the forward stored its weights.
+    pub precision: Precision,
     pub embed: usize,
     pub neurons: usize,
     pub synapses: usize,
@@ -274,6 +297,7 @@ pub fn model_info(be: &dyn Backend, cfg: &ModelConfig) -> ModelInfo {
         max_binding_bytes: dev.max_binding_bytes,
         memory_bytes: dev.memory_bytes,
         preset: cfg.preset.clone(),
+        precision: cfg.precision,
         vocab: cfg.vocab,
         embed: cfg.embed,
         neurons: cfg.neurons(),

@@ -429,6 +429,32 @@ pub struct ModelConfig {
     pub bos: u32,
     pub eos: u32,
     pub pad: u32,
+    /// How the forward reads the embedding, recurrent weights, projections and decoder
+    /// (checkpoints without the field: f32). The parameters and their updates stay f32.
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+/// The storage the forward reads its weights from (docs/model.md §2, "Precision"). Parameters, their updates,
+/// checkpoints, neuron state and every accumulation stay f32; with `bf16` each weight tensor also
+/// has a bf16 copy (two values per word), rebuilt from the f32 values whenever they change, and
+/// the forward's ops (`embed_gate`, `project`, `lif_kwta`, `logits`) read that copy: half the
+/// bytes per tick, and 1.5 × the weights' memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    #[default]
+    F32,
+    Bf16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        }
+    }
 }
 
 /// Byte-level vocabulary: 256 bytes plus BOS, EOS, PAD.
@@ -576,6 +602,7 @@ impl ModelConfig {
             bos: BYTE_BOS,
             eos: BYTE_EOS,
             pad: BYTE_PAD,
+            precision: Precision::F32,
         }
     }
 
@@ -738,7 +765,19 @@ impl ModelConfig {
         let proj: usize =
             self.connections.iter().map(|c| 2 * self.module(c.target).inputs * self.init.projection_fanout).sum();
         let moments = if self.learn.decoder_optimizer == Optimizer::Adam { 2 } else { 0 };
-        emb + rec + proj + self.connections.len() + (1 + moments) * self.vocab * (d + 1)
+        emb + rec + proj + self.connections.len() + (1 + moments) * self.vocab * (d + 1) + self.bf16_copy_words()
+    }
+
+    /// Words of the forward's bf16 weight copies (0 at f32): half of each tensor, rounded up.
+    pub fn bf16_copy_words(&self) -> usize {
+        if self.precision == Precision::F32 {
+            return 0;
+        }
+        let half = |len: usize| len.div_ceil(2);
+        let rec: usize = self.modules.iter().map(|m| half(m.n * m.fanout)).sum();
+        let proj: usize =
+            self.connections.iter().map(|c| half(self.module(c.target).inputs * self.init.projection_fanout)).sum();
+        half(self.vocab * self.embed) + rec + proj + half(self.vocab * self.decoder_width())
     }
 
     /// Per-sequence state in 32-bit words (with the per-tick scratch it needs).

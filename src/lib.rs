@@ -14,7 +14,7 @@ pub mod pipeline;
 pub mod sampling;
 
 pub use backend::{Backend, BackendStats};
-pub use config::{ModelConfig, ModuleId, Preset};
+pub use config::{ModelConfig, ModuleId, Precision, Preset};
 pub use error::{NeuroError, Result};
 pub use orchestrator::{
     CallStats, Engine, EvalOutput, GenerateOptions, GenerateOutput, SleepReport, Snapshot, TrainOutput, TrainPhase,

@@ -333,3 +333,55 @@ fn a_model_that_does_not_fit_gets_a_clear_error() {
         assert!(matches!(err, NeuroError::DoesNotFit(_)), "{kind:?}: {err}");
     }
 }
+
+/// Every bf16 copy holds exactly its f32 tensor rounded (ops.rs `Elem::Weights`).
+fn assert_copies_follow(eng: &mut Engine, what: &str) {
+    let copies = eng.params().bf16_copies.clone();
+    assert!(!copies.is_empty(), "{what}: a bf16 model has copies");
+    for (master, copy) in copies {
+        let values = eng.backend_mut().download(master).unwrap();
+        let want = neurogen::backend::to_bf16_words(bytemuck::cast_slice(&values));
+        assert!(eng.backend_mut().download(copy).unwrap() == want, "{what}: copy of {master:?} is stale");
+    }
+}
+
+#[test]
+fn bf16_forward_reads_rounded_copies_that_follow_every_change() {
+    let f32_cfg = tiny();
+    let cfg = ModelConfig { precision: neurogen::Precision::Bf16, ..tiny() };
+    let mut params = HostParams::init(&cfg, 9);
+    // The default decoder starts at zero (logits = bias alone); a random one reads the network.
+    let mut r = ChaCha8Rng::seed_from_u64(4);
+    params.dec_w.iter_mut().for_each(|w| *w = r.random_range(-0.3..0.3));
+    let seqs = vec![random_tokens(1, 33, 259), random_tokens(2, 20, 259)];
+    let mut f32_eng = Engine::with_params(cpu(), f32_cfg, &params).unwrap();
+    let reference = f32_eng.evaluate(&seqs).unwrap().loss;
+    let cpu_eng = Engine::with_params(cpu(), cfg.clone(), &params).unwrap();
+    let gpus: Vec<(BackendKind, Engine)> =
+        gpu_backends().into_iter().map(|(k, be)| (k, Engine::with_params(be, cfg.clone(), &params).unwrap())).collect();
+    let mut cpu_eng = cpu_eng;
+    let want = cpu_eng.evaluate(&seqs).unwrap().loss;
+    // The copies are what the forward reads (the loss moves), and bf16 is close to f32.
+    assert!(want != reference && ((want - reference) / reference).abs() < 0.02, "bf16 {want} vs f32 {reference}");
+    let mut all = vec![(BackendKind::Cpu, cpu_eng)];
+    all.extend(gpus);
+    for (kind, mut eng) in all {
+        let got = eng.evaluate(&seqs).unwrap().loss;
+        assert!(((got - want) / want).abs() < 1e-3, "{kind:?}: bf16 loss {got} vs cpu {want}");
+        assert_copies_follow(&mut eng, &format!("{kind:?} fresh"));
+        for step in 0..2 {
+            let before = eng.backend().stats().host_syncs;
+            eng.train_step(&seqs).unwrap();
+            assert_eq!(eng.backend().stats().host_syncs - before, 1, "{kind:?}: one host sync per bf16 train step");
+            assert_copies_follow(&mut eng, &format!("{kind:?} after train step {step}"));
+        }
+        eng.sleep(3).unwrap();
+        assert_copies_follow(&mut eng, &format!("{kind:?} after sleep"));
+        // The parameters themselves stay f32: a snapshot round trip gives the same model.
+        let snap = eng.snapshot().unwrap();
+        let loss = eng.evaluate(&seqs).unwrap().loss;
+        let mut again = Engine::from_snapshot(cpu(), cfg.clone(), &snap).unwrap();
+        let back = again.evaluate(&seqs).unwrap().loss;
+        assert!(((back - loss) / loss).abs() < 1e-3, "{kind:?}: restored {back} vs {loss}");
+    }
+}

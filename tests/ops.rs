@@ -18,6 +18,7 @@ enum Cmp {
 
 const F: Cmp = Cmp::F32 { atol: 1e-5, rtol: 1e-4 };
 
+#[derive(Clone)]
 struct Case {
     name: String,
     op: Op,
@@ -49,6 +50,29 @@ fn poison(n: usize) -> Vec<u32> {
 
 fn b(i: u32) -> Buf {
     Buf(i)
+}
+
+/// `case` again with its weights (the op's [`Elem::Weights`] buffers) as bf16 pairs and the op's
+/// `bf16` flag set: every backend must read the same rounded values as the CPU reference.
+fn bf16_variant(case: &Case) -> Case {
+    let mut op = case.op.clone();
+    let flag = op.kind.fields().iter().find(|f| f.name == "bf16").expect("an op that reads weights has a `bf16` field");
+    op.params[flag.offset / 4] = 1;
+    let (mut data, mut cmp) = (case.data.clone(), case.cmp.clone());
+    for (slot, binding) in op.kind.bindings().iter().enumerate() {
+        if binding.elem == Elem::Weights {
+            let i = op.bufs[slot].0 as usize;
+            data[i] = to_bf16_words(as_f32(&data[i]));
+            cmp[i] = Cmp::Exact;
+        }
+    }
+    Case { name: format!("{} bf16", case.name), op, data, cmp }
+}
+
+/// The cases of an op that reads weights, at f32 and at bf16.
+fn both_precisions(cases: Vec<Case>) -> Vec<Case> {
+    let bf16: Vec<Case> = cases.iter().map(bf16_variant).collect();
+    cases.into_iter().chain(bf16).collect()
 }
 
 /// Runs a case on the CPU and on every GPU backend and compares every writable buffer.
@@ -145,7 +169,7 @@ fn embed_gate() {
             cmp: vec![Cmp::Exact, F, F, F],
         });
     }
-    check(cases);
+    check(both_precisions(cases));
 }
 
 #[test]
@@ -199,7 +223,7 @@ fn project() {
             cmp: vec![Cmp::Exact, F, F, F, F, F, F],
         });
     }
-    check(cases);
+    check(both_precisions(cases));
 }
 
 #[test]
@@ -300,7 +324,7 @@ fn lif_kwta() {
             cmp: vec![F, Cmp::Exact, F, F, F, Cmp::Exact, Cmp::Exact, F, F, F, Cmp::Exact, F, Cmp::Exact],
         });
     }
-    check(cases);
+    check(both_precisions(cases));
 }
 
 #[test]
@@ -406,6 +430,78 @@ fn logits() {
                 cmp: vec![F, F, F, Cmp::F32 { atol: 1e-4, rtol: 1e-4 }],
             });
         }
+    }
+    check(both_precisions(cases));
+}
+
+#[test]
+fn every_op_that_reads_weights_has_a_bf16_flag() {
+    for &kind in OpKind::ALL {
+        if kind.bindings().iter().any(|b| b.elem == Elem::Weights) {
+            let flag = kind.fields().iter().find(|f| f.name == "bf16");
+            assert!(
+                matches!(flag, Some(f) if f.len == 1 && f.scalar == Scalar::U32),
+                "{} has no u32 `bf16`",
+                kind.name()
+            );
+            assert!(
+                kind.bindings().iter().all(|b| b.elem != Elem::Weights || b.access == Access::Read),
+                "{}",
+                kind.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn bf16_rounding() {
+    // Nearest, ties to even; a NaN stays a (quiet) NaN; overflow rounds to infinity.
+    for (x, want) in [
+        (1.0f32, 0x3f80),
+        (-2.5, 0xc020),
+        (f32::from_bits(0x3f80_8000), 0x3f80), // a tie: down to the even 0x3f80
+        (f32::from_bits(0x3f81_8000), 0x3f82), // a tie: up to the even 0x3f82
+        (f32::from_bits(0x3f80_8001), 0x3f81),
+        (f32::MAX, 0x7f80),
+        (f32::INFINITY, 0x7f80),
+        (f32::NEG_INFINITY, 0xff80),
+        (-0.0, 0x8000),
+        (f32::from_bits(1), 0), // the smallest subnormal rounds to zero
+    ] {
+        assert_eq!(bf16_bits(x), want, "{x:e}");
+    }
+    assert!(f32::from_bits(bf16_bits(f32::NAN) << 16).is_nan());
+    assert!(f32::from_bits(bf16_bits(f32::from_bits(0x7f80_0001)) << 16).is_nan(), "a NaN with low payload only");
+    let r = &mut rng(5);
+    let xs: Vec<f32> = (0..1001).map(|_| r.random_range(-1e3f32..1e3)).collect();
+    let packed = to_bf16_words(&xs);
+    let back = weight_values(&packed, 0..xs.len(), 1);
+    for (x, y) in xs.iter().zip(back.iter()) {
+        assert!((x - y).abs() <= x.abs() / 256.0, "{x} -> {y}");
+    }
+}
+
+#[test]
+fn pack_bf16() {
+    let mut cases = Vec::new();
+    for (seed, &n) in [1usize, 2, 255, 513, 70_001].iter().enumerate() {
+        let r = &mut rng(90 + seed as u64);
+        let mut x: Vec<f32> =
+            (0..n).map(|_| r.random_range(-4.0f32..4.0) * 10f32.powi(r.random_range(-30..30))).collect();
+        let specials =
+            [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, f32::MAX, f32::from_bits(0x3f80_8000), 1e-40];
+        for (i, v) in specials.iter().enumerate() {
+            x[i * n / specials.len()] = *v;
+        }
+        cases.push(Case {
+            name: format!("pack_bf16 n={n}"),
+            op: Op::new(
+                pack_bf16::Params { len: n as u32, ..Default::default() },
+                pack_bf16::Bufs { src: b(0), dst: b(1) },
+            ),
+            data: vec![f32_words(&x), poison(n.div_ceil(2))],
+            cmp: vec![Cmp::Exact, Cmp::Exact],
+        });
     }
     check(cases);
 }

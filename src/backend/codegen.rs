@@ -84,10 +84,20 @@ pub fn wgsl_prelude(kind: OpKind) -> String {
         };
         let elem = match b.elem {
             Elem::F32 => "f32",
-            Elem::U32 => "u32",
             Elem::AtomicU32 => "atomic<u32>",
+            Elem::U32 | Elem::Weights => "u32",
         };
         let _ = writeln!(s, "@group(1) @binding({i}) var<storage, {access}> {}: array<{elem}>;", b.name);
+    }
+    // Weights read as `<name>_at(i)`: a storage array cannot be passed to a function, so each
+    // buffer gets its own reader.
+    for b in kind.bindings().iter().filter(|b| b.elem == Elem::Weights) {
+        let n = b.name;
+        let _ = writeln!(
+            s,
+            "fn {n}_at(i: u32) -> f32 {{\n    if (p.bf16 == 0u) {{ return bitcast<f32>({n}[i]); }}\n    \
+             let w = {n}[i >> 1u];\n    return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (i & 1u) == 1u));\n}}"
+        );
     }
     // Array fields read as `p_<name>(i)`.
     for f in kind.fields().iter().filter(|f| f.len > 1) {
@@ -140,12 +150,16 @@ pub fn cuda_prelude(kind: OpKind) -> String {
     for b in kind.bindings() {
         let ty = match b.elem {
             Elem::F32 => "float",
-            Elem::U32 | Elem::AtomicU32 => "u32",
+            Elem::U32 | Elem::AtomicU32 | Elem::Weights => "u32",
         };
         args.push(match b.access {
             Access::Read => format!("const {ty}* __restrict__ {}", b.name),
             Access::ReadWrite => format!("{ty}* {}", b.name),
         });
+        if b.elem == Elem::Weights {
+            // Expands where `p` and the buffer are in scope (the kernel, or a helper taking both).
+            let _ = writeln!(s, "#define {0}_at(i) weight_at({0}, (size_t)(i), p.bf16)", b.name);
+        }
     }
     let _ = writeln!(
         s,

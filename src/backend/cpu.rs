@@ -44,7 +44,7 @@ pub fn embed_gate(p: &embed_gate::Params, io: embed_gate::Io) {
     let e = p.embed as usize;
     for b in 0..p.batch as usize {
         let tok = tokens[b * p.tstride as usize + p.pos as usize] as usize;
-        let u = &emb[tok * e..(tok + 1) * e];
+        let u = &weight_values(emb, tok * e..(tok + 1) * e, p.bf16);
         let m = mean(u);
         let var = u.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / e as f64;
         let std = var.sqrt();
@@ -67,6 +67,7 @@ pub fn next_fast(f: f32, act: f32, decay: f32, rate: f32, cap: f32) -> f32 {
 pub fn project(p: &project::Params, io: project::Io) {
     let project::Io { p_idx, p_val, y_src, gains, fast, j, acts } = io;
     let (rows, fan, o) = (p.rows as usize, p.fanout as usize, p.o_src as usize);
+    let p_val = &weight_values(p_val, 0..rows * fan, p.bf16);
     for b in 0..p.batch as usize {
         let slot = b * p.n_conn as usize + p.conn as usize;
         let act = mean(&y_src[b * o..(b + 1) * o]) as f32;
@@ -104,6 +105,7 @@ pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
     let lif_kwta::Io { j, w_idx, w_val, theta, neuromod, ctrl, spk_prev, v, a, e, spk_next, y, counts } = io;
     let (n, fan, batch) = (p.n as usize, p.fanout as usize, p.batch as usize);
     let (inputs, outputs) = (p.inputs as usize, p.outputs as usize);
+    let w_val = &weight_values(w_val, 0..n * fan, p.bf16);
     let tiles = batch.div_ceil(SPIKE_TILE);
     // Sequences are independent within a tick: each is updated on its own thread, and their
     // spikes are then packed into the shared bit words (SPIKE_TILE sequences per word).
@@ -261,7 +263,7 @@ pub fn logits(p: &logits::Params, io: logits::Io) {
     let logits::Io { dec_w, dec_b, y, logits: out } = io;
     let (rows, v, d) = (p.batch as usize, p.vocab as usize, p.width as usize);
     // out[rows×V] = y[rows×D] · dec_wᵀ[D×V] + b
-    let (yw, ww) = (widen(&y[..rows * d]), widen(&dec_w[..v * d]));
+    let (yw, ww) = (widen(&y[..rows * d]), widen(&weight_values(dec_w, 0..v * d, p.bf16)));
     let mut c = vec![0f64; rows * v];
     gemm64(rows, d, v, &yw, (d as isize, 1), &ww, (1, d as isize), &mut c);
     for (o, row) in out[..rows * v].chunks_mut(v).zip(c.chunks(v)) {
@@ -484,7 +486,10 @@ pub fn plasticity(p: &plasticity::Params, io: plasticity::Io) {
     let rows = windows * batch;
     // The modulator of each row r = w·batch + b.
     let m: Vec<f64> = (0..rows)
-        .map(|r| (mod_base[(r % batch) * windows + r / batch] * mfac[(r % batch) * NUM_MODULES + p.module_id as usize]) as f64)
+        .map(|r| {
+            (mod_base[(r % batch) * windows + r / batch] * mfac[(r % batch) * NUM_MODULES + p.module_id as usize])
+                as f64
+        })
         .collect();
     let inv = p.inv_window_ticks as f64;
     w_next[..n * fan].par_iter_mut().enumerate().for_each(|(syn, o)| {
@@ -591,6 +596,11 @@ pub fn hebbian_gains(p: &hebbian_gains::Params, io: hebbian_gains::Io) {
         let (pre, post, eta) = (rate(m[0] as usize), rate(m[1] as usize), f32::from_bits(m[2]));
         next[c] = (gains[c] + eta * pre * post * (1.0 + rb) * p.window_ticks as f32).clamp(0.0, 2.0);
     }
+}
+
+pub fn pack_bf16(p: &pack_bf16::Params, io: pack_bf16::Io) {
+    let packed = super::to_bf16_words(bytemuck::cast_slice(&io.src[..p.len as usize]));
+    io.dst[..packed.len()].copy_from_slice(&packed);
 }
 
 pub fn health(p: &health::Params, io: health::Io) {

@@ -161,6 +161,31 @@ pub fn unpack_spikes(spk: &[u32], batch: usize, n: usize) -> Vec<u32> {
     (0..batch).flat_map(|b| (0..n).map(move |i| (spk[(b / SPIKE_TILE) * n + i] >> (b % SPIKE_TILE)) & 1)).collect()
 }
 
+/// The bf16 bits of `x` (round to nearest, ties to even; a NaN stays a quiet NaN), as the
+/// `pack_bf16` op computes them.
+pub fn bf16_bits(x: f32) -> u32 {
+    let b = x.to_bits();
+    if b & 0x7fff_ffff > 0x7f80_0000 {
+        return (b >> 16) | 0x40;
+    }
+    (b + 0x7fff + ((b >> 16) & 1)) >> 16
+}
+
+/// `values` as a bf16 weights buffer ([`ops::Elem::Weights`]): two per word, even index low.
+pub fn to_bf16_words(values: &[f32]) -> Vec<u32> {
+    values.chunks(2).map(|c| bf16_bits(c[0]) | c.get(1).map_or(0, |&h| bf16_bits(h) << 16)).collect()
+}
+
+/// Values `range` of a weights buffer ([`ops::Elem::Weights`]) as f32: the words themselves, or
+/// with `bf16 != 0` each half widened.
+pub fn weight_values(words: &[u32], range: std::ops::Range<usize>, bf16: u32) -> std::borrow::Cow<'_, [f32]> {
+    if bf16 == 0 {
+        return std::borrow::Cow::Borrowed(bytemuck::cast_slice(&words[range]));
+    }
+    let half = |i: usize| f32::from_bits(if i % 2 == 0 { words[i / 2] << 16 } else { words[i / 2] & 0xffff_0000 });
+    std::borrow::Cow::Owned(range.map(half).collect())
+}
+
 /// Output tile of the decoder GEMMs (`decoder_grad` always, `logits` on its GEMM path): each
 /// workgroup of COLUMN threads computes GEMM_TILE × GEMM_TILE outputs, 4 × 4 per thread, from
 /// GEMM_DEPTH-deep operand slices in shared memory (so the kernels' thread mapping assumes

@@ -32,6 +32,11 @@ pub enum Elem {
     U32,
     /// `u32` updated with atomics on the GPU.
     AtomicU32,
+    /// Weights the forward reads (docs/model.md §2, "Precision"): f32 values, or, when the op's `bf16`
+    /// parameter is 1, bf16 values two per `u32` word (value `i` in word `i / 2`, even `i` in the
+    /// low half). Shaders and kernels read value `i` as `<name>_at(i)`, the CPU reference through
+    /// [`super::weight_values`]. Read-only.
+    Weights,
 }
 
 /// One buffer of an op, in binding order.
@@ -109,11 +114,15 @@ macro_rules! elem {
     (atomic) => {
         Elem::AtomicU32
     };
+    (weights) => {
+        Elem::Weights
+    };
 }
 
 macro_rules! io_type {
     ($l:lifetime, Read, f32) => { &$l [f32] };
     ($l:lifetime, Read, u32) => { &$l [u32] };
+    ($l:lifetime, Read, weights) => { &$l [u32] };
     ($l:lifetime, ReadWrite, f32) => { &$l mut [f32] };
     ($l:lifetime, ReadWrite, $e:ident) => { &$l mut [u32] };
 }
@@ -124,6 +133,9 @@ macro_rules! io_view {
         bytemuck::cast_slice::<u32, f32>($read($bufs.next().expect("checked count")))
     };
     (Read, u32, $bufs:ident, $read:ident, $write:ident) => {
+        $read($bufs.next().expect("checked count"))
+    };
+    (Read, weights, $bufs:ident, $read:ident, $write:ident) => {
         $read($bufs.next().expect("checked count"))
     };
     (ReadWrite, f32, $bufs:ident, $read:ident, $write:ident) => {{
@@ -297,10 +309,10 @@ declare_ops! {
     /// `embed_gate`: thalamic input, the embedding of `tokens[b·tstride + pos]` gated by its
     /// change since the last tick (model.md, "Input").
     embed_gate: EmbedGate {
-        params { batch: u32, embed: u32, tstride: u32, pos: u32, tau_att: f32 }
+        params { batch: u32, embed: u32, tstride: u32, pos: u32, tau_att: f32, bf16: u32 }
         bufs {
             tokens: Read u32,
-            emb: Read f32,
+            emb: Read weights,
             /// Last tick's embedding per sequence.
             prev: ReadWrite f32,
             /// Input current of the Thalamus.
@@ -327,10 +339,11 @@ declare_ops! {
             fast_decay: f32,
             fast_rate: f32,
             fast_cap: f32,
+            bf16: u32,
         }
         bufs {
             p_idx: Read u32,
-            p_val: Read f32,
+            p_val: Read weights,
             y_src: Read f32,
             gains: Read f32,
             fast: Read f32,
@@ -369,11 +382,12 @@ declare_ops! {
             /// Sequences one workgroup steps together (a power of two ≤ SPIKE_TILE); 0 (or any
             /// other value) lets the backend choose ([`LaunchShapes::lif_seq_per_group`]).
             seq_per_group: u32,
+            bf16: u32,
         }
         bufs {
             j: Read f32,
             w_idx: Read u32,
-            w_val: Read f32,
+            w_val: Read weights,
             theta: Read f32,
             neuromod: Read f32,
             ctrl: Read u32,
@@ -446,8 +460,9 @@ declare_ops! {
             /// [`super::LOGITS_ROWS`] or [`super::LOGITS_GEMM`]; [`super::LOGITS_AUTO`] lets the
             /// backend choose ([`LaunchShapes::logits_gemm`]).
             path: u32,
+            bf16: u32,
         }
-        bufs { dec_w: Read f32, dec_b: Read f32, y: Read f32, logits: ReadWrite f32 }
+        bufs { dec_w: Read weights, dec_b: Read f32, y: Read f32, logits: ReadWrite f32 }
         groups |p, s| {
             if p.path == super::LOGITS_AUTO {
                 let gemm = s.logits_gemm(p.batch as usize, p.vocab as usize);
@@ -689,6 +704,15 @@ declare_ops! {
             gains_next: ReadWrite f32,
         }
         groups |_p, _| 1;
+    }
+
+    /// `pack_bf16`: `dst` holds the `len` f32 values of `src` (read as bits, so that a NaN's
+    /// payload cannot change on the way) as bf16 (round to nearest even, NaN stays NaN), two per
+    /// word in the layout of [`Elem::Weights`]; an odd last word's high half is 0.
+    pack_bf16: PackBf16 {
+        params { len: u32 }
+        bufs { src: Read u32, dst: ReadWrite u32 }
+        groups |p, _| ceil_div(p.len.div_ceil(2), COLUMN);
     }
 
     /// `health`: sets `flags[slot]` when any of `len` words of `data` is NaN or ±Inf.

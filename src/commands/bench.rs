@@ -53,10 +53,11 @@ fn generate(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
         println!("{}", serde_json::to_value(&r)?);
     } else {
         println!(
-            "{} {} preset {} batch {}: {} tokens/sequence in {:.3} s = {:.1} tokens/s ({} host sync, {} dispatches per call)",
+            "{} {} preset {} {} batch {}: {} tokens/sequence in {:.3} s = {:.1} tokens/s ({} host sync, {} dispatches per call)",
             r.backend,
             r.device,
             r.preset,
+            r.precision.name(),
             r.batch,
             r.tokens,
             r.seconds,
@@ -92,10 +93,11 @@ fn train(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
         println!("{}", serde_json::to_value(&r)?);
     } else {
         println!(
-            "train {} {} preset {} batch {} × {} tokens: {:.3} s/step = {:.0} tokens/s ({} host sync, {} dispatches); forward {:.0}%, decode {:.0}%, plasticity {:.0}%",
+            "train {} {} preset {} {} batch {} × {} tokens: {:.3} s/step = {:.0} tokens/s ({} host sync, {} dispatches); forward {:.0}%, decode {:.0}%, plasticity {:.0}%",
             r.backend,
             r.device,
             r.preset,
+            r.precision.name(),
             r.batch,
             r.tokens,
             r.seconds,

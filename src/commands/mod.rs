@@ -18,7 +18,8 @@ use clap::Args;
 use neurogen::pipeline::checkpoint;
 use neurogen::sampling::{Strategy, DEFAULT_TEMPERATURE, DEFAULT_TOP_K, DEFAULT_TOP_P};
 use neurogen::{
-    choose_backend, create_backend, Backend, BackendKind, Engine, ModelConfig, Preset, SamplingRule, Tokenizer,
+    choose_backend, create_backend, Backend, BackendKind, Engine, ModelConfig, Precision, Preset, SamplingRule,
+    Tokenizer,
 };
 
 /// The model and backend flags: on the main job (before any command) and on every command that
@@ -51,6 +52,11 @@ pub struct GlobalArgs {
     /// is JSON (a bare word is taken as a string); docs/model.md §8 lists every field.
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub set: Vec<String>,
+    /// How the forward stores the weights it reads (embedding, recurrent, projections, decoder):
+    /// bf16 halves their bytes per tick; parameters, updates and checkpoints stay f32
+    /// (docs/model.md §2, "Precision"). Also applies to a loaded checkpoint [default: the model's, f32].
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
 }
 
 impl GlobalArgs {
@@ -63,6 +69,7 @@ impl GlobalArgs {
             vocab: self.vocab.or(before.vocab),
             ticks_per_token: self.ticks_per_token.or(before.ticks_per_token),
             set: before.set.iter().chain(&self.set).cloned().collect(),
+            precision: self.precision.or(before.precision),
         }
     }
 
@@ -76,6 +83,7 @@ impl GlobalArgs {
             (self.vocab.is_some(), "--vocab"),
             (self.ticks_per_token.is_some(), "--ticks-per-token"),
             (!self.set.is_empty(), "--set"),
+            (self.precision.is_some(), "--precision"),
         ] {
             if set {
                 v.push(name);
@@ -117,7 +125,16 @@ impl GlobalArgs {
         for s in &self.set {
             cfg = cfg.with_field(s)?;
         }
-        Ok(cfg)
+        Ok(self.loaded_config(&cfg))
+    }
+
+    /// A checkpoint's configuration with the flags that may change how it runs (`--precision`).
+    pub fn loaded_config(&self, cfg: &ModelConfig) -> ModelConfig {
+        let mut cfg = cfg.clone();
+        if let Some(p) = self.precision {
+            cfg.precision = p;
+        }
+        cfg
     }
 
     /// Refuses the model-shaping flags when a checkpoint decides the model: `what` names it.
@@ -152,7 +169,7 @@ impl ModelArgs {
             g.refuse_shape_flags("--checkpoint")?;
             let ck = checkpoint::load(dir)?;
             eprintln!("loaded {} (step {})", ck.dir.display(), ck.manifest.step);
-            let eng = Engine::from_snapshot(g.create_backend()?, ck.manifest.config.clone(), &ck.snapshot)?;
+            let eng = Engine::from_snapshot(g.create_backend()?, g.loaded_config(&ck.manifest.config), &ck.snapshot)?;
             return Ok((eng, ck.tokenizer));
         }
         let tok = match &self.tokenizer {

@@ -232,7 +232,7 @@ pub fn run(g: &GlobalArgs, a: &TrainArgs) -> Result<()> {
             };
             let (record, seed) = a.settings(g, Some((prior, ck.manifest.seed)))?;
             eprintln!("resuming {} at step {}", ck.dir.display(), ck.manifest.train_steps);
-            let eng = Engine::from_snapshot(g.create_backend()?, ck.manifest.config.clone(), &ck.snapshot)?;
+            let eng = Engine::from_snapshot(g.create_backend()?, g.loaded_config(&ck.manifest.config), &ck.snapshot)?;
             let resume = Resume::from_checkpoint(&ck);
             a.train(record, seed, eng, &ck.tokenizer, out, Some(resume))?
         }

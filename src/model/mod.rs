@@ -5,8 +5,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
-use crate::backend::{spike_words, to_slot_major, Backend, Buf, ACC_WORDS, CTRL_WORDS};
-use crate::config::{ModelConfig, ModuleId, Optimizer, Source, NUM_MODULES};
+use crate::backend::{spike_words, to_bf16_words, to_slot_major, Backend, Buf, Op, ACC_WORDS, CTRL_WORDS};
+use crate::config::{ModelConfig, ModuleId, Optimizer, Precision, Source, NUM_MODULES};
 use crate::error::Result;
 
 /// A fixed-fanout sparse matrix: row `i` reads columns `idx[i·F..(i+1)·F]` (sorted, distinct).
@@ -225,6 +225,9 @@ pub struct ParamBufs {
     pub adam: Option<AdamBufs>,
     /// Per connection `[source module, target module, Hebbian rate bits, 0]` (`hebbian_gains`).
     pub conn_meta: Buf,
+    /// At `precision = bf16`: (f32 tensor, its bf16 copy) for the embedding, every recurrent
+    /// matrix, every projection and the decoder's weights (the forward reads the copies).
+    pub bf16_copies: Vec<(Buf, Buf)>,
 }
 
 /// Adam's moments on the device (see [`AdamState`]).
@@ -270,6 +273,35 @@ fn from_slot_major<T: Copy>(slot_major: &[T], rows: usize, fanout: usize) -> Vec
 }
 
 impl ParamBufs {
+    /// The buffer the forward reads for the f32 tensor `master`, and the ops' `bf16` flag.
+    pub fn forward(&self, master: Buf) -> (Buf, u32) {
+        match self.bf16_copies.iter().find(|(m, _)| *m == master) {
+            Some(&(_, copy)) => (copy, 1),
+            None => (master, 0),
+        }
+    }
+
+    /// Enqueues the rebuild of `master`'s bf16 copy (`len` values), if it has one: after every
+    /// change of the tensor on the device, in the same submission.
+    pub fn record_repack(&self, be: &mut dyn Backend, master: Buf, len: usize) -> Result<()> {
+        match self.forward(master) {
+            (copy, 1) => be.enqueue(Op::new(
+                crate::backend::pack_bf16::Params { len: len as u32, ..Default::default() },
+                crate::backend::pack_bf16::Bufs { src: master, dst: copy },
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Uploads new values of a whole f32 tensor and of its bf16 copy (host-side edits: sleep).
+    pub fn upload_values(&self, be: &mut dyn Backend, master: Buf, values: &[f32]) -> Result<()> {
+        be.upload(master, 0, words(values))?;
+        match self.forward(master) {
+            (copy, 1) => be.upload(copy, 0, &to_bf16_words(values)),
+            _ => Ok(()),
+        }
+    }
+
     /// Reads every parameter back to the host (one host sync per tensor; outside calls).
     pub fn download(&self, be: &mut dyn Backend, cfg: &ModelConfig) -> Result<HostParams> {
         let f32s = |v: Vec<u32>| -> Vec<f32> { bytemuck::cast_slice(&v).to_vec() };
@@ -338,12 +370,27 @@ impl ParamBufs {
             .iter()
             .flat_map(|c| [source_module(c.source) as u32, c.target as u32, c.hebbian_rate.to_bits(), 0])
             .collect();
+        let emb = upload_new(be, words(&p.emb))?;
+        let dec_w = upload_new(be, words(&p.dec_w))?;
+        let mut bf16_copies = Vec::new();
+        if cfg.precision == Precision::Bf16 {
+            let mut tensors = vec![(emb, p.emb.clone()), (dec_w, p.dec_w.clone())];
+            for (m, w) in modules.iter().zip(&p.recurrent) {
+                tensors.push((m.w_val, to_slot_major(&w.val, w.rows, w.fanout)));
+            }
+            for (b, pr) in projections.iter().zip(&p.projections) {
+                tensors.push((b.val, to_slot_major(&pr.val, pr.rows, pr.fanout)));
+            }
+            for (master, values) in tensors {
+                bf16_copies.push((master, upload_new(be, &to_bf16_words(&values))?));
+            }
+        }
         Ok(ParamBufs {
-            emb: upload_new(be, words(&p.emb))?,
+            emb,
             modules,
             projections,
             gains: upload_new(be, words(&p.gains))?,
-            dec_w: upload_new(be, words(&p.dec_w))?,
+            dec_w,
             dec_b: upload_new(be, words(&p.dec_b))?,
             // Adam exactly when the config asks for it; parameters without moments (an SGD
             // checkpoint) start them at zero.
@@ -355,6 +402,7 @@ impl ParamBufs {
                 }
             },
             conn_meta: upload_new(be, &meta)?,
+            bf16_copies,
         })
     }
 }

@@ -576,20 +576,24 @@ impl Engine {
             let ms = st.modules[m as usize];
             let mut overwrite = true;
             if m == ModuleId::Thalamus {
+                let (emb, bf16) = self.params.forward(self.params.emb);
                 let p = embed_gate::Params {
                     batch,
                     embed: cfg.embed as u32,
                     tstride: tstride as u32,
                     pos: pos as u32,
                     tau_att: mc.tau_att,
+                    bf16,
                     ..Default::default()
                 };
-                ops.push(Op::new(p, embed_gate::Bufs { tokens, emb: self.params.emb, prev: st.prev, j: ms.j }));
+                ops.push(Op::new(p, embed_gate::Bufs { tokens, emb, prev: st.prev, j: ms.j }));
                 overwrite = false;
             }
             for (c, cc) in cfg.connections.iter().enumerate().filter(|(_, cc)| cc.target == m) {
                 let y_src = self.source_buf(st, cc.source);
                 let o_src = cfg.source_width(cc.source) as u32;
+                let pr = self.params.projections[c];
+                let (p_val, bf16) = self.params.forward(pr.val);
                 let pp = project::Params {
                     batch,
                     rows: mc.inputs as u32,
@@ -603,12 +607,12 @@ impl Engine {
                     fast_decay: FAST_DECAY,
                     fast_rate: FAST_RATE,
                     fast_cap: FAST_CAP,
+                    bf16,
                     ..Default::default()
                 };
-                let pr = self.params.projections[c];
                 let bufs = project::Bufs {
                     p_idx: pr.idx,
-                    p_val: pr.val,
+                    p_val,
                     y_src,
                     gains: self.params.gains,
                     fast: st.fast,
@@ -690,6 +694,8 @@ impl Engine {
         match mc.neuron {
             NeuronModel::LifAdaptive => {
                 let l = &cfg.lif;
+                let mp = self.params.modules[m as usize];
+                let (w_val, bf16) = self.params.forward(mp.w_val);
                 let p = lif_kwta::Params {
                     batch,
                     n: mc.n as u32,
@@ -712,13 +718,13 @@ impl Engine {
                     v_min: l.v_min,
                     trace_lambda: mc.trace_lambda(l),
                     seq_per_group: 0, // the backend's launch shapes choose
+                    bf16,
                     ..Default::default()
                 };
-                let mp = self.params.modules[m as usize];
                 let bufs = lif_kwta::Bufs {
                     j: ms.j,
                     w_idx: mp.w_idx,
-                    w_val: mp.w_val,
+                    w_val,
                     theta: mp.theta,
                     neuromod: st.neuromod,
                     ctrl: st.ctrl,
@@ -747,15 +753,16 @@ impl Engine {
 
     fn record_logits(&mut self, st: &StateBufs) -> Result<()> {
         self.record_features(st, st.features, 0)?;
+        let (dec_w, bf16) = self.params.forward(self.params.dec_w);
         let p = logits::Params {
             batch: st.batch as u32,
             vocab: self.cfg.vocab as u32,
             width: self.cfg.decoder_width() as u32,
             path: LOGITS_AUTO,
+            bf16,
             ..Default::default()
         };
-        let bufs =
-            logits::Bufs { dec_w: self.params.dec_w, dec_b: self.params.dec_b, y: st.features, logits: st.logits };
+        let bufs = logits::Bufs { dec_w, dec_b: self.params.dec_b, y: st.features, logits: st.logits };
         self.be.enqueue(Op::new(p, bufs))
     }
 

@@ -554,15 +554,17 @@ impl Engine {
         }
 
         // 2. Decode every predicted position in one batched product; loss, rewards, modulators.
+        let (dec_read, bf16) = self.params.forward(self.params.dec_w);
         let lp = logits::Params {
             batch: rows as u32,
             vocab: v as u32,
             width: d as u32,
             path: LOGITS_AUTO,
+            bf16,
             ..Default::default()
         };
         let (dec_w, dec_b) = (self.params.dec_w, self.params.dec_b);
-        self.be.enqueue(Op::new(lp, logits::Bufs { dec_w, dec_b, y: tb.features, logits: tb.logits }))?;
+        self.be.enqueue(Op::new(lp, logits::Bufs { dec_w: dec_read, dec_b, y: tb.features, logits: tb.logits }))?;
         let gp = loss_grad::Params {
             rows: rows as u32,
             batch: batch as u32,
@@ -683,6 +685,10 @@ impl Engine {
         for &(next, dst, len, _) in &updates {
             self.be.enqueue(Op::commit(next, tb.flags, Flag::COUNT, dst, len))?;
         }
+        // The forward's bf16 copies follow whatever the commits left (docs/model.md §2, "Precision").
+        for &(_, dst, len, _) in &updates {
+            self.params.record_repack(&mut *self.be, dst, len)?;
+        }
         Ok(())
     }
 
@@ -700,10 +706,10 @@ impl Engine {
         // The presynaptic rows, neuron-major: (transposed buffer, column) of a block.
         let features_t = tb.features_t.expect("planned e-prop operands");
         let transpose = |src: Buf, width: usize, dst: Buf| {
-            Op::new(transpose::Params { rows: rows as u32, width: width as u32, ..Default::default() }, transpose::Bufs {
-                src,
-                dst,
-            })
+            Op::new(
+                transpose::Params { rows: rows as u32, width: width as u32, ..Default::default() },
+                transpose::Bufs { src, dst },
+            )
         };
         self.be.enqueue(transpose(tb.features, d, features_t))?;
         if let (Some(extra), Some(extra_t)) = (tb.extra, tb.extra_t) {
@@ -714,24 +720,25 @@ impl Engine {
             Rows::Extra(o) => (tb.extra_t.expect("planned extra rows"), o),
         };
         // (w_idx, w_val, w_next) of one matrix into the k-th learner.
-        let eprop_op = |w: (Buf, Buf, Buf), k: usize, n: usize, fanout: usize, pre: (Rows, u32, f32), learn: (f32, f32)| {
-            let (pre_rows, pre_lag, pre_scale) = pre;
-            let (x_t, pre_offset) = locate(pre_rows);
-            let (rate, bound) = learn;
-            let p = eprop::Params {
-                rows: rows as u32,
-                n: n as u32,
-                fanout: fanout as u32,
-                pre_offset: pre_offset as u32,
-                lag_rows: pre_lag * batch as u32,
-                pre_scale,
-                rate,
-                bound,
-                ..Default::default()
+        let eprop_op =
+            |w: (Buf, Buf, Buf), k: usize, n: usize, fanout: usize, pre: (Rows, u32, f32), learn: (f32, f32)| {
+                let (pre_rows, pre_lag, pre_scale) = pre;
+                let (x_t, pre_offset) = locate(pre_rows);
+                let (rate, bound) = learn;
+                let p = eprop::Params {
+                    rows: rows as u32,
+                    n: n as u32,
+                    fanout: fanout as u32,
+                    pre_offset: pre_offset as u32,
+                    lag_rows: pre_lag * batch as u32,
+                    pre_scale,
+                    rate,
+                    bound,
+                    ..Default::default()
+                };
+                let (w_idx, w_val, w_next) = w;
+                Op::new(p, eprop::Bufs { w_idx, w_val, q_t: tb.q_t[k], x_t, totals: tb.totals, w_next })
             };
-            let (w_idx, w_val, w_next) = w;
-            Op::new(p, eprop::Bufs { w_idx, w_val, q_t: tb.q_t[k], x_t, totals: tb.totals, w_next })
-        };
         for (k, learner) in plan.modules.iter().enumerate() {
             let m = learner.module;
             let mc = &cfg.modules[m];
@@ -925,7 +932,7 @@ impl Engine {
                 }
             }
             self.be.upload(mp.w_idx, 0, &idx)?;
-            self.be.upload(mp.w_val, 0, bytemuck::cast_slice(&val))?;
+            self.params.upload_values(&mut *self.be, mp.w_val, &val)?;
             self.be.upload(mp.theta, 0, bytemuck::cast_slice(&theta))?;
             self.be.upload(mp.activity, 0, &vec![0; n])?;
         }
