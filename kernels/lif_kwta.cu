@@ -6,8 +6,11 @@
 // a block's bits never straddle two words; several blocks may share a word).
 
 KERNEL {
-    __shared__ float vstar[COLUMN];
-    __shared__ u32 cand[COLUMN];
+    // The column's kWTA candidates of one sequence (v* and neuron), in arrival order, and their
+    // count (two counters, alternating by sequence, so one can be cleared while the other fills).
+    __shared__ float cand_v[COLUMN];
+    __shared__ u32 cand_i[COLUMN];
+    __shared__ u32 n_cand[2];
     __shared__ u32 fired;
     const u32 g = block_id(), cols = p.n / COLUMN, lid = threadIdx.x;
     const u32 b0 = (g / cols) * p.seq_per_group;
@@ -39,6 +42,8 @@ KERNEL {
         }
     }
 
+    if (lid < 2u) n_cand[lid] = 0u;
+    __syncthreads();
     u32 bits = 0u;
     for (u32 t = 0u; t < nb; t++) {
         const u32 b = b0 + t;
@@ -55,16 +60,23 @@ KERNEL {
             if (k == t) r = rec[k];
         const float vs = fmaxf(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + r - a[si]);
         const bool is_cand = vs > th;
-        vstar[lid] = vs;
-        cand[lid] = is_cand ? 1u : 0u;
+        if (is_cand) {
+            const u32 slot = atomicAdd(&n_cand[t & 1u], 1u);
+            cand_v[slot] = vs;
+            cand_i[slot] = lid;
+        }
         __syncthreads();
 
-        bool spike = false;
-        if (is_cand) {
+        // Exact kWTA: with at most k candidates all of them spike; else each one's rank among the
+        // candidates (v* descending, ties to the lower index) decides; the list's order does not.
+        const u32 c = n_cand[t & 1u];
+        if (lid == 0u) n_cand[(t + 1u) & 1u] = 0u; // last read a sequence ago
+        bool spike = is_cand;
+        if (is_cand && c > p.k) {
             u32 rank = 0u;
-            for (u32 u = 0u; u < COLUMN; u++) {
-                float o = vstar[u];
-                if (cand[u] != 0u && (o > vs || (o == vs && u < lid))) rank++;
+            for (u32 s = 0u; s < c; s++) {
+                const float o = cand_v[s];
+                if (o > vs || (o == vs && cand_i[s] < lid)) rank++;
             }
             spike = rank < p.k;
         }

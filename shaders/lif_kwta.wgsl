@@ -2,8 +2,11 @@
 // neuromodulated input, recurrent input from last tick's spikes, LIF-A, exact kWTA
 // (largest v*, ties to the lower index), readout, traces and the module's spike count.
 
-var<workgroup> vstar: array<f32, COLUMN>;
-var<workgroup> cand: array<u32, COLUMN>;
+// The column's kWTA candidates of one sequence (v* and neuron), in arrival order, and their count
+// (two counters, alternating by sequence, so one can be cleared while the other fills).
+var<workgroup> cand_v: array<f32, COLUMN>;
+var<workgroup> cand_i: array<u32, COLUMN>;
+var<workgroup> n_cand: array<atomic<u32>, 2>;
 var<workgroup> fired: atomic<u32>;
 
 // Spikes are bits: word [b / 32][i] holds sequence b's spike of neuron i, so one gather of a
@@ -48,6 +51,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
     }
 
+    if (lid < 2u) { atomicStore(&n_cand[lid], 0u); }
+    workgroupBarrier();
     var bits = 0u;
     for (var t = 0u; t < nb; t++) {
         let b = b0 + t;
@@ -66,17 +71,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         if (nb > 1u) { r = rec[t]; }
         let vs = max(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + r - a[si]);
         let is_cand = vs > th;
-        vstar[lid] = vs;
-        cand[lid] = select(0u, 1u, is_cand);
+        if (is_cand) {
+            let slot = atomicAdd(&n_cand[t % 2u], 1u);
+            cand_v[slot] = vs;
+            cand_i[slot] = lid;
+        }
         workgroupBarrier();
 
-        // Exact kWTA: rank among the column's candidates.
-        var spike = false;
-        if (is_cand) {
+        // Exact kWTA: with at most k candidates all of them spike; else each one's rank among the
+        // candidates (v* descending, ties to the lower index) decides; the list's order does not.
+        let c = atomicLoad(&n_cand[t % 2u]);
+        if (lid == 0u) { atomicStore(&n_cand[(t + 1u) % 2u], 0u); } // last read a sequence ago
+        var spike = is_cand;
+        if (is_cand && c > p.k) {
             var rank = 0u;
-            for (var u = 0u; u < COLUMN; u++) {
-                let o = vstar[u];
-                if (cand[u] != 0u && (o > vs || (o == vs && u < lid))) { rank++; }
+            for (var s = 0u; s < c; s++) {
+                let o = cand_v[s];
+                if (o > vs || (o == vs && cand_i[s] < lid)) { rank++; }
             }
             spike = rank < p.k;
         }
