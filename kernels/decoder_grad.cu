@@ -16,7 +16,23 @@ KERNEL {
     const u32 v0 = (g % vtiles) * TM, d0 = (g / vtiles) * TM;
     const u32 tx = lid % QT, ty = lid / QT;
     float acc[4][4] = {}, bsum[4] = {};
-    for (u32 r0 = 0u; r0 < p.rows; r0 += TK) {
+    if (p.product_given != 0u) {
+        // A vendor GEMM wrote the product into g_w: read this thread's sub-tile, and sum the bias
+        // where it is needed (column tile 0).
+#pragma unroll
+        for (u32 i = 0; i < 4u; i++) {
+            const u32 v = v0 + 4u * ty + i;
+            if (v >= p.vocab) continue;
+#pragma unroll
+            for (u32 j = 0; j < 4u; j++) {
+                const u32 d = d0 + 4u * tx + j;
+                if (d < p.width) acc[i][j] = g_w[(size_t)v * p.width + d];
+            }
+            if (d0 == 0u && tx == 0u)
+                for (u32 r = 0u; r < p.rows; r++) bsum[i] += grads[(size_t)r * p.vocab + v];
+        }
+    }
+    for (u32 r0 = 0u; r0 < p.rows * (p.product_given == 0u); r0 += TK) {
 #pragma unroll
         for (u32 q = 0; q < 4u; q++) {
             const u32 e = lid + COLUMN * q, k = e / TM, c = e % TM, r = r0 + k;

@@ -27,7 +27,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // Each invocation stages one vec4 of each operand per chunk: row k = lid / QT, columns 4*(lid % QT)..
     let k_ld = lid / QT;
     let c_ld = 4u * (lid % QT);
-    for (var r0 = 0u; r0 < p.rows; r0 += TK) {
+    if (p.product_given != 0u) {
+        // A vendor GEMM wrote the product into g_w: read this invocation's sub-tile, and sum the
+        // bias where it is needed (column tile 0).
+        for (var i = 0u; i < 4u; i++) {
+            let v = v0 + 4u * ty + i;
+            if (v >= p.vocab) { continue; }
+            for (var j = 0u; j < 4u; j++) {
+                let d = d0 + 4u * tx + j;
+                if (d < p.width) { acc[i][j] = g_w[v * p.width + d]; }
+            }
+            if (d0 == 0u && tx == 0u) {
+                for (var r = 0u; r < p.rows; r++) { bsum[i] += grads[r * p.vocab + v]; }
+            }
+        }
+    }
+    for (var r0 = 0u; r0 < p.rows * u32(p.product_given == 0u); r0 += TK) {
         let r = r0 + k_ld;
         var a = vec4<f32>(0.0);
         var b = vec4<f32>(0.0);

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use neurogen::backend::{decoder_grad, decoder_grad_partials, logits, Buf, Op, LOGITS_GEMM};
 use neurogen::{create_backend, BackendKind, Engine, GenerateOptions, ModelConfig, NeuroError, Preset, SamplingRule};
 
 fn cuda() -> Option<Box<dyn neurogen::Backend>> {
@@ -91,4 +92,90 @@ fn a_batch_beyond_device_memory_is_refused_with_what_fits() {
     // The engine still works afterwards.
     let out = eng.generate(&[vec![256]], &GenerateOptions { max_new: 2, ..Default::default() }).unwrap();
     assert_eq!(out.tokens[0].len(), 2);
+}
+
+/// Runs `ops` (over buffers holding `data`) in `calls` calls and returns every buffer after each.
+fn run_calls(be: &mut dyn neurogen::Backend, ops: &[Op], data: &[Vec<u32>], calls: usize) -> Vec<Vec<Vec<u32>>> {
+    let bufs: Vec<Buf> = data.iter().map(|d| be.alloc(d.len()).unwrap()).collect();
+    let mut outs = Vec::new();
+    for _ in 0..calls {
+        for (b, d) in bufs.iter().zip(data) {
+            be.upload(*b, 0, d).unwrap();
+        }
+        be.begin().unwrap();
+        for op in ops {
+            let mut op = op.clone();
+            op.bufs = op.bufs.iter().map(|b| bufs[b.0 as usize]).collect();
+            be.enqueue(op).unwrap();
+        }
+        outs.push(be.submit(&bufs).unwrap());
+        assert_eq!(be.stats().last_call_syncs, 1, "one host sync per call");
+    }
+    outs
+}
+
+/// The largest |got − want| over the largest |want| (a normwise error: TF32 rounds each input).
+fn normwise_error(got: &[u32], want: &[u32]) -> f64 {
+    let (g, w): (&[f32], &[f32]) = (bytemuck::cast_slice(got), bytemuck::cast_slice(want));
+    assert!(g.iter().all(|x| x.is_finite()), "a non-finite output");
+    let scale = w.iter().fold(0f64, |m, &x| m.max(x.abs() as f64)).max(1e-30);
+    g.iter().zip(w).fold(0f64, |m, (&a, &b)| m.max((a as f64 - b as f64).abs())) / scale
+}
+
+/// The decoder's products on cuBLAS (`NEUROGEN_CUBLAS=f32|tf32`): `logits` on its GEMM path and
+/// `decoder_grad`, in one call, run directly, captured into a graph and replayed, against the CPU
+/// reference (odd sizes). The normwise error is printed; bounds: f32 1e-5, TF32 4e-3.
+#[test]
+fn cublas_products_match_the_cpu_reference() {
+    use neurogen::backend::cuda::{CudaBackend, VendorGemm};
+    use rand::{Rng, SeedableRng};
+    let Some(_) = cuda() else { return };
+    let (rows, vocab, width) = (300usize, 517usize, 1031usize);
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut uniform =
+        |n: usize, lo: f32, hi: f32| -> Vec<u32> { (0..n).map(|_| r.random_range(lo..hi).to_bits()).collect() };
+    let poison = |n: usize| vec![POISON; n];
+    let data = vec![
+        uniform(vocab * width, -0.5, 0.5), // 0 dec_w
+        uniform(vocab, -0.1, 0.1),         // 1 dec_b
+        uniform(rows * width, 0.0, 1.0),   // 2 y
+        poison(rows * vocab),              // 3 logits
+        uniform(rows * vocab, -1.0, 1.0),  // 4 grads
+        [0.0f32, 0.0, rows as f32, 1.0 / rows as f32].iter().map(|x| x.to_bits()).collect(), // 5 totals
+        poison(vocab * width),             // 6 g_w
+        poison(vocab),                     // 7 g_b
+        poison(decoder_grad_partials(vocab, width)), // 8 partials
+    ];
+    let b = Buf;
+    let (v, d, n) = (vocab as u32, width as u32, rows as u32);
+    let ops = [
+        Op::new(
+            logits::Params { batch: n, vocab: v, width: d, path: LOGITS_GEMM, ..Default::default() },
+            logits::Bufs { dec_w: b(0), dec_b: b(1), y: b(2), logits: b(3) },
+        ),
+        Op::new(
+            decoder_grad::Params { rows: n, vocab: v, width: d, ..Default::default() },
+            decoder_grad::Bufs { grads: b(4), y: b(2), totals: b(5), g_w: b(6), g_b: b(7), partials: b(8) },
+        ),
+    ];
+    let want = run_calls(&mut *cpu(), &ops, &data, 1).pop().unwrap();
+    for (mode, bound) in [(VendorGemm::F32, 1e-5), (VendorGemm::Tf32, 4e-3)] {
+        let mut be = match CudaBackend::with_vendor_gemm(0, mode) {
+            Ok(be) => be,
+            Err(e) => {
+                assert!(!gpu_required(), "cuBLAS ({mode:?}) unavailable with NEUROGEN_GPU=1: {e}");
+                eprintln!("note: skipping cuBLAS {mode:?}: {e}");
+                return;
+            }
+        };
+        for (call, got) in run_calls(&mut be, &ops, &data, 3).iter().enumerate() {
+            for (buf, name) in [(3, "logits"), (6, "g_w"), (7, "g_b"), (8, "partials")] {
+                let e = normwise_error(&got[buf], &want[buf]);
+                eprintln!("cuBLAS {mode:?} call {call} {name}: normwise error {e:.2e}");
+                assert!(e <= bound, "cuBLAS {mode:?} call {call} {name}: error {e:.2e} over {bound:.0e}");
+            }
+        }
+        let s = neurogen::Backend::stats(&be);
+        assert!(s.captured_graphs >= 1 && s.replayed_calls >= 1, "direct, captured and replayed: {s:?}");
+    }
 }

@@ -763,6 +763,24 @@ fn decoder_grad_norm_and_sgd() {
             ],
             cmp: vec![F, F, F, tol, tol, tol],
         });
+        // The product given (as a vendor GEMM leaves it in g_w): scaled, with bias and partials.
+        let pg = decoder_grad::Params { product_given: 1, ..p };
+        cases.push(Case {
+            name: format!("decoder_grad product given rows={rows} v={vocab} d={width}"),
+            op: Op::new(
+                pg,
+                decoder_grad::Bufs { grads: b(0), y: b(1), totals: b(2), g_w: b(3), g_b: b(4), partials: b(5) },
+            ),
+            data: vec![
+                uniform(r, rows * vocab, -1.0, 1.0),
+                poison(rows * width), // not read
+                f32_words(&[0.0, 0.0, rows as f32, draw(r, 0.01, 1.0)]),
+                uniform(r, vocab * width, -3.0, 3.0),
+                poison(vocab),
+                poison(tiles),
+            ],
+            cmp: vec![F, Cmp::Exact, F, tol, tol, tol],
+        });
         let gp = grad_norm::Params { n_partials: tiles as u32, clip: draw(r, 0.2, 1.5), ..Default::default() };
         cases.push(Case {
             name: format!("grad_norm n={tiles}"),

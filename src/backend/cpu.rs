@@ -426,9 +426,14 @@ pub fn decoder_grad(p: &decoder_grad::Params, io: decoder_grad::Io) {
     let inv = totals[3] as f64;
     let (vtiles, dtiles) = (v.div_ceil(GEMM_TILE), d.div_ceil(GEMM_TILE));
     // g_w[V×D] = gradsᵀ[V×rows] · y[rows×D] / count
-    let (gw, yw) = (widen(&grads[..rows * v]), widen(&y[..rows * d]));
-    let mut c = vec![0f64; v * d];
-    gemm64(v, rows, d, &gw, (1, v as isize), &yw, (d as isize, 1), &mut c);
+    let c = if p.product_given != 0 {
+        widen(&g_w[..v * d])
+    } else {
+        let (gw, yw) = (widen(&grads[..rows * v]), widen(&y[..rows * d]));
+        let mut c = vec![0f64; v * d];
+        gemm64(v, rows, d, &gw, (1, v as isize), &yw, (d as isize, 1), &mut c);
+        c
+    };
     let row_sq: Vec<Vec<f64>> = (g_w[..v * d].par_chunks_mut(d), g_b[..v].par_iter_mut(), c.par_chunks(d))
         .into_par_iter()
         .enumerate()

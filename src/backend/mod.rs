@@ -182,7 +182,8 @@ pub fn weight_values(words: &[u32], range: std::ops::Range<usize>, bf16: u32) ->
     if bf16 == 0 {
         return std::borrow::Cow::Borrowed(bytemuck::cast_slice(&words[range]));
     }
-    let half = |i: usize| f32::from_bits(if i % 2 == 0 { words[i / 2] << 16 } else { words[i / 2] & 0xffff_0000 });
+    let half =
+        |i: usize| f32::from_bits(if i.is_multiple_of(2) { words[i / 2] << 16 } else { words[i / 2] & 0xffff_0000 });
     std::borrow::Cow::Owned(range.map(half).collect())
 }
 

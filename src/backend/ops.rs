@@ -556,7 +556,14 @@ declare_ops! {
     /// `decoder_grad`: `g_w[v, d] = Σ_r grads[r, v] · y[r, d] / count`, `g_b[v] = Σ_r grads[r, v] / count`,
     /// and each workgroup's share of the squared norm in `partials` (a tiled GEMM).
     decoder_grad: DecoderGrad {
-        params { rows: u32, vocab: u32, width: u32 }
+        params {
+            rows: u32,
+            vocab: u32,
+            width: u32,
+            /// 1: `g_w` already holds `Σ_r grads[r, v] · y[r, d]` (a vendor GEMM wrote it); the op
+            /// scales it by `1 / count` and adds the bias and the partials.
+            product_given: u32,
+        }
         bufs {
             grads: Read f32,
             y: Read f32,

@@ -10,12 +10,19 @@
 //! to (`cuGraphExecKernelNodeSetParams`). Reading parameters from device memory instead cost
 //! 7–16 % at `small`/`seed` B = 32 (BENCHMARKS.md). The read-back is one set of async copies into
 //! pinned memory and one stream synchronisation: exactly one host sync per call.
+//!
+//! With `NEUROGEN_CUBLAS=tf32|f32` the decoder's two large products (`logits` on its GEMM path,
+//! `decoder_grad`) run on cuBLAS instead of the hand-written tiles: the backend expands those ops
+//! into a cuBLAS SGEMM and a small kernel of the same op table (the bias broadcast by
+//! `gather_rows`; `decoder_grad` with `product_given`), and a graph holds each SGEMM as a child
+//! graph captured once. Off by default until measured on a GPU (BENCHMARKS.md).
 
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use cudarc::cublas::sys as blas_sys;
 use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaModule, CudaStream};
 use cudarc::nvrtc::{compile_ptx_with_opts, CompileError, CompileOptions, Ptx};
 use rayon::prelude::*;
@@ -103,27 +110,157 @@ impl Drop for Pinned {
     }
 }
 
-/// What decides a call's launches: per op its kernel, buffers, grid and parameter size.
-type Shape = Vec<(OpKind, Vec<Buf>, u32, usize)>;
+/// Which library computes the decoder's large products (`NEUROGEN_CUBLAS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VendorGemm {
+    /// The op table's own kernels (the default).
+    Off,
+    /// cuBLAS SGEMM in full f32.
+    F32,
+    /// cuBLAS SGEMM on TF32 tensor cores (10-bit mantissa inputs, f32 accumulation).
+    Tf32,
+}
 
-fn shape_of(ops: &[Op]) -> Shape {
-    ops.iter().map(|op| (op.kind, op.bufs.clone(), op.groups, op.params.len())).collect()
+impl VendorGemm {
+    /// `NEUROGEN_CUBLAS`: unset, `0` or `off`; `f32`; `tf32`.
+    pub fn from_env() -> Result<VendorGemm> {
+        match std::env::var("NEUROGEN_CUBLAS").as_deref() {
+            Err(_) | Ok("") | Ok("0") | Ok("off") => Ok(VendorGemm::Off),
+            Ok("f32") => Ok(VendorGemm::F32),
+            Ok("tf32") => Ok(VendorGemm::Tf32),
+            Ok(other) => Err(NeuroError::Usage(format!("NEUROGEN_CUBLAS={other}: expected off, f32 or tf32"))),
+        }
+    }
+}
+
+/// One cuBLAS SGEMM in its column-major terms: `C[m×n] = op(A)·op(B) + beta·C`, `beta` 0 or 1.
+/// Every field is part of a call's shape, so a graph never needs to change one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Gemm {
+    trans_a: bool,
+    trans_b: bool,
+    m: u32,
+    n: u32,
+    k: u32,
+    a: Buf,
+    lda: u32,
+    b: Buf,
+    ldb: u32,
+    c: Buf,
+    ldc: u32,
+    accumulate: bool,
+}
+
+/// One launch of a call: a kernel of the op table, or a cuBLAS product.
+#[derive(Clone, Debug)]
+enum Step {
+    Kernel(Op),
+    Gemm(Gemm),
+}
+
+/// What decides a step's launch: a kernel's function, buffers, grid and parameter size, or the
+/// whole product.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum StepShape {
+    Kernel(OpKind, Vec<Buf>, u32, usize),
+    Gemm(Gemm),
+}
+
+impl StepShape {
+    fn of(step: &Step) -> StepShape {
+        match step {
+            Step::Kernel(op) => StepShape::Kernel(op.kind, op.bufs.clone(), op.groups, op.params.len()),
+            Step::Gemm(g) => StepShape::Gemm(*g),
+        }
+    }
+
+    fn uses(&self, buf: Buf) -> bool {
+        match self {
+            StepShape::Kernel(_, bufs, _, _) => bufs.contains(&buf),
+            StepShape::Gemm(g) => [g.a, g.b, g.c].contains(&buf),
+        }
+    }
+}
+
+type Shape = Vec<StepShape>;
+
+fn shape_of(steps: &[Step]) -> Shape {
+    steps.iter().map(StepShape::of).collect()
 }
 
 /// The hash of a call's shape, without building it (calls repeat; shapes are built once).
-fn shape_key(ops: &[Op]) -> u64 {
+fn shape_key(steps: &[Step]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    for op in ops {
-        (op.kind, &op.bufs, op.groups, op.params.len()).hash(&mut h);
+    for step in steps {
+        match step {
+            Step::Kernel(op) => (0u8, op.kind, &op.bufs, op.groups, op.params.len()).hash(&mut h),
+            Step::Gemm(g) => (1u8, g).hash(&mut h),
+        }
     }
     h.finish()
 }
 
-fn same_shape(shape: &Shape, ops: &[Op]) -> bool {
-    shape.len() == ops.len()
-        && shape.iter().zip(ops).all(|((kind, bufs, groups, words), op)| {
-            *kind == op.kind && *bufs == op.bufs && *groups == op.groups && *words == op.params.len()
-        })
+/// cuBLAS bytes of workspace: set by the backend so that capturing a product into a graph never
+/// allocates.
+const BLAS_WORKSPACE_BYTES: usize = 32 << 20;
+
+/// A cuBLAS handle with its workspace and the stream products are captured on.
+struct Blas {
+    handle: blas_sys::cublasHandle_t,
+    workspace: sys::CUdeviceptr,
+    capture: Arc<CudaStream>,
+    mode: VendorGemm,
+}
+
+// SAFETY: as for `Graph`: the handle and workspace are owned by this value alone, used only
+// through `&mut CudaBackend`, which binds the context to the calling thread before any use.
+unsafe impl Send for Blas {}
+
+fn blas_err(what: &str, e: impl std::fmt::Debug) -> NeuroError {
+    err(format!("cuBLAS {what}: {e:?}"))
+}
+
+impl Blas {
+    fn new(ctx: &Arc<CudaContext>, stream: &Arc<CudaStream>, mode: VendorGemm) -> Result<Blas> {
+        if !unsafe { blas_sys::is_culib_present() } {
+            return Err(NeuroError::Unavailable(format!(
+                "NEUROGEN_CUBLAS={mode:?} asks for cuBLAS, but libcublas could not be loaded (put the CUDA \
+                 toolkit's lib64 on LD_LIBRARY_PATH, or unset NEUROGEN_CUBLAS)"
+            )));
+        }
+        let handle = cudarc::cublas::result::create_handle().map_err(|e| blas_err("creating a handle", e))?;
+        let workspace =
+            unsafe { result::malloc_sync(BLAS_WORKSPACE_BYTES) }.map_err(|e| driver("cuBLAS workspace", e))?;
+        let blas =
+            Blas { handle, workspace, capture: ctx.new_stream().map_err(|e| driver("a capture stream", e))?, mode };
+        let math = match mode {
+            VendorGemm::Tf32 => blas_sys::cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH,
+            _ => blas_sys::cublasMath_t::CUBLAS_DEFAULT_MATH,
+        };
+        unsafe {
+            blas_sys::cublasSetStream_v2(handle, stream.cu_stream() as _)
+                .result()
+                .map_err(|e| blas_err("stream", e))?;
+            blas_sys::cublasSetMathMode(handle, math).result().map_err(|e| blas_err("math mode", e))?;
+            blas_sys::cublasSetWorkspace_v2(handle, workspace as *mut c_void, BLAS_WORKSPACE_BYTES)
+                .result()
+                .map_err(|e| blas_err("workspace", e))?;
+        }
+        Ok(blas)
+    }
+}
+
+impl Drop for Blas {
+    fn drop(&mut self) {
+        unsafe {
+            let _ = cudarc::cublas::result::destroy_handle(self.handle);
+            let _ = result::free_sync(self.workspace);
+        }
+    }
+}
+
+fn same_shape(shape: &Shape, steps: &[Step]) -> bool {
+    shape.len() == steps.len() && shape.iter().zip(steps).all(|(s, step)| *s == StepShape::of(step))
 }
 
 /// A kernel's arguments as the driver takes them: the parameter struct by value, then one
@@ -141,8 +278,8 @@ impl KernelArgs {
     }
 }
 
-/// An instantiated call graph: one kernel node per op, each depending on the one before, and
-/// the parameters each node holds now.
+/// An instantiated call graph: one node per step (a kernel node, or a child graph holding a cuBLAS
+/// product), each depending on the one before, and the parameters each kernel node holds now.
 struct Graph {
     graph: sys::CUgraph,
     exec: sys::CUgraphExec,
@@ -180,7 +317,9 @@ pub struct CudaBackend {
     funcs: HashMap<OpKind, CudaFunction>,
     bufs: Vec<Option<(sys::CUdeviceptr, usize)>>,
     footprint: Footprint,
-    recording: Option<Vec<Op>>,
+    recording: Option<Vec<Step>>,
+    /// cuBLAS for the decoder's products (`NEUROGEN_CUBLAS`), or none.
+    blas: Option<Blas>,
     graphs: HashMap<u64, Cached>,
     staging: Option<Pinned>,
     name: String,
@@ -198,8 +337,14 @@ impl CudaBackend {
         CudaBackend::on_device(ordinal)
     }
 
-    /// CUDA device `ordinal`, numbered from 0 in the driver's order (after `CUDA_VISIBLE_DEVICES`).
+    /// CUDA device `ordinal`, numbered from 0 in the driver's order (after `CUDA_VISIBLE_DEVICES`),
+    /// with the decoder's products as `NEUROGEN_CUBLAS` says.
     pub fn on_device(ordinal: usize) -> Result<CudaBackend> {
+        CudaBackend::with_vendor_gemm(ordinal, VendorGemm::from_env()?)
+    }
+
+    /// CUDA device `ordinal` with the decoder's products on `gemm`.
+    pub fn with_vendor_gemm(ordinal: usize, gemm: VendorGemm) -> Result<CudaBackend> {
         if !unsafe { sys::is_culib_present() } {
             return Err(NeuroError::Unavailable(
                 "no NVIDIA driver: the CUDA driver library (libcuda.so) could not be loaded; use --backend wgpu or --backend cpu".into(),
@@ -225,6 +370,10 @@ impl CudaBackend {
                     .into(),
             ));
         }
+        let blas = match gemm {
+            VendorGemm::Off => None,
+            mode => Some(Blas::new(&ctx, &stream, mode)?),
+        };
         let ptx = compiled_kernels(major, minor)?;
         let mut modules = Vec::new();
         let mut funcs = HashMap::new();
@@ -244,6 +393,7 @@ impl CudaBackend {
             bufs: Vec::new(),
             footprint: Footprint::default(),
             recording: None,
+            blas,
             graphs: HashMap::new(),
             staging: None,
             name,
@@ -295,21 +445,171 @@ impl CudaBackend {
             .map_err(|e| driver(&format!("launching {}", op.kind.name()), e))
     }
 
-    /// Builds and instantiates the graph of a call: one kernel node per op, in order.
-    fn build_graph(&self, ops: &[Op]) -> Result<Graph> {
+    /// Enqueues one cuBLAS product on `stream`.
+    fn gemm(&self, g: &Gemm, stream: sys::CUstream) -> Result<()> {
+        let blas = self.blas.as_ref().expect("a product step exists only with cuBLAS");
+        let op = |t: bool| {
+            if t {
+                blas_sys::cublasOperation_t::CUBLAS_OP_T
+            } else {
+                blas_sys::cublasOperation_t::CUBLAS_OP_N
+            }
+        };
+        let (alpha, beta) = (1.0f32, if g.accumulate { 1.0f32 } else { 0.0 });
+        unsafe {
+            blas_sys::cublasSetStream_v2(blas.handle, stream as _).result().map_err(|e| blas_err("stream", e))?;
+            blas_sys::cublasSgemm_v2(
+                blas.handle,
+                op(g.trans_a),
+                op(g.trans_b),
+                g.m as i32,
+                g.n as i32,
+                g.k as i32,
+                &alpha,
+                self.ptr(g.a) as *const f32,
+                g.lda as i32,
+                self.ptr(g.b) as *const f32,
+                g.ldb as i32,
+                &beta,
+                self.ptr(g.c) as *mut f32,
+                g.ldc as i32,
+            )
+            .result()
+            .map_err(|e| blas_err(&format!("SGEMM {}×{}×{} ({:?})", g.m, g.n, g.k, blas.mode), e))
+        }
+    }
+
+    /// A graph node holding one cuBLAS product: captured on the side stream into a child graph.
+    fn gemm_node(
+        &self,
+        g: &Gemm,
+        graph: sys::CUgraph,
+        deps: *const sys::CUgraphNode,
+        n: usize,
+    ) -> Result<sys::CUgraphNode> {
+        let cs = self.blas.as_ref().expect("a product step exists only with cuBLAS").capture.cu_stream();
+        let mode = sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_RELAXED;
+        unsafe { sys::cuStreamBeginCapture_v2(cs, mode) }
+            .result()
+            .map_err(|e| driver("capturing a cuBLAS product", e))?;
+        let enqueued = self.gemm(g, cs);
+        let mut child: sys::CUgraph = std::ptr::null_mut();
+        let ended = unsafe { sys::cuStreamEndCapture(cs, &mut child) }.result();
+        enqueued?;
+        ended.map_err(|e| driver("capturing a cuBLAS product", e))?;
+        let mut node: sys::CUgraphNode = std::ptr::null_mut();
+        let added = unsafe { sys::cuGraphAddChildGraphNode(&mut node, graph, deps, n, child) }.result();
+        unsafe {
+            let _ = sys::cuGraphDestroy(child); // the parent holds a copy
+        }
+        added.map_err(|e| driver("adding a cuBLAS product to the call graph", e))?;
+        Ok(node)
+    }
+
+    /// Launches one step directly on the call's stream.
+    fn launch_step(&self, step: &Step) -> Result<()> {
+        match step {
+            Step::Kernel(op) => self.launch(op),
+            Step::Gemm(g) => self.gemm(g, self.stream.cu_stream()),
+        }
+    }
+
+    /// The steps an op becomes: itself, or with cuBLAS the decoder's products as an SGEMM and the
+    /// op table's kernel for the rest (column-major views of the row-major buffers).
+    fn expand(&self, op: Op) -> Result<Vec<Step>> {
+        if self.blas.is_none() {
+            return Ok(vec![Step::Kernel(op)]);
+        }
+        let len = |b: Buf| self.bufs.get(b.0 as usize).copied().flatten().map(|(_, n)| n);
+        match op.kind {
+            OpKind::Logits => {
+                let p: logits::Params = op.params();
+                if p.path != LOGITS_GEMM || p.bf16 != 0 {
+                    return Ok(vec![Step::Kernel(op)]);
+                }
+                let [dec_w, dec_b, y, out] = op.bufs[..] else { unreachable!("logits has four buffers") };
+                // logits = bias broadcast, then += W_dec · y: (V × B) = (D × V)ᵀ · (D × B).
+                let bias = gather_rows::Params {
+                    batch: p.batch,
+                    width: p.vocab,
+                    src_stride: 0,
+                    dst_stride: p.vocab,
+                    scale: 1.0,
+                    ..Default::default()
+                };
+                let bias = Op::new(bias, gather_rows::Bufs { src: dec_b, dst: out }).prepare(&SHAPES, len)?;
+                let (v, b, d) = (p.vocab, p.batch, p.width);
+                let gemm = Gemm {
+                    trans_a: true,
+                    trans_b: false,
+                    m: v,
+                    n: b,
+                    k: d,
+                    a: dec_w,
+                    lda: d,
+                    b: y,
+                    ldb: d,
+                    c: out,
+                    ldc: v,
+                    accumulate: true,
+                };
+                Ok(vec![Step::Kernel(bias), Step::Gemm(gemm)])
+            }
+            OpKind::DecoderGrad => {
+                let mut p: decoder_grad::Params = op.params();
+                if p.product_given != 0 {
+                    return Ok(vec![Step::Kernel(op)]);
+                }
+                let [grads, y, ..] = op.bufs[..] else { unreachable!("decoder_grad has six buffers") };
+                let g_w = op.bufs[3];
+                // g_w = yᵀ-major product: (D × V) = (D × rows) · (V × rows)ᵀ, then the kernel scales it.
+                let (r, v, d) = (p.rows, p.vocab, p.width);
+                let gemm = Gemm {
+                    trans_a: false,
+                    trans_b: true,
+                    m: d,
+                    n: v,
+                    k: r,
+                    a: y,
+                    lda: d,
+                    b: grads,
+                    ldb: v,
+                    c: g_w,
+                    ldc: d,
+                    accumulate: false,
+                };
+                p.product_given = 1;
+                let rest = Op { params: bytemuck::cast_slice(bytemuck::bytes_of(&p)).to_vec(), ..op };
+                Ok(vec![Step::Gemm(gemm), Step::Kernel(rest)])
+            }
+            _ => Ok(vec![Step::Kernel(op)]),
+        }
+    }
+
+    /// Builds and instantiates the graph of a call: one node per step, in order.
+    fn build_graph(&self, steps: &[Step]) -> Result<Graph> {
         let mut graph: sys::CUgraph = std::ptr::null_mut();
         unsafe { sys::cuGraphCreate(&mut graph, 0) }.result().map_err(|e| driver("creating a graph", e))?;
         let mut g =
-            Graph { graph, exec: std::ptr::null_mut(), nodes: Vec::with_capacity(ops.len()), params: Vec::new() };
-        for op in ops {
-            let mut args = self.args(op);
-            let mut list = args.pointers();
-            let np = self.node_params(op, &mut list);
-            let mut node: sys::CUgraphNode = std::ptr::null_mut();
+            Graph { graph, exec: std::ptr::null_mut(), nodes: Vec::with_capacity(steps.len()), params: Vec::new() };
+        for step in steps {
             let (deps, n) = match g.nodes.last() {
                 Some(prev) => (prev as *const sys::CUgraphNode, 1),
                 None => (std::ptr::null(), 0),
             };
+            let op = match step {
+                Step::Kernel(op) => op,
+                Step::Gemm(gemm) => {
+                    let node = self.gemm_node(gemm, g.graph, deps, n)?;
+                    g.nodes.push(node);
+                    g.params.push(Vec::new());
+                    continue;
+                }
+            };
+            let mut args = self.args(op);
+            let mut list = args.pointers();
+            let np = self.node_params(op, &mut list);
+            let mut node: sys::CUgraphNode = std::ptr::null_mut();
             unsafe { sys::cuGraphAddKernelNode_v2(&mut node, g.graph, deps, n, &np) }
                 .result()
                 .map_err(|e| driver(&format!("adding {} to the call graph", op.kind.name()), e))?;
@@ -322,10 +622,12 @@ impl CudaBackend {
         Ok(g)
     }
 
-    /// Gives every node whose op's parameters changed since its last launch the new ones.
-    fn update_graph(&self, g: &mut Graph, ops: &[Op]) -> Result<u64> {
+    /// Gives every kernel node whose op's parameters changed since its last launch the new ones
+    /// (a product's every field is in the shape).
+    fn update_graph(&self, g: &mut Graph, steps: &[Step]) -> Result<u64> {
         let mut updated = 0;
-        for (i, op) in ops.iter().enumerate() {
+        for (i, step) in steps.iter().enumerate() {
+            let Step::Kernel(op) = step else { continue };
             if g.params[i] != op.params {
                 let mut args = self.args(op);
                 let mut list = args.pointers();
@@ -346,8 +648,8 @@ impl CudaBackend {
             .map_err(|e| driver("launching the call graph", e))
     }
 
-    /// Runs a call's ops: directly, by building a graph, or by replaying one.
-    fn run_ops(&mut self, ops: Vec<Op>) -> Result<()> {
+    /// Runs a call's steps: directly, by building a graph, or by replaying one.
+    fn run_ops(&mut self, ops: Vec<Step>) -> Result<()> {
         let key = shape_key(&ops);
         self.clock += 1;
         let mut entry = match self.graphs.remove(&key) {
@@ -371,7 +673,7 @@ impl CudaBackend {
                 launched
             })
         } else {
-            ops.iter().try_for_each(|op| self.launch(op))
+            ops.iter().try_for_each(|step| self.launch_step(step))
         };
         if self.graphs.len() >= MAX_GRAPHS {
             let oldest = self.graphs.iter().min_by_key(|(_, c)| c.last_use).map(|(k, _)| *k).expect("non-empty");
@@ -446,7 +748,7 @@ impl Backend for CudaBackend {
             self.footprint.free(words.max(1));
             let _ = self.bind();
             let _ = self.stream.synchronize();
-            self.graphs.retain(|_, c| !c.shape.iter().any(|(_, bufs, _, _)| bufs.contains(&buf)));
+            self.graphs.retain(|_, c| !c.shape.iter().any(|s| s.uses(buf)));
             unsafe {
                 let _ = result::free_sync(ptr);
             }
@@ -486,7 +788,8 @@ impl Backend for CudaBackend {
             return Err(NeuroError::Usage("enqueue outside begin/submit".into()));
         }
         let op = op.prepare(&SHAPES, |b| self.bufs.get(b.0 as usize).copied().flatten().map(|(_, n)| n))?;
-        self.recording.as_mut().expect("checked").push(op);
+        let steps = self.expand(op)?;
+        self.recording.as_mut().expect("checked").extend(steps);
         Ok(())
     }
 
@@ -499,14 +802,18 @@ impl Backend for CudaBackend {
         start.record(&self.stream).map_err(|e| driver("event", e))?;
         let mut timed = Vec::new();
         if self.profile {
-            for op in &ops {
+            for step in &ops {
                 let ev =
                     || self.ctx.new_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT)).map_err(|e| driver("event", e));
                 let (a, b) = (ev()?, ev()?);
                 a.record(&self.stream).map_err(|e| driver("event", e))?;
-                self.launch(op)?;
+                self.launch_step(step)?;
                 b.record(&self.stream).map_err(|e| driver("event", e))?;
-                timed.push((op.kind, a, b));
+                let name = match step {
+                    Step::Kernel(op) => op.kind.name(),
+                    Step::Gemm(_) => "cublas_sgemm",
+                };
+                timed.push((name, a, b));
             }
         } else {
             self.run_ops(ops)?;
@@ -520,7 +827,7 @@ impl Backend for CudaBackend {
         self.stats.last_call_syncs = self.stats.host_syncs - before;
         self.stats.last_call_device_seconds = start.elapsed_ms(&end).ok().map(|ms| ms as f64 / 1e3);
         if !timed.is_empty() {
-            let mut per: HashMap<OpKind, (u32, f64)> = HashMap::new();
+            let mut per: HashMap<&str, (u32, f64)> = HashMap::new();
             for (kind, a, b) in &timed {
                 let e = per.entry(*kind).or_default();
                 e.0 += 1;
@@ -528,7 +835,7 @@ impl Backend for CudaBackend {
             }
             let mut rows: Vec<_> = per.into_iter().collect();
             rows.sort_by(|x, y| y.1 .1.total_cmp(&x.1 .1));
-            let line: Vec<String> = rows.iter().map(|(k, (n, ms))| format!("{} {ms:.2} ms/{n}", k.name())).collect();
+            let line: Vec<String> = rows.iter().map(|(k, (n, ms))| format!("{k} {ms:.2} ms/{n}")).collect();
             eprintln!("profile: {}", line.join(", "));
         }
         Ok(out)
@@ -552,6 +859,7 @@ impl Drop for CudaBackend {
         let _ = self.bind();
         let _ = self.stream.synchronize();
         self.graphs.clear();
+        self.blas = None;
         for (ptr, _) in self.bufs.iter().flatten() {
             unsafe {
                 let _ = result::free_sync(*ptr);
