@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::ValueEnum;
 use neurogen::backend::cuda::CudaBackend;
 use neurogen::sampling::Strategy;
-use neurogen::{create_backend, Backend, BackendKind, GenerateOptions, ModelConfig, NeuroError, Preset};
+use neurogen::{create_backend, Backend, BackendKind, GenerateOptions, ModelConfig, NeuroError, Precision, Preset};
 use pyo3::prelude::*;
 
 use crate::{error, ids, ids_tokenizer, name_of, parse, unsigned, Model, Prompts};
@@ -81,7 +81,8 @@ impl NeuroGenModel {
             }
         };
         let tokenizer = Arc::new(ids_tokenizer(unsigned("vocab_size", vocab_size)?)?);
-        let model = Model::fresh(py, move || device.open(), preset, tokenizer, unsigned("seed", seed)?)?;
+        let model =
+            Model::fresh(py, move || device.open(), preset, tokenizer, unsigned("seed", seed)?, Precision::F32)?;
         Ok(NeuroGenModel { model: Py::new(py, model)?, device, turns: AtomicU64::new(0) })
     }
 

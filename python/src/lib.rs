@@ -19,8 +19,8 @@ use neurogen::pipeline::tokenizer::TokenizerSpec;
 use neurogen::pipeline::trainer::Trainer;
 use neurogen::sampling::{Strategy, DEFAULT_TEMPERATURE, DEFAULT_TOP_K, DEFAULT_TOP_P};
 use neurogen::{
-    bench, create_backend, Backend, BackendKind, Engine, GenerateOptions, ModelConfig, NeuroError, Preset, Tokenizer,
-    MAX_SEQUENCE,
+    bench, create_backend, Backend, BackendKind, Engine, GenerateOptions, ModelConfig, NeuroError, Precision, Preset,
+    Tokenizer, MAX_SEQUENCE,
 };
 use numpy::PyArray2;
 use pyo3::create_exception;
@@ -279,18 +279,33 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn fresh(be: Box<dyn Backend>, preset: Preset, tokenizer: Arc<Tokenizer>, seed: u64) -> neurogen::Result<State> {
-        let mut cfg = ModelConfig::preset(preset);
+    fn fresh(
+        be: Box<dyn Backend>,
+        preset: Preset,
+        tokenizer: Arc<Tokenizer>,
+        seed: u64,
+        precision: Precision,
+    ) -> neurogen::Result<State> {
+        let mut cfg = ModelConfig { precision, ..ModelConfig::preset(preset) };
         tokenizer.configure(&mut cfg);
         let engine = Engine::new(be, cfg, seed)?;
         Ok(State { trainer: Trainer::new(engine, seed), tokenizer, seed })
     }
 
-    /// A checkpoint (or a run's latest) as `neurogen train --resume` would continue it; the
-    /// backend is opened after the checkpoint has been read and verified.
-    fn load(path: &Path, open: impl FnOnce() -> neurogen::Result<Box<dyn Backend>>) -> neurogen::Result<State> {
+    /// A checkpoint (or a run's latest) as `neurogen train --resume` would continue it, at
+    /// `precision` where given; the backend is opened after the checkpoint has been read and
+    /// verified.
+    fn load(
+        path: &Path,
+        open: impl FnOnce() -> neurogen::Result<Box<dyn Backend>>,
+        precision: Option<Precision>,
+    ) -> neurogen::Result<State> {
         let ck = checkpoint::load(path)?;
-        let engine = Engine::from_snapshot(open()?, ck.manifest.config.clone(), &ck.snapshot)?;
+        let mut cfg = ck.manifest.config.clone();
+        if let Some(p) = precision {
+            cfg.precision = p;
+        }
+        let engine = Engine::from_snapshot(open()?, cfg, &ck.snapshot)?;
         let resume = Resume::from_checkpoint(&ck);
         let mut trainer = Trainer::new(engine, ck.manifest.seed);
         trainer.replay = resume.replay;
@@ -355,11 +370,14 @@ impl State {
 
 /// A NeuroGen model on one backend.
 ///
-/// `Model(preset="tiny", backend="wgpu", seed=0, vocab=None, tokenizer=None)` builds a fresh one:
+/// `Model(preset="tiny", backend="wgpu", seed=0, vocab=None, tokenizer=None, precision="f32")` builds a fresh one:
 /// `preset` is tiny (E = 64), small (E = 512) or seed (E = 1536); `backend` is auto, cpu, wgpu or
 /// cuda, as the CLI's `--backend`; `tokenizer` (a `Tokenizer` or a tokenizer.json path, default
 /// bytes) sets V. `vocab` alone makes a model of V token ids without text, for ids a tokenizer
-/// elsewhere made. `Model.load(path)` reads a checkpoint or run directory the CLI or `save` wrote.
+/// elsewhere made. `precision` is f32 or bf16 (the forward reads bf16 copies of the weights;
+/// learning and checkpoints stay f32; docs/model.md §2, "Precision"). `Model.load(path,
+/// precision=None)` reads a checkpoint or run directory the CLI or `save` wrote (at the precision
+/// it was saved with, unless given).
 #[pyclass(module = "neurogen", frozen)]
 pub struct Model {
     state: Mutex<State>,
@@ -372,8 +390,9 @@ impl Model {
         preset: Preset,
         tokenizer: Arc<Tokenizer>,
         seed: u64,
+        precision: Precision,
     ) -> PyResult<Model> {
-        let state = py.detach(|| State::fresh(open()?, preset, tokenizer, seed)).map_err(error)?;
+        let state = py.detach(|| State::fresh(open()?, preset, tokenizer, seed, precision)).map_err(error)?;
         Ok(Model { state: Mutex::new(state) })
     }
 
@@ -401,7 +420,7 @@ impl Model {
         path: &Path,
         open: impl FnOnce() -> neurogen::Result<Box<dyn Backend>> + Send,
     ) -> PyResult<()> {
-        let loaded = py.detach(|| State::load(path, open)).map_err(error)?;
+        let loaded = py.detach(|| State::load(path, open, None)).map_err(error)?;
         self.run(py, move |state| {
             *state = loaded;
             Ok(())
@@ -416,7 +435,7 @@ impl Model {
 #[pymethods]
 impl Model {
     #[new]
-    #[pyo3(signature = (preset="tiny", backend="wgpu", seed=0, vocab=None, tokenizer=None))]
+    #[pyo3(signature = (preset="tiny", backend="wgpu", seed=0, vocab=None, tokenizer=None, precision="f32"))]
     fn new(
         py: Python<'_>,
         preset: &str,
@@ -424,8 +443,10 @@ impl Model {
         seed: i128,
         vocab: Option<i128>,
         tokenizer: Option<&Bound<'_, PyAny>>,
+        precision: &str,
     ) -> PyResult<Model> {
         let preset: Preset = parse("preset", preset)?;
+        let precision: Precision = parse("precision", precision)?;
         let kind: BackendKind = parse("backend", backend)?;
         let seed = unsigned("seed", seed)?;
         let tokenizer = match (tokenizer, vocab) {
@@ -442,16 +463,17 @@ impl Model {
             (None, Some(v)) => Arc::new(ids_tokenizer(unsigned("vocab", v)?)?),
             (None, None) => Arc::new(Tokenizer::bytes()),
         };
-        Model::fresh(py, move || create_backend(kind), preset, tokenizer, seed)
+        Model::fresh(py, move || create_backend(kind), preset, tokenizer, seed, precision)
     }
 
     /// A checkpoint directory or a run directory (its latest checkpoint), as `neurogen train`
     /// or `Model.save` wrote it; training continues where it stopped.
     #[staticmethod]
-    #[pyo3(signature = (path, backend="wgpu"))]
-    fn load(py: Python<'_>, path: PathBuf, backend: &str) -> PyResult<Model> {
+    #[pyo3(signature = (path, backend="wgpu", precision=None))]
+    fn load(py: Python<'_>, path: PathBuf, backend: &str, precision: Option<&str>) -> PyResult<Model> {
         let kind: BackendKind = parse("backend", backend)?;
-        let state = py.detach(|| State::load(&path, || create_backend(kind))).map_err(error)?;
+        let precision: Option<Precision> = precision.map(|p| parse("precision", p)).transpose()?;
+        let state = py.detach(|| State::load(&path, || create_backend(kind), precision)).map_err(error)?;
         Ok(Model { state: Mutex::new(state) })
     }
 

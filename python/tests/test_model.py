@@ -250,3 +250,20 @@ def test_corpus_jsonl_and_bad_lines(tmp_path):
         list(neurogen.Corpus(path, seq_len=4, on_bad_data="refuse"))
     with pytest.raises(neurogen.Error, match="below 2"):
         neurogen.Corpus(path, seq_len=1)
+
+
+def test_bf16_precision_runs_and_is_kept_or_overridden(tmp_path):
+    m = neurogen.Model(backend="cpu", precision="bf16")
+    assert m.info()["config"]["precision"] == "bf16"
+    batch = batch_of(m)
+    r = m.train_step(batch)
+    assert r.host_syncs == 1 and math.isfinite(r.loss)
+    assert m.generate("the", max_new=4).host_syncs == 1
+    m.save(tmp_path / "ck")
+    assert neurogen.Model.load(tmp_path / "ck", backend="cpu").info()["config"]["precision"] == "bf16"
+    f32 = neurogen.Model.load(tmp_path / "ck", backend="cpu", precision="f32")
+    assert f32.info()["config"]["precision"] == "f32"
+    # The parameters are the same f32 values: only the forward's rounding differs.
+    assert f32.evaluate(batch).loss == pytest.approx(m.evaluate(batch).loss, rel=0.02)
+    with pytest.raises(neurogen.Error, match="unknown precision"):
+        neurogen.Model(backend="cpu", precision="fp8")
