@@ -26,6 +26,9 @@ KERNEL {
     for (u32 t = 0; t < SPIKE_TILE; t++) rec[t] = 0.0f;
     const u32* prev = spk_prev + (size_t)tile * p.n;
     if (nb == 1u) {
+        // Unrolled so that several independent index loads and spike gathers are in flight (the
+        // sum keeps synapse order).
+#pragma unroll 8
         for (u32 f = 0u; f < p.fanout; f++) {
             const size_t syn = (size_t)f * p.n + i;
             if (prev[w_idx[syn]] & mask) rec[0] += w_val_at(syn);

@@ -20,11 +20,41 @@ __device__ void logits_rows(const Params& p, const u32* __restrict__ dec_w, cons
 #pragma unroll
     for (u32 t = 0; t < TILE; t++) acc[t] = 0.0f;
     const size_t row = (size_t)r * p.width;
-    for (u32 d = lid; d < p.width; d += COLUMN) {
-        float w = dec_w_at(row + d);
+    if ((p.width & 3u) == 0u) {
+        // Four values per load (16 bytes of f32, 8 of bf16): a GEMV streams the decoder, and one
+        // 4-byte load per value leaves too few bytes in flight to reach the memory's bandwidth.
+        for (u32 c = lid; c < p.width / 4u; c += COLUMN) {
+            float w[4];
+            if (p.bf16 != 0u) {
+                const uint2 q = reinterpret_cast<const uint2*>(dec_w)[(row >> 2) + c];
+                w[0] = __uint_as_float(q.x << 16);
+                w[1] = __uint_as_float(q.x & 0xffff0000u);
+                w[2] = __uint_as_float(q.y << 16);
+                w[3] = __uint_as_float(q.y & 0xffff0000u);
+            } else {
+                const uint4 q = reinterpret_cast<const uint4*>(dec_w)[(row >> 2) + c];
+                w[0] = __uint_as_float(q.x);
+                w[1] = __uint_as_float(q.y);
+                w[2] = __uint_as_float(q.z);
+                w[3] = __uint_as_float(q.w);
+            }
 #pragma unroll
-        for (u32 t = 0; t < TILE; t++)
-            if (t < nb) acc[t] += w * yb[(size_t)t * p.width + d];
+            for (u32 t = 0; t < TILE; t++) {
+                if (t >= nb) continue;
+                const float4 yv = reinterpret_cast<const float4*>(yb + (size_t)t * p.width)[c];
+                acc[t] += w[0] * yv.x;
+                acc[t] += w[1] * yv.y;
+                acc[t] += w[2] * yv.z;
+                acc[t] += w[3] * yv.w;
+            }
+        }
+    } else {
+        for (u32 d = lid; d < p.width; d += COLUMN) {
+            float w = dec_w_at(row + d);
+#pragma unroll
+            for (u32 t = 0; t < TILE; t++)
+                if (t < nb) acc[t] += w * yb[(size_t)t * p.width + d];
+        }
     }
 #pragma unroll
     for (u32 t = 0; t < TILE; t++) red[t][lid] = acc[t];

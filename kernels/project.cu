@@ -21,6 +21,7 @@ KERNEL {
     const u32 i = chunk * COLUMN + lid;
     if (i >= p.rows) return;
     float sum = 0.0f;
+#pragma unroll 8
     for (u32 k = 0u; k < p.fanout; k++) {
         const u32 syn = k * p.rows + i;
         sum += p_val_at(syn) * y_src[b * p.o_src + p_idx[syn]];
