@@ -16,19 +16,11 @@ KERNEL {
     const u32 v0 = (g % vtiles) * TM, d0 = (g / vtiles) * TM;
     const u32 tx = lid % QT, ty = lid / QT;
     float acc[4][4] = {}, bsum[4] = {};
-    if (p.product_given != 0u) {
-        // A vendor GEMM wrote the product into g_w: read this thread's sub-tile, and sum the bias
-        // where it is needed (column tile 0).
-#pragma unroll
+    if (p.product_given != 0u && d0 == 0u && tx == 0u) {
+        // A vendor GEMM wrote the product into g_w (read below); the bias is summed here.
         for (u32 i = 0; i < 4u; i++) {
             const u32 v = v0 + 4u * ty + i;
-            if (v >= p.vocab) continue;
-#pragma unroll
-            for (u32 j = 0; j < 4u; j++) {
-                const u32 d = d0 + 4u * tx + j;
-                if (d < p.width) acc[i][j] = g_w[(size_t)v * p.width + d];
-            }
-            if (d0 == 0u && tx == 0u)
+            if (v < p.vocab)
                 for (u32 r = 0u; r < p.rows; r++) bsum[i] += grads[(size_t)r * p.vocab + v];
         }
     }
@@ -64,8 +56,9 @@ KERNEL {
         for (u32 j = 0; j < 4u; j++) {
             const u32 d = d0 + 4u * tx + j;
             if (d < p.width) {
-                const float val = acc[i][j] * inv;
-                g_w[(size_t)v * p.width + d] = val;
+                const size_t at = (size_t)v * p.width + d;
+                const float val = (p.product_given != 0u ? g_w[at] : acc[i][j]) * inv;
+                g_w[at] = val;
                 sq += val * val;
             }
         }

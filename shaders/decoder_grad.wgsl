@@ -27,17 +27,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // Each invocation stages one vec4 of each operand per chunk: row k = lid / QT, columns 4*(lid % QT)..
     let k_ld = lid / QT;
     let c_ld = 4u * (lid % QT);
-    if (p.product_given != 0u) {
-        // A vendor GEMM wrote the product into g_w: read this invocation's sub-tile, and sum the
-        // bias where it is needed (column tile 0).
+    if (p.product_given != 0u && d0 == 0u && tx == 0u) {
+        // A vendor GEMM wrote the product into g_w (read below); the bias is summed here.
         for (var i = 0u; i < 4u; i++) {
             let v = v0 + 4u * ty + i;
-            if (v >= p.vocab) { continue; }
-            for (var j = 0u; j < 4u; j++) {
-                let d = d0 + 4u * tx + j;
-                if (d < p.width) { acc[i][j] = g_w[v * p.width + d]; }
-            }
-            if (d0 == 0u && tx == 0u) {
+            if (v < p.vocab) {
                 for (var r = 0u; r < p.rows; r++) { bsum[i] += grads[r * p.vocab + v]; }
             }
         }
@@ -74,8 +68,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             for (var j = 0u; j < 4u; j++) {
                 let d = d0 + 4u * tx + j;
                 if (d < p.width) {
-                    let val = acc[i][j] * inv;
-                    g_w[v * p.width + d] = val;
+                    let at = v * p.width + d;
+                    let val = select(acc[i][j], g_w[at], p.product_given != 0u) * inv;
+                    g_w[at] = val;
                     sq += val * val;
                 }
             }
