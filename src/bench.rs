@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::backend::{Backend, Op};
+use crate::backend::{Backend, KernelTime, Op};
 use crate::config::{ModelConfig, Precision, NUM_MODULES};
 use crate::error::{NeuroError, Result};
 use crate::orchestrator::{check_fits, Engine, GenerateOptions, TrainOutput, TrainPhase};
@@ -102,13 +102,28 @@ pub struct GenerateBench {
     pub bandwidth_fraction: Option<f64>,
     /// The most bytes of buffers the backend held (weights, state and scratch; [`Backend::peak_bytes`]).
     pub peak_bytes: u64,
+    /// With `profile`: per-kernel totals of one more call, timed launch by launch.
+    pub profile: Option<Vec<KernelTime>>,
+}
+
+/// Runs `call` once with the backend timing every launch, and returns the per-kernel totals (none
+/// where the backend cannot time launches). Launches run one by one then (no CUDA graph), so the
+/// totals are for finding where a call's time goes, not for its throughput.
+fn profiled(eng: &mut Engine, call: impl FnOnce(&mut Engine) -> Result<()>) -> Result<Option<Vec<KernelTime>>> {
+    if !eng.backend_mut().set_profiling(true) {
+        return Ok(None);
+    }
+    let ran = call(eng);
+    eng.backend_mut().set_profiling(false);
+    ran?;
+    Ok(eng.backend().last_profile())
 }
 
 /// Throughput of one-submission generation: `batch` sequences of `tokens` new tokens each from
 /// BOS (temperature 1, no top-k/top-p), one warm-up call (pipelines, buffers, caches), then the
 /// best of `repeat` (at least one) timed calls. With `measure_copy` the device's copy bandwidth is
 /// measured after, and the model's traffic stated as a fraction of it (not meaningful on the CPU
-/// reference).
+/// reference); with `profile`, one more call is timed kernel by kernel ([`profiled`]).
 pub fn generate_throughput(
     eng: &mut Engine,
     batch: usize,
@@ -116,6 +131,7 @@ pub fn generate_throughput(
     repeat: usize,
     seed: u64,
     measure_copy: bool,
+    profile: bool,
 ) -> Result<GenerateBench> {
     if batch == 0 || tokens == 0 {
         return Err(NeuroError::InvalidInput(
@@ -142,6 +158,7 @@ pub fn generate_throughput(
     let gbps = bytes / best / 1e9;
     let peak_bytes = eng.backend().peak_bytes();
     let copy = if measure_copy { Some(copy_bandwidth(eng.backend_mut())? / 1e9) } else { None };
+    let profile = if profile { profiled(eng, |e| e.generate(&prompts, &opts).map(drop))? } else { None };
     Ok(GenerateBench {
         backend: dev.backend,
         device: dev.device,
@@ -160,6 +177,7 @@ pub fn generate_throughput(
         copy_gbytes_per_s: copy,
         bandwidth_fraction: copy.map(|c| gbps / c),
         peak_bytes,
+        profile,
     })
 }
 
@@ -195,18 +213,21 @@ pub struct TrainBench {
     pub bandwidth_fraction: Option<f64>,
     /// The most bytes of buffers the backend held (weights, state and scratch; [`Backend::peak_bytes`]).
     pub peak_bytes: u64,
+    /// With `profile`: per-kernel totals of one more whole step, timed launch by launch.
+    pub profile: Option<Vec<KernelTime>>,
 }
 
 /// Throughput of `train_step` on `batch` fixed sequences of `tokens` tokens, with the share of
 /// forward, decode and plasticity measured by recording the step up to each phase
 /// ([`Engine::train_step_until`]): per phase one warm-up call, then the best of `repeat` (at least
-/// one) timed calls.
+/// one) timed calls; with `profile`, one more whole step is timed kernel by kernel ([`profiled`]).
 pub fn train_throughput(
     eng: &mut Engine,
     batch: usize,
     tokens: usize,
     repeat: usize,
     measure_copy: bool,
+    profile: bool,
 ) -> Result<TrainBench> {
     if batch == 0 || tokens < 2 {
         return Err(NeuroError::InvalidInput(
@@ -236,6 +257,7 @@ pub fn train_throughput(
     let gbps = train_bytes(eng.config(), batch, tokens) as f64 / t_all / 1e9;
     let copy = if measure_copy { Some(copy_bandwidth(eng.backend_mut())? / 1e9) } else { None };
     let share = |x: f64| (x / t_all).clamp(0.0, 1.0);
+    let profile = if profile { profiled(eng, |e| e.train_step(&seqs).map(drop))? } else { None };
     Ok(TrainBench {
         backend: dev.backend,
         device: dev.device,
@@ -255,6 +277,7 @@ pub fn train_throughput(
         copy_gbytes_per_s: copy,
         bandwidth_fraction: copy.map(|c| gbps / c),
         peak_bytes,
+        profile,
     })
 }
 
@@ -320,15 +343,21 @@ mod tests {
     #[test]
     fn rows_on_the_cpu_reference() {
         let mut eng = Engine::new(Box::new(CpuBackend::new()), ModelConfig::preset(Preset::Tiny), 1).unwrap();
-        let g = generate_throughput(&mut eng, 2, 3, 1, 0, false).unwrap();
+        let g = generate_throughput(&mut eng, 2, 3, 1, 0, false, false).unwrap();
         assert_eq!((g.batch, g.tokens, g.host_syncs_per_call), (2, 3, 1));
         assert!(g.tokens_per_s > 0.0 && g.model_gbytes_per_s > 0.0);
         assert!(g.copy_gbytes_per_s.is_none() && g.bandwidth_fraction.is_none());
-        let t = train_throughput(&mut eng, 2, 5, 1, false).unwrap();
+        let t = train_throughput(&mut eng, 2, 5, 1, false, true).unwrap();
         let shares = [t.share_forward, t.share_decode, t.share_plasticity];
         assert!(t.tokens_per_s > 0.0 && shares.iter().all(|s| (0.0..=1.0).contains(s)), "{t:?}");
-        assert!(generate_throughput(&mut eng, 0, 3, 1, 0, false).is_err());
-        assert!(train_throughput(&mut eng, 2, 1, 1, false).is_err());
+        // The profiled step: every launch counted once, under its op's name, longest first.
+        assert!(g.profile.is_none());
+        let p = t.profile.as_ref().expect("the CPU reference times its ops");
+        assert_eq!(p.iter().map(|k| k.launches as u64).sum::<u64>(), t.dispatches_per_call);
+        assert!(["lif_kwta", "logits", "decoder_grad"].iter().all(|n| p.iter().any(|k| k.name == *n)), "{p:?}");
+        assert!(p.windows(2).all(|w| w[0].ms >= w[1].ms) && p.iter().all(|k| k.ms >= 0.0));
+        assert!(generate_throughput(&mut eng, 0, 3, 1, 0, false, false).is_err());
+        assert!(train_throughput(&mut eng, 2, 1, 1, false, false).is_err());
         let i = model_info(eng.backend(), eng.config());
         assert!(i.fits && i.fit_error.is_none() && i.parameters == eng.config().parameter_words());
     }

@@ -631,6 +631,8 @@ pub struct CpuBackend {
     footprint: Footprint,
     recording: Option<Vec<Op>>,
     stats: BackendStats,
+    profiling: bool,
+    last_profile: Option<Vec<KernelTime>>,
 }
 
 /// Launch shapes mean nothing to the reference; any valid choice serves (ops resolve theirs).
@@ -734,8 +736,16 @@ impl Backend for CpuBackend {
 
     fn submit(&mut self, reads: &[Buf]) -> Result<Vec<Vec<u32>>> {
         let ops = self.recording.take().ok_or_else(|| NeuroError::Usage("submit without begin".into()))?;
+        let mut timed = Vec::new();
         for op in &ops {
+            let start = std::time::Instant::now();
             self.run(op);
+            if self.profiling {
+                timed.push((op.kind.name(), start.elapsed().as_secs_f64() * 1e3));
+            }
+        }
+        if self.profiling {
+            self.last_profile = Some(kernel_times(timed));
         }
         self.stats.calls += 1;
         self.stats.host_syncs += 1;
@@ -752,5 +762,14 @@ impl Backend for CpuBackend {
 
     fn stats(&self) -> BackendStats {
         self.stats
+    }
+
+    fn set_profiling(&mut self, on: bool) -> bool {
+        self.profiling = on;
+        true
+    }
+
+    fn last_profile(&self) -> Option<Vec<KernelTime>> {
+        self.last_profile.clone()
     }
 }

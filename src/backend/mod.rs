@@ -46,6 +46,29 @@ pub struct BackendStats {
     pub graph_node_updates: u64,
 }
 
+/// The time one kind of launch took over a profiled call ([`Backend::set_profiling`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct KernelTime {
+    /// The op's name (`cublas_sgemm` for a cuBLAS product).
+    pub name: String,
+    pub launches: u32,
+    pub ms: f64,
+}
+
+/// Per-kind totals of `(name, milliseconds)` launches, longest first.
+pub fn kernel_times<'a>(timed: impl IntoIterator<Item = (&'a str, f64)>) -> Vec<KernelTime> {
+    let mut per: std::collections::HashMap<&str, (u32, f64)> = std::collections::HashMap::new();
+    for (name, ms) in timed {
+        let e = per.entry(name).or_default();
+        e.0 += 1;
+        e.1 += ms;
+    }
+    let mut rows: Vec<KernelTime> =
+        per.into_iter().map(|(name, (launches, ms))| KernelTime { name: name.to_string(), launches, ms }).collect();
+    rows.sort_by(|x, y| y.ms.total_cmp(&x.ms).then_with(|| x.name.cmp(&y.name)));
+    rows
+}
+
 /// What a backend says about its device.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct DeviceInfo {
@@ -111,6 +134,16 @@ pub trait Backend: Send {
     /// Reads a buffer outside a call (diagnostics, tests, checkpoints): one host sync.
     fn download(&mut self, buf: Buf) -> Result<Vec<u32>>;
     fn stats(&self) -> BackendStats;
+    /// Times every launch of the calls that follow (CUDA: events around each kernel, without
+    /// graphs; the CPU reference: each op's wall time). Returns false where the backend cannot.
+    fn set_profiling(&mut self, on: bool) -> bool {
+        let _ = on;
+        false
+    }
+    /// Per-kernel totals of the last call submitted while profiling, longest first.
+    fn last_profile(&self) -> Option<Vec<KernelTime>> {
+        None
+    }
 }
 
 /// One recorded op: its kind, its parameter struct as words, its buffers and its grid.

@@ -24,6 +24,10 @@ pub struct BenchArgs {
     /// One JSON object (the BENCHMARKS.md row) instead of text.
     #[arg(long)]
     json: bool,
+    /// Also time one more call kernel by kernel (CUDA: no graph for that call; the CPU
+    /// reference: each op's wall time) and report where its time goes.
+    #[arg(long)]
+    profile: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -48,7 +52,7 @@ fn generate(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
     let mut eng = engine(g)?;
     // The CPU reference has no memory system worth comparing against.
     let host = eng.backend().info().host_memory;
-    let r = bench::generate_throughput(&mut eng, a.batch, a.tokens, a.repeat, g.seed(), !host)?;
+    let r = bench::generate_throughput(&mut eng, a.batch, a.tokens, a.repeat, g.seed(), !host, a.profile)?;
     if a.json {
         println!("{}", serde_json::to_value(&r)?);
     } else {
@@ -66,8 +70,26 @@ fn generate(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
             r.dispatches_per_call
         );
         traffic(r.model_gbytes_per_s, r.copy_gbytes_per_s, r.peak_bytes);
+        print_profile(&r.profile, a.profile);
     }
     Ok(())
+}
+
+/// The kernels of a profiled call that took the most time, as one line.
+fn print_profile(profile: &Option<Vec<neurogen::backend::KernelTime>>, requested: bool) {
+    match profile {
+        Some(rows) => {
+            let total: f64 = rows.iter().map(|k| k.ms).sum();
+            let top: Vec<String> = rows
+                .iter()
+                .take(8)
+                .map(|k| format!("{} {:.1}% ({:.2} ms/{})", k.name, 100.0 * k.ms / total.max(1e-12), k.ms, k.launches))
+                .collect();
+            println!("profile of one more call ({total:.2} ms launch by launch): {}", top.join(", "));
+        }
+        None if requested => println!("profile: this backend cannot time its launches"),
+        None => {}
+    }
 }
 
 /// The second line of a text row: the model's traffic against the copy bandwidth, and memory.
@@ -88,7 +110,7 @@ fn train(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
     }
     let mut eng = engine(g)?;
     let host = eng.backend().info().host_memory;
-    let r = bench::train_throughput(&mut eng, a.batch, a.tokens, a.repeat, !host)?;
+    let r = bench::train_throughput(&mut eng, a.batch, a.tokens, a.repeat, !host, a.profile)?;
     if a.json {
         println!("{}", serde_json::to_value(&r)?);
     } else {
@@ -109,6 +131,7 @@ fn train(g: &GlobalArgs, a: &BenchArgs) -> Result<()> {
             100.0 * r.share_plasticity
         );
         traffic(r.model_gbytes_per_s, r.copy_gbytes_per_s, r.peak_bytes);
+        print_profile(&r.profile, a.profile);
     }
     Ok(())
 }

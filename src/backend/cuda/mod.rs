@@ -325,8 +325,11 @@ pub struct CudaBackend {
     name: String,
     total_mem: u64,
     clock: u64,
-    /// `NEUROGEN_PROFILE=1`: time every kernel with events (no graphs) and print a summary.
+    /// Time every kernel with events (no graphs): `NEUROGEN_PROFILE=1` (which also prints each
+    /// call's summary) or [`Backend::set_profiling`].
     profile: bool,
+    print_profile: bool,
+    last_profile: Option<Vec<KernelTime>>,
     stats: BackendStats,
 }
 
@@ -400,6 +403,8 @@ impl CudaBackend {
             total_mem,
             clock: 0,
             profile: std::env::var("NEUROGEN_PROFILE").is_ok_and(|v| v == "1"),
+            print_profile: std::env::var("NEUROGEN_PROFILE").is_ok_and(|v| v == "1"),
+            last_profile: None,
             stats: BackendStats::default(),
         })
     }
@@ -826,17 +831,14 @@ impl Backend for CudaBackend {
         self.stats.last_call_dispatches = n;
         self.stats.last_call_syncs = self.stats.host_syncs - before;
         self.stats.last_call_device_seconds = start.elapsed_ms(&end).ok().map(|ms| ms as f64 / 1e3);
-        if !timed.is_empty() {
-            let mut per: HashMap<&str, (u32, f64)> = HashMap::new();
-            for (kind, a, b) in &timed {
-                let e = per.entry(*kind).or_default();
-                e.0 += 1;
-                e.1 += a.elapsed_ms(b).unwrap_or(0.0) as f64;
+        if self.profile {
+            let rows = kernel_times(timed.iter().map(|(name, a, b)| (*name, a.elapsed_ms(b).unwrap_or(0.0) as f64)));
+            if self.print_profile {
+                let line: Vec<String> =
+                    rows.iter().map(|k| format!("{} {:.2} ms/{}", k.name, k.ms, k.launches)).collect();
+                eprintln!("profile: {}", line.join(", "));
             }
-            let mut rows: Vec<_> = per.into_iter().collect();
-            rows.sort_by(|x, y| y.1 .1.total_cmp(&x.1 .1));
-            let line: Vec<String> = rows.iter().map(|(k, (n, ms))| format!("{k} {ms:.2} ms/{n}")).collect();
-            eprintln!("profile: {}", line.join(", "));
+            self.last_profile = Some(rows);
         }
         Ok(out)
     }
@@ -851,6 +853,15 @@ impl Backend for CudaBackend {
 
     fn stats(&self) -> BackendStats {
         self.stats
+    }
+
+    fn set_profiling(&mut self, on: bool) -> bool {
+        self.profile = on || self.print_profile;
+        true
+    }
+
+    fn last_profile(&self) -> Option<Vec<KernelTime>> {
+        self.last_profile.clone()
     }
 }
 
