@@ -61,6 +61,27 @@ fn bench_json_has_the_contract_fields() {
     assert_eq!(v["host_syncs_per_call"], 1);
     assert_eq!(v["batch"], 2);
     assert!(v["tokens_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["precision"], "f32");
+    assert!(v["profile"].is_null(), "no profile unless asked");
+}
+
+#[test]
+fn bench_at_bf16_with_a_profile() {
+    let args =
+        ["--backend", "cpu", "--precision", "bf16", "bench", "--tokens", "8", "--repeat", "1", "--profile", "--json"];
+    let (ok, out, err) = neurogen(&args);
+    assert!(ok, "{err}");
+    let v = json_line(&out);
+    assert_eq!(v["precision"], "bf16");
+    let profile = v["profile"].as_array().expect("a profile");
+    let launches: u64 = profile.iter().map(|k| k["launches"].as_u64().unwrap()).sum();
+    assert_eq!(launches, v["dispatches_per_call"].as_u64().unwrap(), "{v}");
+    assert!(profile.iter().any(|k| k["name"] == "lif_kwta"));
+    // The text form names the kernels; an unknown precision is refused.
+    let (ok, out, err) = neurogen(&["--backend", "cpu", "bench", "--tokens", "4", "--repeat", "1", "--profile"]);
+    assert!(ok && out.contains("profile of one more call") && out.contains("lif_kwta"), "{out}{err}");
+    let (ok, _, err) = neurogen(&["--backend", "cpu", "--precision", "fp8", "info"]);
+    assert!(!ok && err.contains("fp8") && !err.contains("panicked"), "{err}");
 }
 
 #[test]
