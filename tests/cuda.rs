@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use neurogen::backend::{decoder_grad, decoder_grad_partials, logits, Buf, Op, LOGITS_GEMM};
+use neurogen::backend::{decoder_grad, decoder_grad_partials, learning_signal, logits, Buf, Op, LOGITS_GEMM};
 use neurogen::{create_backend, BackendKind, Engine, GenerateOptions, ModelConfig, NeuroError, Preset, SamplingRule};
 
 fn cuda() -> Option<Box<dyn neurogen::Backend>> {
@@ -122,8 +122,8 @@ fn normwise_error(got: &[u32], want: &[u32]) -> f64 {
     g.iter().zip(w).fold(0f64, |m, (&a, &b)| m.max((a as f64 - b as f64).abs())) / scale
 }
 
-/// The decoder's products on cuBLAS (`NEUROGEN_CUBLAS=f32|tf32`): `logits` on its GEMM path and
-/// `decoder_grad`, in one call, run directly, captured into a graph and replayed, against the CPU
+/// The decoder's products on cuBLAS (`NEUROGEN_CUBLAS=f32|tf32`): `logits` on its GEMM path,
+/// `decoder_grad` and `learning_signal` (a block of the weights' columns), in one call, run directly, captured into a graph and replayed, against the CPU
 /// reference (odd sizes). The normwise error is printed; bounds: f32 1e-5, TF32 4e-3.
 #[test]
 fn cublas_products_match_the_cpu_reference() {
@@ -145,6 +145,7 @@ fn cublas_products_match_the_cpu_reference() {
         poison(vocab * width),             // 6 g_w
         poison(vocab),                     // 7 g_b
         poison(decoder_grad_partials(vocab, width)), // 8 partials
+        poison(rows * 301),                // 9 learning signal of 301 neurons from column 17
     ];
     let b = Buf;
     let (v, d, n) = (vocab as u32, width as u32, rows as u32);
@@ -156,6 +157,10 @@ fn cublas_products_match_the_cpu_reference() {
         Op::new(
             decoder_grad::Params { rows: n, vocab: v, width: d, ..Default::default() },
             decoder_grad::Bufs { grads: b(4), y: b(2), totals: b(5), g_w: b(6), g_b: b(7), partials: b(8) },
+        ),
+        Op::new(
+            learning_signal::Params { rows: n, vocab: v, width: d, offset: 17, n: 301, ..Default::default() },
+            learning_signal::Bufs { grads: b(4), dec_w: b(0), signal: b(9) },
         ),
     ];
     let want = run_calls(&mut *cpu(), &ops, &data, 1).pop().unwrap();
@@ -169,7 +174,7 @@ fn cublas_products_match_the_cpu_reference() {
             }
         };
         for (call, got) in run_calls(&mut be, &ops, &data, 3).iter().enumerate() {
-            for (buf, name) in [(3, "logits"), (6, "g_w"), (7, "g_b"), (8, "partials")] {
+            for (buf, name) in [(3, "logits"), (6, "g_w"), (7, "g_b"), (8, "partials"), (9, "learning signal")] {
                 let e = normwise_error(&got[buf], &want[buf]);
                 eprintln!("cuBLAS {mode:?} call {call} {name}: normwise error {e:.2e}");
                 assert!(e <= bound, "cuBLAS {mode:?} call {call} {name}: error {e:.2e} over {bound:.0e}");

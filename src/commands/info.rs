@@ -34,8 +34,9 @@ pub fn run(g: &GlobalArgs, a: &InfoArgs) -> Result<()> {
             i.preset, i.vocab, i.embed, i.neurons, i.synapses
         );
         println!(
-            "params    {} words; device memory {:.1} MiB at batch 1 (+{:.1} MiB per sequence); host memory {:.1} MiB",
+            "params    {} words ({} weights read by the forward); device memory {:.1} MiB at batch 1 (+{:.1} MiB per sequence); host memory {:.1} MiB",
             i.parameters,
+            i.precision.name(),
             mib(i.memory_estimate_bytes_b1),
             mib(i.state_bytes_per_sequence as u64),
             mib(i.host_estimate_bytes_b1)

@@ -11,8 +11,9 @@
 //! 7–16 % at `small`/`seed` B = 32 (BENCHMARKS.md). The read-back is one set of async copies into
 //! pinned memory and one stream synchronisation: exactly one host sync per call.
 //!
-//! With `NEUROGEN_CUBLAS=tf32|f32` the decoder's two large products (`logits` on its GEMM path,
-//! `decoder_grad`) run on cuBLAS instead of the hand-written tiles: the backend expands those ops
+//! With `NEUROGEN_CUBLAS=tf32|f32` the decoder's large products (`logits` on its GEMM path,
+//! `decoder_grad`, e-prop's `learning_signal`) run on cuBLAS instead of the hand-written tiles:
+//! the backend expands those ops
 //! into a cuBLAS SGEMM and a small kernel of the same op table (the bias broadcast by
 //! `gather_rows`; `decoder_grad` with `product_given`), and a graph holds each SGEMM as a child
 //! graph captured once. Off by default until measured on a GPU (BENCHMARKS.md).
@@ -143,6 +144,8 @@ struct Gemm {
     n: u32,
     k: u32,
     a: Buf,
+    /// Words into `a` where the matrix starts (a block of columns of a wider one).
+    a_offset: u32,
     lda: u32,
     b: Buf,
     ldb: u32,
@@ -471,7 +474,7 @@ impl CudaBackend {
                 g.n as i32,
                 g.k as i32,
                 &alpha,
-                self.ptr(g.a) as *const f32,
+                (self.ptr(g.a) + 4 * g.a_offset as u64) as *const f32,
                 g.lda as i32,
                 self.ptr(g.b) as *const f32,
                 g.ldb as i32,
@@ -551,6 +554,7 @@ impl CudaBackend {
                     n: b,
                     k: d,
                     a: dec_w,
+                    a_offset: 0,
                     lda: d,
                     b: y,
                     ldb: d,
@@ -576,6 +580,7 @@ impl CudaBackend {
                     n: v,
                     k: r,
                     a: y,
+                    a_offset: 0,
                     lda: d,
                     b: grads,
                     ldb: v,
@@ -586,6 +591,27 @@ impl CudaBackend {
                 p.product_given = 1;
                 let rest = Op { params: bytemuck::cast_slice(bytemuck::bytes_of(&p)).to_vec(), ..op };
                 Ok(vec![Step::Gemm(gemm), Step::Kernel(rest)])
+            }
+            OpKind::LearningSignal => {
+                let p: learning_signal::Params = op.params();
+                let [grads, dec_w, signal] = op.bufs[..] else { unreachable!("learning_signal has three buffers") };
+                // signal: (n × rows) = columns offset.. of the (width × V) weights · (V × rows).
+                let gemm = Gemm {
+                    trans_a: false,
+                    trans_b: false,
+                    m: p.n,
+                    n: p.rows,
+                    k: p.vocab,
+                    a: dec_w,
+                    a_offset: p.offset,
+                    lda: p.width,
+                    b: grads,
+                    ldb: p.vocab,
+                    c: signal,
+                    ldc: p.n,
+                    accumulate: false,
+                };
+                Ok(vec![Step::Gemm(gemm)])
             }
             _ => Ok(vec![Step::Kernel(op)]),
         }
