@@ -532,7 +532,11 @@ impl CudaBackend {
         match op.kind {
             OpKind::Logits => {
                 let p: logits::Params = op.params();
-                if p.path != LOGITS_GEMM || p.bf16 != 0 {
+                // cuBLAS where the row path would read the decoder more than once (more sequences
+                // than a row tile), or where the launch shapes chose the tiled GEMM; not at bf16
+                // (an SGEMM reads f32 weights).
+                let rereads = p.batch as usize > LOGITS_BATCH_TILE;
+                if !(p.path == LOGITS_GEMM || rereads) || p.bf16 != 0 {
                     return Ok(vec![Step::Kernel(op)]);
                 }
                 let [dec_w, dec_b, y, out] = op.bufs[..] else { unreachable!("logits has four buffers") };
