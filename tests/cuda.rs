@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use neurogen::backend::{decoder_grad, decoder_grad_partials, learning_signal, logits, Buf, Op, LOGITS_GEMM};
+use neurogen::backend::{
+    decoder_grad, decoder_grad_partials, learning_signal, logits, Buf, Op, LOGITS_GEMM, LOGITS_ROWS,
+};
 use neurogen::{create_backend, BackendKind, Engine, GenerateOptions, ModelConfig, NeuroError, Preset, SamplingRule};
 
 fn cuda() -> Option<Box<dyn neurogen::Backend>> {
@@ -146,6 +148,7 @@ fn cublas_products_match_the_cpu_reference() {
         poison(vocab),                     // 7 g_b
         poison(decoder_grad_partials(vocab, width)), // 8 partials
         poison(rows * 301),                // 9 learning signal of 301 neurons from column 17
+        poison(rows * vocab),              // 10 logits asked on the row path (cuBLAS takes it: B > 8)
     ];
     let b = Buf;
     let (v, d, n) = (vocab as u32, width as u32, rows as u32);
@@ -157,6 +160,10 @@ fn cublas_products_match_the_cpu_reference() {
         Op::new(
             decoder_grad::Params { rows: n, vocab: v, width: d, ..Default::default() },
             decoder_grad::Bufs { grads: b(4), y: b(2), totals: b(5), g_w: b(6), g_b: b(7), partials: b(8) },
+        ),
+        Op::new(
+            logits::Params { batch: n, vocab: v, width: d, path: LOGITS_ROWS, ..Default::default() },
+            logits::Bufs { dec_w: b(0), dec_b: b(1), y: b(2), logits: b(10) },
         ),
         Op::new(
             learning_signal::Params { rows: n, vocab: v, width: d, offset: 17, n: 301, ..Default::default() },
@@ -174,7 +181,14 @@ fn cublas_products_match_the_cpu_reference() {
             }
         };
         for (call, got) in run_calls(&mut be, &ops, &data, 3).iter().enumerate() {
-            for (buf, name) in [(3, "logits"), (6, "g_w"), (7, "g_b"), (8, "partials"), (9, "learning signal")] {
+            for (buf, name) in [
+                (3, "logits"),
+                (6, "g_w"),
+                (7, "g_b"),
+                (8, "partials"),
+                (9, "learning signal"),
+                (10, "logits, row path"),
+            ] {
                 let e = normwise_error(&got[buf], &want[buf]);
                 eprintln!("cuBLAS {mode:?} call {call} {name}: normwise error {e:.2e}");
                 assert!(e <= bound, "cuBLAS {mode:?} call {call} {name}: error {e:.2e} over {bound:.0e}");
