@@ -327,6 +327,11 @@ pub struct LearnConfig {
     /// feedback weights `N(0, feedback_std²)` from the output error (docs/model.md §6, step 4e).
     #[serde(default)]
     pub random_feedback: bool,
+    /// e-prop also reaches the modules whose readout (and not trace) the decoder reads: the signal
+    /// through the decoder's weights of that readout times the readout's own derivative; they learn
+    /// the projections into them (docs/model.md §6, step 4e).
+    #[serde(default)]
+    pub readout_eprop: bool,
     #[serde(default = "default_feedback_std")]
     pub feedback_std: f32,
 }
@@ -400,6 +405,7 @@ impl Default for LearnConfig {
             eprop_projection_rate: default_eprop_projection_rate(),
             eprop_width: default_eprop_width(),
             random_feedback: false,
+            readout_eprop: false,
             feedback_std: default_feedback_std(),
         }
     }

@@ -189,6 +189,54 @@ fn eprop_learns_what_its_plan_says_and_gpus_agree() {
     }
 }
 
+/// e-prop through readouts (`learn.readout_eprop`) with seed's kind of features (readouts of the
+/// Thalamus, Wernicke, PFC and Broca): exactly the projections from a read module into a read
+/// module learn, and no recurrent weights; one host sync per step; the GPUs agree with the CPU.
+#[test]
+fn readout_eprop_learns_the_projections_between_read_modules() {
+    use neurogen::config::{Feature, Signal};
+    let mut cfg = tiny();
+    cfg.learn.rule = Rule::Eprop;
+    cfg.learn.readout_eprop = true;
+    cfg.learn.eprop_projection_rate = 100.0;
+    cfg.decoder_features = [ModuleId::Thalamus, ModuleId::Wernicke, ModuleId::Pfc, ModuleId::Broca]
+        .map(|module| Feature { module, signal: Signal::Readout })
+        .to_vec();
+    let mut params = HostParams::init(&cfg, 6);
+    // A decoder that reads the network from the start, so that every read module gets a signal.
+    let mut r = ChaCha8Rng::seed_from_u64(2);
+    params.dec_w.iter_mut().for_each(|w| *w = r.random_range(-0.05..0.05));
+    let batches: Vec<Vec<Vec<u32>>> = (0..2).map(|s| random_batch(50 + s, &[24, 17, 24])).collect();
+    let run = |be| {
+        let mut eng = Engine::with_params(be, cfg.clone(), &params).unwrap();
+        for b in &batches {
+            let before = eng.backend().stats().host_syncs;
+            eng.train_step(b).unwrap();
+            assert_eq!(eng.backend().stats().host_syncs - before, 1);
+        }
+        let p = eng.params().clone().download(eng.backend_mut(), &cfg).unwrap();
+        (p.recurrent, p.projections)
+    };
+    let (rec, proj) = run(cpu());
+    for (m, (after, before)) in rec.iter().zip(&params.recurrent).enumerate() {
+        assert!(after.val == before.val, "module {m}: no recurrent weight learns through a readout");
+    }
+    for (c, (after, before)) in proj.iter().zip(&params.projections).enumerate() {
+        // PFC→Thalamus, Thalamus→Wernicke, PFC→Wernicke, Wernicke→PFC, PFC→Broca.
+        let planned = [0, 1, 2, 4, 10].contains(&c);
+        assert_eq!(after.val != before.val, planned, "connection {c}: changes iff planned");
+    }
+    for (kind, be) in gpu_backends() {
+        let (r, p) = run(be);
+        for (m, (a, b)) in r.iter().zip(&rec).enumerate() {
+            assert!(a.val == b.val, "{kind:?} module {m}: recurrent weights unchanged");
+        }
+        for (c, (a, b)) in p.iter().zip(&proj).enumerate() {
+            assert_close(&format!("{kind:?} projection {c}"), &a.val, &b.val, 1e-2, 1e-3);
+        }
+    }
+}
+
 /// e-prop with no traced module to learn (seed's default features are readouts only) trains the
 /// decoder alone, on every backend, instead of failing (a seed `bench --train` once panicked).
 #[test]

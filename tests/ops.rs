@@ -912,6 +912,36 @@ fn pseudo_derivative() {
 }
 
 #[test]
+fn readout_derivative() {
+    let mut cases = Vec::new();
+    for (seed, &(batch, outputs, rows)) in [(1usize, 1usize, 1usize), (3, 300, 5), (33, 513, 34)].iter().enumerate() {
+        let r = &mut rng(660 + seed as u64);
+        let row0 = r.random_range(0..=rows - 1) as u32;
+        let rest = 1.0 / (1.0 + std::f32::consts::E) + 1e-6;
+        let p = readout_derivative::Params {
+            batch: (batch.min(rows - row0 as usize)) as u32,
+            outputs: outputs as u32,
+            row0,
+            rest,
+            ..Default::default()
+        };
+        let mut psi = uniform(r, rows * outputs, 0.0, 1.0);
+        let start = row0 as usize * outputs;
+        psi[start..start + p.batch as usize * outputs].fill(POISON);
+        // Readouts on both sides of rest, some exactly at it.
+        let mut y: Vec<f32> = (0..batch * outputs).map(|_| r.random_range(0.2f32..0.99)).collect();
+        y.iter_mut().step_by(7).for_each(|v| *v = rest);
+        cases.push(Case {
+            name: format!("readout_derivative b={batch} o={outputs} rows={rows}"),
+            op: Op::new(p, readout_derivative::Bufs { y: b(0), psi: b(1) }),
+            data: vec![f32_words(&y), psi],
+            cmp: vec![F, F],
+        });
+    }
+    check(cases);
+}
+
+#[test]
 fn learning_signal() {
     let mut cases = Vec::new();
     for (seed, &(rows, vocab, n, extra)) in

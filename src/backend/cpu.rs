@@ -525,6 +525,17 @@ pub fn pseudo_derivative(p: &pseudo_derivative::Params, io: pseudo_derivative::I
     }
 }
 
+pub fn readout_derivative(p: &readout_derivative::Params, io: readout_derivative::Io) {
+    let readout_derivative::Io { y, psi } = io;
+    let o = p.outputs as usize;
+    for b in 0..p.batch as usize {
+        let row = &mut psi[(p.row0 as usize + b) * o..][..o];
+        for (d, &y) in row.iter_mut().zip(&y[b * o..(b + 1) * o]) {
+            *d = if y > p.rest { 0.1 * y * (1.0 - y) } else { 0.0 };
+        }
+    }
+}
+
 pub fn learning_signal(p: &learning_signal::Params, io: learning_signal::Io) {
     let learning_signal::Io { grads, dec_w, signal } = io;
     let (rows, v, d, off, n) = (p.rows as usize, p.vocab as usize, p.width as usize, p.offset as usize, p.n as usize);

@@ -636,6 +636,15 @@ declare_ops! {
         groups |p, _| ceil_div(p.n, COLUMN) * p.batch;
     }
 
+    /// `readout_derivative`: e-prop through a readout, `∂y/∂v*` of this tick into row `row0 + b` of
+    /// `psi` (`[rows][outputs]`): `0.1 · y · (1 − y)` where the readout is above its resting value
+    /// (`y > rest`, i.e. v* above v_rest), else 0 (docs/model.md §3.4: `y = σ(0.1 · (max(0, v* − v_rest) − 10))`).
+    readout_derivative: ReadoutDerivative {
+        params { batch: u32, outputs: u32, row0: u32, rest: f32 }
+        bufs { y: Read f32, psi: ReadWrite f32 }
+        groups |p, _| ceil_div(p.outputs, COLUMN) * p.batch;
+    }
+
     /// `learning_signal`: e-prop's per-neuron learning signal through the decoder's own weights,
     /// `signal[r, i] = Σ_k grads[r, k] · dec_w[k, offset + i]` for `r < rows`, `i < n` (`grads`
     /// holds `p − onehot` per row; a tiled GEMM).

@@ -64,11 +64,16 @@ pub struct TrainBufs {
 /// resumed run keeps them.
 const FEEDBACK_SEED: u64 = 0x5eed_feed;
 
+/// A readout at rest, `σ(−1)` (docs/model.md §3.4), plus a margin for the backends' `exp`: above
+/// it the readout's derivative is not zero (`readout_derivative`).
+const READOUT_REST: f32 = 0.268_941_43 + 1e-6;
+
 /// What e-prop learns under a config (docs/model.md §6, step 4e): each module whose spike trace the
 /// decoder reads (its learning signal comes through the decoder's weights of that trace) and, with
 /// `learn.random_feedback`, every other module (its signal through fixed random weights); their
 /// recurrent weights, and each projection into them from a module whose readout is recorded per
-/// position. Empty unless the rule is e-prop.
+/// position. With `learn.readout_eprop`, also each module left whose readout the decoder reads,
+/// through that readout: the projections into it. Empty unless the rule is e-prop.
 struct EpropPlan {
     modules: Vec<Learner>,
     /// (connection, where its source's readout rows are, positions the source lags).
@@ -85,8 +90,39 @@ struct Learner {
     /// The first column of its learning signal's weights: in the decoder, or in the random
     /// feedback matrix.
     feedback: Feedback,
-    /// Where its trace rows are (the recurrent weights' presynaptic activity).
-    trace: Rows,
+    post: Post,
+}
+
+/// What a learner's postsynaptic factor is.
+#[derive(Clone, Copy)]
+enum Post {
+    /// Spikes, through the pseudo-derivative and the module's trace; its trace rows are the
+    /// recurrent weights' presynaptic activity.
+    Spikes { trace: Rows },
+    /// The readout (its first `outputs` neurons), through the readout's derivative, with no
+    /// memory: the projections into the module learn, its recurrent weights do not.
+    Readout,
+}
+
+impl Learner {
+    /// Neurons with a learning signal.
+    fn width(&self, cfg: &ModelConfig) -> usize {
+        let mc = &cfg.modules[self.module];
+        match self.post {
+            Post::Spikes { .. } => mc.n,
+            Post::Readout => mc.outputs,
+        }
+    }
+
+    /// Rows of its neuron-major factor `q_t`: every postsynaptic row a matrix into it has (zeros
+    /// past `width`).
+    fn q_rows(&self, cfg: &ModelConfig) -> usize {
+        let mc = &cfg.modules[self.module];
+        match self.post {
+            Post::Spikes { .. } => mc.n,
+            Post::Readout => mc.outputs.max(mc.inputs),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -112,13 +148,23 @@ impl EpropPlan {
         for m in ModuleId::ALL {
             let n = cfg.module(m).n;
             let learner = match cfg.feature_offset(m, Signal::Trace) {
-                Some(o) => Learner { module: m as usize, feedback: Feedback::Decoder(o), trace: Rows::Features(o) },
+                Some(o) => Learner {
+                    module: m as usize,
+                    feedback: Feedback::Decoder(o),
+                    post: Post::Spikes { trace: Rows::Features(o) },
+                },
                 None if random => {
                     let trace = plan.extra_rows(cfg, Feature { module: m, signal: Signal::Trace });
                     plan.feedback_width += n;
-                    Learner { module: m as usize, feedback: Feedback::Random(plan.feedback_width - n), trace }
+                    let feedback = Feedback::Random(plan.feedback_width - n);
+                    Learner { module: m as usize, feedback, post: Post::Spikes { trace } }
                 }
-                None => continue,
+                None => match cfg.feature_offset(m, Signal::Readout) {
+                    Some(o) if cfg.learn.readout_eprop => {
+                        Learner { module: m as usize, feedback: Feedback::Decoder(o), post: Post::Readout }
+                    }
+                    _ => continue,
+                },
             };
             plan.modules.push(learner);
         }
@@ -161,7 +207,7 @@ impl EpropPlan {
 
     /// Words of e-prop scratch for `rows` predicted positions.
     fn words(&self, cfg: &ModelConfig, rows: usize) -> usize {
-        let m: usize = self.modules.iter().map(|l| 2 * rows * cfg.modules[l.module].n).sum();
+        let m: usize = self.modules.iter().map(|l| rows * (2 * l.width(cfg) + l.q_rows(cfg))).sum();
         let p: usize = self
             .connections
             .iter()
@@ -294,8 +340,8 @@ impl TrainBufs {
         };
         let plan = EpropPlan::of(cfg);
         let reward = cfg.learn.rule == Rule::Reward;
-        let per_learner = |be: &mut dyn Backend| -> Result<Vec<Buf>> {
-            plan.modules.iter().map(|l| be.alloc(rows * cfg.modules[l.module].n)).collect()
+        let per_learner = |be: &mut dyn Backend, len: &dyn Fn(&Learner) -> usize| -> Result<Vec<Buf>> {
+            plan.modules.iter().map(|l| be.alloc(rows * len(l))).collect()
         };
         let extra_width = plan.extra_width(cfg);
         let extra = if extra_width > 0 { Some(be.alloc(rows * extra_width)?) } else { None };
@@ -339,9 +385,9 @@ impl TrainBufs {
             theta_next: per_module(be, &|m| cfg.modules[m].n)?,
             gains_next: be.alloc(cfg.connections.len())?,
             flags: be.alloc(Flag::COUNT)?,
-            psi: per_learner(be)?,
-            signal: per_learner(be)?,
-            q_t: per_learner(be)?,
+            psi: per_learner(be, &|l| l.width(cfg))?,
+            signal: per_learner(be, &|l| l.width(cfg))?,
+            q_t: per_learner(be, &|l| l.q_rows(cfg))?,
             features_t,
             extra_t,
             p_next: plan
@@ -529,6 +575,17 @@ impl Engine {
             for (k, learner) in tb.plan.modules.iter().enumerate() {
                 let m = learner.module;
                 let ms = st.modules[m];
+                if let Post::Readout = learner.post {
+                    let p = readout_derivative::Params {
+                        batch: batch as u32,
+                        outputs: cfg.modules[m].outputs as u32,
+                        row0: (pos * batch) as u32,
+                        rest: READOUT_REST,
+                        ..Default::default()
+                    };
+                    self.be.enqueue(Op::new(p, readout_derivative::Bufs { y: ms.y, psi: tb.psi[k] }))?;
+                    continue;
+                }
                 let p = pseudo_derivative::Params {
                     batch: batch as u32,
                     n: cfg.modules[m].n as u32,
@@ -746,32 +803,43 @@ impl Engine {
                 Feedback::Decoder(o) => (self.params.dec_w, d, o),
                 Feedback::Random(o) => (tb.feedback.expect("planned feedback"), plan.feedback_width, o),
             };
+            let n = learner.width(&cfg);
             let p = learning_signal::Params {
                 rows: rows as u32,
                 vocab: cfg.vocab as u32,
                 width: width as u32,
                 offset: offset as u32,
-                n: mc.n as u32,
+                n: n as u32,
                 ..Default::default()
             };
             let bufs = learning_signal::Bufs { grads: tb.logits, dec_w, signal: tb.signal[k] };
             self.be.enqueue(Op::new(p, bufs))?;
             // The eligibility trace filters ψ·pre forward with the post module's λ; summed
-            // against L it equals ψ times L filtered backward, per neuron (docs/model.md §6).
+            // against L it equals ψ times L filtered backward, per neuron (docs/model.md §6). A
+            // readout has no memory of its own here (λ = 0), and the rows of q_t past its readout
+            // neurons are zero.
+            let lambda = match learner.post {
+                Post::Spikes { .. } => mc.trace_lambda(&cfg.lif),
+                Post::Readout => 0.0,
+            };
+            if learner.q_rows(&cfg) > n {
+                self.be.enqueue(Op::fill(tb.q_t[k], rows * learner.q_rows(&cfg), 0))?;
+            }
             let p = eprop_filter::Params {
                 batch: batch as u32,
                 positions: tb.positions as u32,
-                n: mc.n as u32,
-                lambda: mc.trace_lambda(&cfg.lif),
+                n: n as u32,
+                lambda,
                 ..Default::default()
             };
             let bufs = eprop_filter::Bufs { psi: tb.psi[k], signal: tb.signal[k], q_t: tb.q_t[k] };
             self.be.enqueue(Op::new(p, bufs))?;
             // Recurrent: the presynaptic trace of last position (its 1 − λ scale cancels the
             // learning signal's, which is through the scaled trace feature).
+            let Post::Spikes { trace } = learner.post else { continue };
             let mp = self.params.modules[m];
             let w = (mp.w_idx, mp.w_val, tb.w_next[m]);
-            self.be.enqueue(eprop_op(w, k, mc.n, mc.fanout, (learner.trace, 1, 1.0), (l.eprop_rate, 1.0)))?;
+            self.be.enqueue(eprop_op(w, k, mc.n, mc.fanout, (trace, 1, 1.0), (l.eprop_rate, 1.0)))?;
             updates.push((tb.w_next[m], mp.w_val, mc.n * mc.fanout, Flag::RecurrentWeights(mc.id)));
         }
         for (q, &(c, pre_rows, lag)) in plan.connections.iter().enumerate() {
@@ -779,10 +847,15 @@ impl Engine {
             let k = plan.learner(cc.target as usize).expect("planned target");
             let mc = cfg.module(cc.target);
             // ∂v/∂P: the input gain at rest times the connection's gain with its fast weight at
-            // the cap (docs/model.md §3.2–3.3), and the trace feature's 1 − λ.
+            // the cap (docs/model.md §3.2–3.3), and the trace feature's 1 − λ (a readout's
+            // derivative is in its ψ).
             let gain = mc.excitability * (1.0 - mc.inhibition) * (cc.gain + FAST_CAP);
             let sign = if cc.inhibitory { -1.0 } else { 1.0 };
-            let scale = sign * gain * (1.0 - mc.trace_lambda(&cfg.lif));
+            let feature = match plan.modules[k].post {
+                Post::Spikes { .. } => 1.0 - mc.trace_lambda(&cfg.lif),
+                Post::Readout => 1.0,
+            };
+            let scale = sign * gain * feature;
             let pr = self.params.projections[c];
             let fanout = cfg.init.projection_fanout;
             let w = (pr.idx, pr.val, tb.p_next[q]);
