@@ -751,7 +751,13 @@ impl Backend for CudaBackend {
     fn info(&self) -> DeviceInfo {
         DeviceInfo {
             backend: "cuda",
-            device: self.name.clone(),
+            // Which products run on cuBLAS shows wherever the device is named (bench rows, info).
+            device: match &self.blas {
+                Some(b) => {
+                    format!("{} (cuBLAS {})", self.name, if b.mode == VendorGemm::Tf32 { "TF32" } else { "f32" })
+                }
+                None => self.name.clone(),
+            },
             max_buffer_bytes: self.total_mem,
             // Kernels index words with 32-bit integers.
             max_binding_bytes: 4 * u32::MAX as u64,
