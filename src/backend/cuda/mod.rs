@@ -231,6 +231,7 @@ impl Blas {
                  toolkit's lib64 on LD_LIBRARY_PATH, or unset NEUROGEN_CUBLAS)"
             )));
         }
+        ctx.bind_to_thread().map_err(|e| driver("binding the context", e))?;
         let handle = cudarc::cublas::result::create_handle().map_err(|e| blas_err("creating a handle", e))?;
         let workspace =
             unsafe { result::malloc_sync(BLAS_WORKSPACE_BYTES) }.map_err(|e| driver("cuBLAS workspace", e))?;
