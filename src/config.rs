@@ -115,7 +115,13 @@ pub enum Signal {
     Readout,
     /// The spike trace `e` of every neuron (`N` values), scaled by `1 − λ` into [0, 1].
     Trace,
+    /// The readout as it was `k` positions before (1 ≤ k ≤ [`MAX_READOUT_DELAY`]; 0 before the
+    /// sequence's start): a delay line, so the decoder sees the last bytes side by side.
+    ReadoutBefore(u32),
 }
+
+/// The longest delay line a readout feature may have.
+pub const MAX_READOUT_DELAY: u32 = 8;
 
 /// One block of the decoder's input: a module's signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -620,9 +626,23 @@ impl ModelConfig {
     pub fn feature_width(&self, f: &Feature) -> usize {
         let m = self.module(f.module);
         match f.signal {
-            Signal::Readout => m.outputs,
+            Signal::Readout | Signal::ReadoutBefore(_) => m.outputs,
             Signal::Trace => m.n,
         }
+    }
+
+    /// Each module whose readout the decoder reads with a delay, and the longest delay.
+    pub fn readout_delays(&self) -> Vec<(ModuleId, usize)> {
+        let mut out: Vec<(ModuleId, usize)> = Vec::new();
+        for f in &self.decoder_features {
+            if let Signal::ReadoutBefore(k) = f.signal {
+                match out.iter_mut().find(|(m, _)| *m == f.module) {
+                    Some((_, d)) => *d = (*d).max(k as usize),
+                    None => out.push((f.module, k as usize)),
+                }
+            }
+        }
+        out
     }
 
     /// The first decoder column of a module's signal, if the decoder reads it.
@@ -722,6 +742,16 @@ impl ModelConfig {
         if self.decoder_features.is_empty() {
             return bad("the decoder needs at least one feature".into());
         }
+        for f in &self.decoder_features {
+            if let Signal::ReadoutBefore(k) = f.signal {
+                if !(1..=MAX_READOUT_DELAY).contains(&k) {
+                    return bad(format!(
+                        "decoder feature {} ReadoutBefore({k}): k must be 1 to {MAX_READOUT_DELAY}",
+                        f.module.name()
+                    ));
+                }
+            }
+        }
         for m in &self.modules {
             for (what, x) in [("alpha", m.alpha), ("trace_lambda", m.trace_lambda)] {
                 if x.is_some_and(|x| !(0.0..1.0).contains(&x)) {
@@ -791,7 +821,9 @@ impl ModelConfig {
         // v, a, e, and the two spike-bit buffers at their worst case (a batch of one uses a whole
         // word per neuron; larger batches share each word between 32 sequences).
         let m: usize = self.modules.iter().map(|m| 5 * m.n + m.outputs + m.inputs).sum();
-        m + self.embed
+        let delays: usize = self.readout_delays().iter().map(|&(m, depth)| depth * self.module(m).outputs).sum();
+        m + delays
+            + self.embed
             + self.module(ModuleId::Thalamus).outputs
             + self.module(ModuleId::Pfc).outputs
             + 2 * self.connections.len()
@@ -837,5 +869,10 @@ mod tests {
         let mut c = ModelConfig::preset(Preset::Tiny);
         c.modules[0].inputs = 32;
         assert!(c.validate().is_err());
+        for k in [0, MAX_READOUT_DELAY + 1] {
+            let mut c = ModelConfig::preset(Preset::Tiny);
+            c.decoder_features.push(Feature { module: ModuleId::Broca, signal: Signal::ReadoutBefore(k) });
+            assert!(c.validate().is_err(), "delay {k}");
+        }
     }
 }

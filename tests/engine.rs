@@ -385,3 +385,51 @@ fn bf16_forward_reads_rounded_copies_that_follow_every_change() {
         assert!(((back - loss) / loss).abs() < 1e-3, "{kind:?}: restored {back} vs {loss}");
     }
 }
+
+/// A delayed readout feature (`Signal::ReadoutBefore(k)`) holds, at position t, the readout block
+/// of position t − k (zeros before the start), on every backend; training with it is one sync.
+#[test]
+fn delayed_readouts_are_the_readouts_of_earlier_positions() {
+    use neurogen::config::{Feature, Signal};
+    let mut cfg = tiny();
+    let thal = |signal| Feature { module: ModuleId::Thalamus, signal };
+    cfg.decoder_features = vec![thal(Signal::Readout), thal(Signal::ReadoutBefore(1)), thal(Signal::ReadoutBefore(2))];
+    let o = cfg.module(ModuleId::Thalamus).outputs;
+    assert_eq!(cfg.decoder_width(), 3 * o);
+    let seq = random_tokens(8, 7, 259);
+    let mut all = vec![(BackendKind::Cpu, cpu())];
+    all.extend(gpu_backends());
+    let mut reference: Option<Vec<Vec<f32>>> = None;
+    for (kind, be) in all {
+        let mut eng = Engine::new(be, cfg.clone(), 4).unwrap();
+        // Features of position t: the last ones an evaluation of the first t + 2 tokens gathers.
+        let features: Vec<Vec<f32>> = (0..seq.len() - 1)
+            .map(|t| {
+                eng.evaluate(&[seq[..t + 2].to_vec()]).unwrap();
+                let buf = eng.state().unwrap().features;
+                bytemuck::cast_slice(&eng.backend_mut().download(buf).unwrap()).to_vec()
+            })
+            .collect();
+        for (t, f) in features.iter().enumerate() {
+            for k in 1..=2 {
+                let block = &f[k * o..(k + 1) * o];
+                if t < k {
+                    assert!(block.iter().all(|&x| x == 0.0), "{kind:?} t={t} k={k}: zeros before the start");
+                } else {
+                    assert_eq!(block, &features[t - k][..o], "{kind:?} t={t} k={k}: the readout {k} positions before");
+                }
+            }
+        }
+        match &reference {
+            None => reference = Some(features),
+            Some(want) => {
+                for (t, (g, w)) in features.iter().zip(want).enumerate() {
+                    assert_close(&format!("{kind:?} features at {t}"), g, w, 1e-4, 1e-3);
+                }
+            }
+        }
+        let before = eng.backend().stats().host_syncs;
+        eng.train_step(std::slice::from_ref(&seq)).unwrap(); // the batch size of the calls above
+        assert_eq!(eng.backend().stats().host_syncs - before, 1, "{kind:?}: one sync per step");
+    }
+}

@@ -447,6 +447,9 @@ pub struct StateBufs {
     pub lens: Buf,
     /// Running mean reward r̄ per sequence slot (docs/model.md §6, step 3).
     pub rbar: Buf,
+    /// Delay lines of the readouts the decoder reads earlier positions of: per module,
+    /// `[k − 1]` holds `[batch][O]` as it was k positions before.
+    pub delays: Vec<(ModuleId, Vec<Buf>)>,
 }
 
 impl StateBufs {
@@ -482,6 +485,14 @@ impl StateBufs {
             acc: be.alloc(batch * ACC_WORDS)?,
             lens: be.alloc(batch)?,
             rbar: be.alloc(batch)?,
+            delays: cfg
+                .readout_delays()
+                .into_iter()
+                .map(|(m, depth)| {
+                    let o = cfg.module(m).outputs;
+                    Ok((m, (0..depth).map(|_| be.alloc(batch * o)).collect::<Result<Vec<_>>>()?))
+                })
+                .collect::<Result<_>>()?,
         })
     }
 
@@ -507,6 +518,9 @@ impl StateBufs {
             self.rbar,
         ] {
             be.free(b);
+        }
+        for b in self.delays.iter().flat_map(|(_, line)| line) {
+            be.free(*b);
         }
     }
 }

@@ -536,6 +536,11 @@ impl Engine {
         ] {
             self.be.enqueue(Op::fill(buf, len, 0))?;
         }
+        for (m, line) in &st.delays {
+            for &buf in line {
+                self.be.enqueue(Op::fill(buf, b * self.cfg.module(*m).outputs, 0))?;
+            }
+        }
         self.tick = 0;
         Ok(())
     }
@@ -550,8 +555,22 @@ impl Engine {
 
     /// `ticks_per_token` cognitive steps with the token at `pos` held.
     fn record_token(&mut self, st: &StateBufs, tokens: Buf, tstride: usize, pos: usize) -> Result<()> {
+        self.record_delay_shift(st)?;
         for _ in 0..self.cfg.ticks_per_token {
             self.record_tick(st, tokens, tstride, pos, None)?;
+        }
+        Ok(())
+    }
+
+    /// Before a position's ticks, every delay line moves one position on: its oldest entry drops
+    /// out and the readout of the position before becomes entry 1 (docs/model.md §4).
+    pub(crate) fn record_delay_shift(&mut self, st: &StateBufs) -> Result<()> {
+        for (m, line) in &st.delays {
+            let len = st.batch * self.cfg.module(*m).outputs;
+            for k in (1..line.len()).rev() {
+                self.be.enqueue(Op::copy(line[k - 1], line[k], len))?;
+            }
+            self.be.enqueue(Op::copy(st.modules[*m as usize].y, line[0], len))?;
         }
         Ok(())
     }
@@ -862,6 +881,10 @@ pub(crate) fn signal_rows(
     let (src, scale) = match f.signal {
         Signal::Readout => (ms.y, 1.0),
         Signal::Trace => (ms.e, 1.0 - cfg.module(f.module).trace_lambda(&cfg.lif)),
+        Signal::ReadoutBefore(k) => {
+            let line = &st.delays.iter().find(|(m, _)| *m == f.module).expect("a delay line per delayed readout").1;
+            (line[k as usize - 1], 1.0)
+        }
     };
     let p = gather_rows::Params {
         batch: st.batch as u32,

@@ -561,6 +561,7 @@ impl Engine {
         }
         self.be.enqueue(Op::fill(tb.flags, Flag::COUNT, 0))?;
         for pos in 0..positions {
+            self.record_delay_shift(st)?;
             for _ in 0..cfg.ticks_per_token {
                 self.record_tick(st, tokens, tstride, pos, Some(tb))?;
             }
