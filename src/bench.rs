@@ -38,19 +38,11 @@ pub fn copy_bandwidth(be: &mut dyn Backend) -> Result<f64> {
     Ok(2.0 * words as f64 * 4.0 / best)
 }
 
-/// Bytes of one weight as the forward reads it (docs/model.md §2, "Precision").
-fn weight_bytes(cfg: &ModelConfig) -> usize {
-    match cfg.precision {
-        Precision::F32 => 4,
-        Precision::Bf16 => 2,
-    }
-}
-
 /// Bytes one cognitive step must move for `batch` sequences: the recurrent and projection
 /// weights (at the forward's precision) with their indices and thresholds (once, shared by the
 /// batch), each sequence's neuron state (read and written), and, when decoding, the decoder.
 pub fn bytes_per_tick(cfg: &ModelConfig, batch: usize, decode: bool) -> u64 {
-    let synapse = 4 + weight_bytes(cfg);
+    let synapse = 4 + cfg.precision.weight_bytes();
     let weights: usize = cfg.modules.iter().map(|m| m.n * m.fanout * synapse + m.n * 4).sum::<usize>()
         + cfg
             .connections
@@ -59,7 +51,7 @@ pub fn bytes_per_tick(cfg: &ModelConfig, batch: usize, decode: bool) -> u64 {
             .sum::<usize>();
     // v, a, e read and written, the spike read and written, the readout written.
     let state: usize = cfg.modules.iter().map(|m| m.n * 4 * 8 + m.outputs * 4).sum();
-    let decoder = if decode { cfg.vocab * (cfg.decoder_width() * weight_bytes(cfg) + 4) } else { 0 };
+    let decoder = if decode { cfg.vocab * (cfg.decoder_width() * cfg.precision.weight_bytes() + 4) } else { 0 };
     (weights + decoder + batch * state) as u64
 }
 
@@ -68,7 +60,7 @@ pub fn bytes_per_tick(cfg: &ModelConfig, batch: usize, decode: bool) -> u64 {
 /// forward's precision), read and written in f32 by its update, and at bf16 read again for its copy.
 pub fn train_bytes(cfg: &ModelConfig, batch: usize, tokens: usize) -> u64 {
     let ticks = (tokens * cfg.ticks_per_token) as u64;
-    let (weights, w) = ((cfg.vocab * cfg.decoder_width()) as u64, weight_bytes(cfg) as u64);
+    let (weights, w) = ((cfg.vocab * cfg.decoder_width()) as u64, cfg.precision.weight_bytes() as u64);
     let bias = (cfg.vocab * 4) as u64;
     let repack = if cfg.precision == Precision::Bf16 { weights * (4 + w) } else { 0 };
     bytes_per_tick(cfg, batch, false) * ticks + weights * (w + 8) + 3 * bias + repack

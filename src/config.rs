@@ -467,6 +467,14 @@ impl Precision {
             Precision::Bf16 => "bf16",
         }
     }
+
+    /// Bytes of one weight as the forward reads it.
+    pub fn weight_bytes(self) -> usize {
+        match self {
+            Precision::F32 => 4,
+            Precision::Bf16 => 2,
+        }
+    }
 }
 
 /// Byte-level vocabulary: 256 bytes plus BOS, EOS, PAD.
