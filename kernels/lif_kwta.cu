@@ -34,10 +34,12 @@ KERNEL {
             if (prev[w_idx[syn]] & mask) rec[0] += w_val_at(syn);
         }
     } else {
+        // The value is loaded whether or not a sequence of the tile spiked, so that the unrolled
+        // iterations' loads overlap instead of waiting on each gathered word in turn.
+#pragma unroll 4
         for (u32 f = 0u; f < p.fanout; f++) {
             const size_t syn = (size_t)f * p.n + i;
-            u32 word = (prev[w_idx[syn]] & mask) >> off;
-            if (word == 0u) continue;
+            const u32 word = (prev[w_idx[syn]] & mask) >> off;
             const float w = w_val_at(syn);
 #pragma unroll
             for (u32 t = 0; t < SPIKE_TILE; t++)
@@ -48,20 +50,33 @@ KERNEL {
     if (lid < 2u) n_cand[lid] = 0u;
     __syncthreads();
     u32 bits = 0u;
+    // Each sequence's state is loaded one sequence ahead (only this thread touches it), so the
+    // loads' latency overlaps the previous sequence's kWTA.
+    size_t si = (size_t)b0 * p.n + i;
+    float v_next = v[si], a_next = a[si], e_next = e[si];
+    float j_next = i < p.inputs ? j[(size_t)b0 * p.inputs + i] : 0.0f;
     for (u32 t = 0u; t < nb; t++) {
         const u32 b = b0 + t;
-        const size_t si = (size_t)b * p.n + i;
+        si = (size_t)b * p.n + i;
+        const float v_old = v_next, a_old = a_next, e_old = e_next, j_in = j_next;
+        if (t + 1u < nb) {
+            const size_t sn = si + p.n;
+            v_next = v[sn];
+            a_next = a[sn];
+            e_next = e[sn];
+            j_next = i < p.inputs ? j[(size_t)(b + 1u) * p.inputs + i] : 0.0f;
+        }
         if (lid == 0u) fired = 0u;
         const u32 nm = (b * MODULES + p.module_id) * 2u;
         const bool go = p.use_go != 0u && ctrl[b * CTRL_WORDS + 1u] != 0u;
         const float inh = p.inhibition * (1.0f - (go ? p.go_bias : 0.0f));
         const float gain = p.excitability * (1.0f + neuromod[nm] * p.s_da) * (1.0f + 0.5f * neuromod[nm + 1u] * p.s_5ht) * (1.0f - inh);
-        const float cur = i < p.inputs ? j[b * p.inputs + i] * gain : 0.0f;
+        const float cur = i < p.inputs ? j_in * gain : 0.0f;
         float r = 0.0f;
 #pragma unroll
         for (u32 k = 0; k < SPIKE_TILE; k++)
             if (k == t) r = rec[k];
-        const float vs = fmaxf(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + r - a[si]);
+        const float vs = fmaxf(p.v_min, p.v_rest + p.alpha * (v_old - p.v_rest) + cur + r - a_old);
         const bool is_cand = vs > th;
         if (is_cand) {
             const u32 slot = atomicAdd(&n_cand[t & 1u], 1u);
@@ -83,7 +98,7 @@ KERNEL {
             }
             spike = rank < p.k;
         }
-        float an = p.beta * a[si];
+        float an = p.beta * a_old;
         if (spike) {
             v[si] = p.v_reset;
             an += p.delta_a;
@@ -94,7 +109,7 @@ KERNEL {
         }
         a[si] = an;
         if (i < p.outputs) y[b * p.outputs + i] = 1.0f / (1.0f + expf(-(0.1f * (fmaxf(0.0f, vs - p.v_rest) - 10.0f))));
-        e[si] = p.trace_lambda * e[si] + (spike ? 1.0f : 0.0f);
+        e[si] = p.trace_lambda * e_old + (spike ? 1.0f : 0.0f);
         __syncthreads();
         if (lid == 0u) atomicAdd(&counts[b * MODULES + p.module_id], fired);
     }

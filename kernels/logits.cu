@@ -20,24 +20,37 @@ __device__ void logits_rows(const Params& p, const u32* __restrict__ dec_w, cons
 #pragma unroll
     for (u32 t = 0; t < TILE; t++) acc[t] = 0.0f;
     const size_t row = (size_t)r * p.width;
-    if ((p.width & 3u) == 0u) {
-        // Four values per load (16 bytes of f32, 8 of bf16): a GEMV streams the decoder, and one
-        // 4-byte load per value leaves too few bytes in flight to reach the memory's bandwidth.
-        for (u32 c = lid; c < p.width / 4u; c += COLUMN) {
-            float w[4];
-            if (p.bf16 != 0u) {
-                const uint2 q = reinterpret_cast<const uint2*>(dec_w)[(row >> 2) + c];
-                w[0] = __uint_as_float(q.x << 16);
-                w[1] = __uint_as_float(q.x & 0xffff0000u);
-                w[2] = __uint_as_float(q.y << 16);
-                w[3] = __uint_as_float(q.y & 0xffff0000u);
-            } else {
-                const uint4 q = reinterpret_cast<const uint4*>(dec_w)[(row >> 2) + c];
-                w[0] = __uint_as_float(q.x);
-                w[1] = __uint_as_float(q.y);
-                w[2] = __uint_as_float(q.z);
-                w[3] = __uint_as_float(q.w);
+    if (p.bf16 != 0u && (p.width & 7u) == 0u) {
+        // 16 bytes per load (eight bf16 values; four f32 below): a GEMV streams the decoder, and
+        // 4-byte loads leave too few bytes in flight to reach the memory's bandwidth.
+        for (u32 c = lid; c < p.width / 8u; c += COLUMN) {
+            const uint4 q = reinterpret_cast<const uint4*>(dec_w)[(row >> 3) + c];
+            const u32 words[4] = {q.x, q.y, q.z, q.w};
+            float w[8];
+#pragma unroll
+            for (u32 h = 0; h < 4u; h++) {
+                w[2u * h] = __uint_as_float(words[h] << 16);
+                w[2u * h + 1u] = __uint_as_float(words[h] & 0xffff0000u);
             }
+#pragma unroll
+            for (u32 t = 0; t < TILE; t++) {
+                if (t >= nb) continue;
+                const float4* yt = reinterpret_cast<const float4*>(yb + (size_t)t * p.width) + 2u * c;
+                const float4 y0 = yt[0], y1 = yt[1];
+                acc[t] += w[0] * y0.x;
+                acc[t] += w[1] * y0.y;
+                acc[t] += w[2] * y0.z;
+                acc[t] += w[3] * y0.w;
+                acc[t] += w[4] * y1.x;
+                acc[t] += w[5] * y1.y;
+                acc[t] += w[6] * y1.z;
+                acc[t] += w[7] * y1.w;
+            }
+        }
+    } else if (p.bf16 == 0u && (p.width & 3u) == 0u) {
+        for (u32 c = lid; c < p.width / 4u; c += COLUMN) {
+            const uint4 q = reinterpret_cast<const uint4*>(dec_w)[(row >> 2) + c];
+            const float w[4] = {__uint_as_float(q.x), __uint_as_float(q.y), __uint_as_float(q.z), __uint_as_float(q.w)};
 #pragma unroll
             for (u32 t = 0; t < TILE; t++) {
                 if (t >= nb) continue;

@@ -3,7 +3,8 @@
 # row each, with a "label"), so that a run of the whole table is one command:
 #   scripts/bench-gpu.sh OUT.jsonl [quick|full]
 # NEUROGEN names the binary (default target/release/neurogen). quick: small generate/train at
-# B = 1 and 32, seed generate B = 1 and 32, f32 and bf16, cuBLAS off and TF32. full adds the batch
+# B = 1 and 32, seed generate B = 1 and 32, f32 and bf16, cuBLAS TF32 (the default) and off (the
+# op table's own GEMM kernels). full adds the batch
 # sweep (1, 8, 32, 128, 256), seed training B = 1/32/128, a model larger than seed, per-kernel
 # profiles of the seed rows and the wgpu rows. A row that fails is recorded as null with its error
 # in OUT.jsonl.err; the script goes on.
@@ -26,7 +27,7 @@ train() { row "$1" "$2" --backend "${3}" --preset "$4" ${5:+--vocab $5} --precis
 
 for p in f32 bf16; do
   for gemm in off tf32; do
-    e=-; [ $gemm = tf32 ] && e=NEUROGEN_CUBLAS=tf32
+    e=-; [ $gemm = off ] && e=NEUROGEN_CUBLAS=off
     for b in 1 32; do
       gen "small generate B$b $p cublas=$gemm" $e cuda small "" $p 256 $b
       train "small train B$b $p cublas=$gemm" $e cuda small "" $p $b
@@ -43,7 +44,7 @@ for b in 1 8 32 128 256; do
 done
 for b in 1 32 128; do
   for gemm in off tf32; do
-    e=-; [ $gemm = tf32 ] && e=NEUROGEN_CUBLAS=tf32
+    e=-; [ $gemm = off ] && e=NEUROGEN_CUBLAS=off
     train "seed train B$b f32 cublas=$gemm" $e cuda seed 32000 f32 $b "" 1
   done
   gen "seed generate B$b f32 profile" - cuda seed 32000 f32 32 $b --profile

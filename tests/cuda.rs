@@ -137,8 +137,10 @@ fn cublas_products_match_the_cpu_reference() {
     let mut uniform =
         |n: usize, lo: f32, hi: f32| -> Vec<u32> { (0..n).map(|_| r.random_range(lo..hi).to_bits()).collect() };
     let poison = |n: usize| vec![POISON; n];
+    let dec_w = uniform(vocab * width, -0.5, 0.5);
+    let dec_w_bf16 = neurogen::backend::to_bf16_words(bytemuck::cast_slice(&dec_w));
     let data = vec![
-        uniform(vocab * width, -0.5, 0.5), // 0 dec_w
+        dec_w,                             // 0 dec_w
         uniform(vocab, -0.1, 0.1),         // 1 dec_b
         uniform(rows * width, 0.0, 1.0),   // 2 y
         poison(rows * vocab),              // 3 logits
@@ -149,6 +151,8 @@ fn cublas_products_match_the_cpu_reference() {
         poison(decoder_grad_partials(vocab, width)), // 8 partials
         poison(rows * 301),                // 9 learning signal of 301 neurons from column 17
         poison(rows * vocab),              // 10 logits asked on the row path (cuBLAS takes it: B > 8)
+        dec_w_bf16,                        // 11 dec_w as bf16
+        poison(rows * vocab),              // 12 logits from the bf16 weights
     ];
     let b = Buf;
     let (v, d, n) = (vocab as u32, width as u32, rows as u32);
@@ -169,8 +173,15 @@ fn cublas_products_match_the_cpu_reference() {
             learning_signal::Params { rows: n, vocab: v, width: d, offset: 17, n: 301, ..Default::default() },
             learning_signal::Bufs { grads: b(4), dec_w: b(0), signal: b(9) },
         ),
+        // At bf16 the readouts are rounded to bf16 too (one operand type for the tensor cores).
+        Op::new(
+            logits::Params { batch: n, vocab: v, width: d, path: LOGITS_GEMM, bf16: 1, ..Default::default() },
+            logits::Bufs { dec_w: b(11), dec_b: b(1), y: b(2), logits: b(12) },
+        ),
     ];
     let want = run_calls(&mut *cpu(), &ops, &data, 1).pop().unwrap();
+    // Normwise error bounds: f32 SGEMM, TF32 (10-bit mantissa inputs), bf16 readouts (8-bit).
+    let bf16_bound = 8e-3;
     for (mode, bound) in [(VendorGemm::F32, 1e-5), (VendorGemm::Tf32, 4e-3)] {
         let mut be = match CudaBackend::with_vendor_gemm(0, mode) {
             Ok(be) => be,
@@ -188,7 +199,9 @@ fn cublas_products_match_the_cpu_reference() {
                 (8, "partials"),
                 (9, "learning signal"),
                 (10, "logits, row path"),
+                (12, "logits, bf16 weights and readouts"),
             ] {
+                let bound = if buf == 12 { bf16_bound } else { bound };
                 let e = normwise_error(&got[buf], &want[buf]);
                 eprintln!("cuBLAS {mode:?} call {call} {name}: normwise error {e:.2e}");
                 assert!(e <= bound, "cuBLAS {mode:?} call {call} {name}: error {e:.2e} over {bound:.0e}");

@@ -49,7 +49,7 @@ pub struct BackendStats {
 /// The time one kind of launch took over a profiled call ([`Backend::set_profiling`]).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct KernelTime {
-    /// The op's name (`cublas_sgemm` for a cuBLAS product).
+    /// The op's name (`cublas_sgemm` or `cublas_gemm_bf16` for a cuBLAS product).
     pub name: String,
     pub launches: u32,
     pub ms: f64,

@@ -14,11 +14,12 @@ pub fn gpu_required() -> bool {
 }
 
 /// Every GPU backend this build has and this machine can open. Missing ones are reported on
-/// stderr (and fail the test when `NEUROGEN_GPU=1`).
+/// stderr (and fail the test when `NEUROGEN_GPU=1`). CUDA runs the op table's own kernels, the
+/// subject of the parity tests; its cuBLAS products (the default) have their own test in tests/cuda.rs.
 pub fn gpu_backends() -> Vec<(BackendKind, Box<dyn Backend>)> {
     let mut out = Vec::new();
     for kind in [BackendKind::Wgpu, BackendKind::Cuda] {
-        match create_backend(kind) {
+        match open_for_parity(kind) {
             Ok(be) => out.push((kind, be)),
             Err(e) => {
                 assert!(!gpu_required(), "{kind:?} backend unavailable with NEUROGEN_GPU=1: {e}");
@@ -27,6 +28,15 @@ pub fn gpu_backends() -> Vec<(BackendKind, Box<dyn Backend>)> {
         }
     }
     out
+}
+
+fn open_for_parity(kind: BackendKind) -> neurogen::Result<Box<dyn Backend>> {
+    #[cfg(feature = "cuda")]
+    if kind == BackendKind::Cuda {
+        use neurogen::backend::cuda::{CudaBackend, VendorGemm};
+        return Ok(Box::new(CudaBackend::with_vendor_gemm(0, VendorGemm::Off)?));
+    }
+    create_backend(kind)
 }
 
 pub fn cpu() -> Box<dyn Backend> {

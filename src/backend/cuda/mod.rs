@@ -114,7 +114,9 @@ impl Drop for Pinned {
 /// Which library computes the decoder's large products (`NEUROGEN_CUBLAS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VendorGemm {
-    /// The op table's own kernels (the default).
+    /// The default: TF32 where libcublas loads, else the op table's kernels (with a note).
+    Auto,
+    /// The op table's own kernels (the products the parity tests check against the CPU).
     Off,
     /// cuBLAS SGEMM in full f32.
     F32,
@@ -123,10 +125,11 @@ pub enum VendorGemm {
 }
 
 impl VendorGemm {
-    /// `NEUROGEN_CUBLAS`: unset, `0` or `off`; `f32`; `tf32`.
+    /// `NEUROGEN_CUBLAS`: unset or empty (auto); `0` or `off`; `f32`; `tf32`.
     pub fn from_env() -> Result<VendorGemm> {
         match std::env::var("NEUROGEN_CUBLAS").as_deref() {
-            Err(_) | Ok("") | Ok("0") | Ok("off") => Ok(VendorGemm::Off),
+            Err(_) | Ok("") => Ok(VendorGemm::Auto),
+            Ok("0") | Ok("off") => Ok(VendorGemm::Off),
             Ok("f32") => Ok(VendorGemm::F32),
             Ok("tf32") => Ok(VendorGemm::Tf32),
             Ok(other) => Err(NeuroError::Usage(format!("NEUROGEN_CUBLAS={other}: expected off, f32 or tf32"))),
@@ -134,7 +137,8 @@ impl VendorGemm {
     }
 }
 
-/// One cuBLAS SGEMM in its column-major terms: `C[m×n] = op(A)·op(B) + beta·C`, `beta` 0 or 1.
+/// One cuBLAS product in its column-major terms: `C[m×n] = op(A)·op(B) + beta·C`, `beta` 0 or 1;
+/// `A` and `B` f32 (SGEMM) or bf16 (tensor cores, f32 accumulation), `C` f32.
 /// Every field is part of a call's shape, so a graph never needs to change one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Gemm {
@@ -152,6 +156,8 @@ struct Gemm {
     c: Buf,
     ldc: u32,
     accumulate: bool,
+    /// `A` and `B` hold bf16 values in the layout of [`Elem::Weights`] (a plain bf16 array).
+    bf16: bool,
 }
 
 /// One launch of a call: a kernel of the op table, or a cuBLAS product.
@@ -228,7 +234,7 @@ impl Blas {
         if !unsafe { blas_sys::is_culib_present() } {
             return Err(NeuroError::Unavailable(format!(
                 "NEUROGEN_CUBLAS={mode:?} asks for cuBLAS, but libcublas could not be loaded (put the CUDA \
-                 toolkit's lib64 on LD_LIBRARY_PATH, or unset NEUROGEN_CUBLAS)"
+                 toolkit's lib64 on LD_LIBRARY_PATH, or set NEUROGEN_CUBLAS=off)"
             )));
         }
         ctx.bind_to_thread().map_err(|e| driver("binding the context", e))?;
@@ -324,6 +330,9 @@ pub struct CudaBackend {
     recording: Option<Vec<Step>>,
     /// cuBLAS for the decoder's products (`NEUROGEN_CUBLAS`), or none.
     blas: Option<Blas>,
+    /// Buffers the expansion of an op into products needs (bf16 copies of activations), by size;
+    /// kept for the backend's life so that graphs that name them stay valid.
+    scratch: HashMap<usize, Buf>,
     graphs: HashMap<u64, Cached>,
     staging: Option<Pinned>,
     name: String,
@@ -379,6 +388,14 @@ impl CudaBackend {
         }
         let blas = match gemm {
             VendorGemm::Off => None,
+            VendorGemm::Auto if !unsafe { blas_sys::is_culib_present() } => {
+                eprintln!(
+                    "note: libcublas could not be loaded; the decoder's products run on neurogen's own kernels \
+                     (put the CUDA toolkit's lib64 on LD_LIBRARY_PATH for tensor cores; NEUROGEN_CUBLAS=off silences this)"
+                );
+                None
+            }
+            VendorGemm::Auto => Some(Blas::new(&ctx, &stream, VendorGemm::Tf32)?),
             mode => Some(Blas::new(&ctx, &stream, mode)?),
         };
         let ptx = compiled_kernels(major, minor)?;
@@ -401,6 +418,7 @@ impl CudaBackend {
             footprint: Footprint::default(),
             recording: None,
             blas,
+            scratch: HashMap::new(),
             graphs: HashMap::new(),
             staging: None,
             name,
@@ -467,24 +485,55 @@ impl CudaBackend {
         let (alpha, beta) = (1.0f32, if g.accumulate { 1.0f32 } else { 0.0 });
         unsafe {
             blas_sys::cublasSetStream_v2(blas.handle, stream as _).result().map_err(|e| blas_err("stream", e))?;
-            blas_sys::cublasSgemm_v2(
-                blas.handle,
-                op(g.trans_a),
-                op(g.trans_b),
-                g.m as i32,
-                g.n as i32,
-                g.k as i32,
-                &alpha,
-                (self.ptr(g.a) + 4 * g.a_offset as u64) as *const f32,
-                g.lda as i32,
-                self.ptr(g.b) as *const f32,
-                g.ldb as i32,
-                &beta,
-                self.ptr(g.c) as *mut f32,
-                g.ldc as i32,
-            )
-            .result()
-            .map_err(|e| blas_err(&format!("SGEMM {}×{}×{} ({:?})", g.m, g.n, g.k, blas.mode), e))
+            // Setting the stream resets the workspace to cuBLAS's own pool, whose allocations a
+            // captured product would carry as memory nodes (which a child graph may not hold).
+            blas_sys::cublasSetWorkspace_v2(blas.handle, blas.workspace as *mut c_void, BLAS_WORKSPACE_BYTES)
+                .result()
+                .map_err(|e| blas_err("workspace", e))?;
+            let (a, b, c) = (self.ptr(g.a), self.ptr(g.b), self.ptr(g.c));
+            let status = if g.bf16 {
+                let bf16 = cudarc::cublas::sys::cudaDataType::CUDA_R_16BF;
+                blas_sys::cublasGemmEx(
+                    blas.handle,
+                    op(g.trans_a),
+                    op(g.trans_b),
+                    g.m as i32,
+                    g.n as i32,
+                    g.k as i32,
+                    &alpha as *const f32 as *const c_void,
+                    (a + 2 * g.a_offset as u64) as *const c_void,
+                    bf16,
+                    g.lda as i32,
+                    b as *const c_void,
+                    bf16,
+                    g.ldb as i32,
+                    &beta as *const f32 as *const c_void,
+                    c as *mut c_void,
+                    cudarc::cublas::sys::cudaDataType::CUDA_R_32F,
+                    g.ldc as i32,
+                    blas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F,
+                    blas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+                )
+            } else {
+                blas_sys::cublasSgemm_v2(
+                    blas.handle,
+                    op(g.trans_a),
+                    op(g.trans_b),
+                    g.m as i32,
+                    g.n as i32,
+                    g.k as i32,
+                    &alpha,
+                    (a + 4 * g.a_offset as u64) as *const f32,
+                    g.lda as i32,
+                    b as *const f32,
+                    g.ldb as i32,
+                    &beta,
+                    c as *mut f32,
+                    g.ldc as i32,
+                )
+            };
+            let kind = if g.bf16 { "bf16 GEMM" } else { "SGEMM" };
+            status.result().map_err(|e| blas_err(&format!("{kind} {}×{}×{} ({:?})", g.m, g.n, g.k, blas.mode), e))
         }
     }
 
@@ -523,24 +572,52 @@ impl CudaBackend {
         }
     }
 
+    /// A live buffer's length in words (none for a freed or unknown one).
+    fn buf_len(&self, b: Buf) -> Option<usize> {
+        self.bufs.get(b.0 as usize).copied().flatten().map(|(_, n)| n)
+    }
+
+    /// The scratch buffer of `words` words, allocated on first use.
+    fn scratch(&mut self, words: usize) -> Result<Buf> {
+        if let Some(&b) = self.scratch.get(&words) {
+            return Ok(b);
+        }
+        let b = self.alloc(words)?;
+        self.scratch.insert(words, b);
+        Ok(b)
+    }
+
     /// The steps an op becomes: itself, or with cuBLAS the decoder's products as an SGEMM and the
     /// op table's kernel for the rest (column-major views of the row-major buffers).
-    fn expand(&self, op: Op) -> Result<Vec<Step>> {
+    fn expand(&mut self, op: Op) -> Result<Vec<Step>> {
         if self.blas.is_none() {
             return Ok(vec![Step::Kernel(op)]);
         }
-        let len = |b: Buf| self.bufs.get(b.0 as usize).copied().flatten().map(|(_, n)| n);
         match op.kind {
             OpKind::Logits => {
                 let p: logits::Params = op.params();
                 // cuBLAS where the row path would read the decoder more than once (more sequences
-                // than a row tile), or where the launch shapes chose the tiled GEMM; not at bf16
-                // (an SGEMM reads f32 weights).
+                // than a row tile), or where the launch shapes chose the tiled GEMM. At bf16 the
+                // weights are a bf16 array already; the readouts get a bf16 copy (a tensor-core
+                // product takes both operands in one type).
                 let rereads = p.batch as usize > LOGITS_BATCH_TILE;
-                if !(p.path == LOGITS_GEMM || rereads) || p.bf16 != 0 {
+                if !(p.path == LOGITS_GEMM || rereads) {
                     return Ok(vec![Step::Kernel(op)]);
                 }
                 let [dec_w, dec_b, y, out] = op.bufs[..] else { unreachable!("logits has four buffers") };
+                let mut steps = Vec::new();
+                let y = if p.bf16 != 0 {
+                    let values = p.batch * p.width;
+                    let copy = self.scratch(values.div_ceil(2) as usize)?;
+                    let pack = Op::new(pack_bf16::Params { len: values, ..Default::default() }, pack_bf16::Bufs {
+                        src: y,
+                        dst: copy,
+                    });
+                    steps.push(Step::Kernel(pack.prepare(&SHAPES, |b| self.buf_len(b))?));
+                    copy
+                } else {
+                    y
+                };
                 // logits = bias broadcast, then += W_dec · y: (V × B) = (D × V)ᵀ · (D × B).
                 let bias = gather_rows::Params {
                     batch: p.batch,
@@ -550,7 +627,7 @@ impl CudaBackend {
                     scale: 1.0,
                     ..Default::default()
                 };
-                let bias = Op::new(bias, gather_rows::Bufs { src: dec_b, dst: out }).prepare(&SHAPES, len)?;
+                let bias = Op::new(bias, gather_rows::Bufs { src: dec_b, dst: out }).prepare(&SHAPES, |b| self.buf_len(b))?;
                 let (v, b, d) = (p.vocab, p.batch, p.width);
                 let gemm = Gemm {
                     trans_a: true,
@@ -566,8 +643,10 @@ impl CudaBackend {
                     c: out,
                     ldc: v,
                     accumulate: true,
+                    bf16: p.bf16 != 0,
                 };
-                Ok(vec![Step::Kernel(bias), Step::Gemm(gemm)])
+                steps.extend([Step::Kernel(bias), Step::Gemm(gemm)]);
+                Ok(steps)
             }
             OpKind::DecoderGrad => {
                 let mut p: decoder_grad::Params = op.params();
@@ -592,6 +671,7 @@ impl CudaBackend {
                     c: g_w,
                     ldc: d,
                     accumulate: false,
+                    bf16: false,
                 };
                 p.product_given = 1;
                 let rest = Op { params: bytemuck::cast_slice(bytemuck::bytes_of(&p)).to_vec(), ..op };
@@ -615,6 +695,7 @@ impl CudaBackend {
                     c: signal,
                     ldc: p.n,
                     accumulate: false,
+                    bf16: false,
                 };
                 Ok(vec![Step::Gemm(gemm)])
             }
@@ -829,7 +910,7 @@ impl Backend for CudaBackend {
         if self.recording.is_none() {
             return Err(NeuroError::Usage("enqueue outside begin/submit".into()));
         }
-        let op = op.prepare(&SHAPES, |b| self.bufs.get(b.0 as usize).copied().flatten().map(|(_, n)| n))?;
+        let op = op.prepare(&SHAPES, |b| self.buf_len(b))?;
         let steps = self.expand(op)?;
         self.recording.as_mut().expect("checked").extend(steps);
         Ok(())
@@ -853,6 +934,7 @@ impl Backend for CudaBackend {
                 b.record(&self.stream).map_err(|e| driver("event", e))?;
                 let name = match step {
                     Step::Kernel(op) => op.kind.name(),
+                    Step::Gemm(g) if g.bf16 => "cublas_gemm_bf16",
                     Step::Gemm(_) => "cublas_sgemm",
                 };
                 timed.push((name, a, b));
