@@ -56,3 +56,6 @@ __device__ __forceinline__ float weight_at(const u32* __restrict__ w, size_t i, 
     const u32 word = w[i >> 1];
     return __uint_as_float((i & 1u) ? (word & 0xffff0000u) : (word << 16));
 }
+
+// Neither NaN nor +-Inf (exponent bits not all ones; as the CPU reference's is_finite).
+__device__ __forceinline__ bool is_finite(float x) { return (__float_as_uint(x) & 0x7f800000u) != 0x7f800000u; }

@@ -60,3 +60,8 @@ fn argmax_reduce(lid: u32, key: u32, id: u32) -> u32 {
     workgroupBarrier();
     return r;
 }
+
+// Neither NaN nor ±Inf (exponent bits not all ones; as the CPU reference's is_finite).
+fn is_finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}

@@ -46,8 +46,7 @@ fn enqueue_checks_each_op_against_its_declaration() {
         assert!(m.contains("parameter words"), "{name}: {m}");
 
         // Reading one buffer through two read-only bindings is fine.
-        let p = sgd_step::Params { len: 64, lr: 0.5, ..Default::default() };
-        be.enqueue(Op::new(p, sgd_step::Bufs { param: a, scalars: a, grad: c })).unwrap();
+        be.enqueue(Op::commit(a, a, 1, c, 64)).unwrap();
 
         // Nothing refused was recorded: the call runs the good ops with one sync.
         be.enqueue(Op::fill(a, 64, 1.0f32.to_bits())).unwrap();

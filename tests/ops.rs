@@ -788,17 +788,6 @@ fn decoder_grad_norm_and_sgd() {
             data: vec![uniform(r, tiles, 0.0, 0.3), poison(4)],
             cmp: vec![F, Cmp::Exact],
         });
-        let sp = sgd_step::Params { len: (vocab * width) as u32, lr: draw(r, 0.1, 0.9), ..Default::default() };
-        cases.push(Case {
-            name: format!("sgd_step n={}", vocab * width),
-            op: Op::new(sp, sgd_step::Bufs { param: b(0), scalars: b(1), grad: b(2) }),
-            data: vec![
-                uniform(r, vocab * width, -1.0, 1.0),
-                f32_words(&[0.37, 2.0, 0.0, 0.0]),
-                uniform(r, vocab * width, -1.0, 1.0),
-            ],
-            cmp: vec![F, F, F],
-        });
     }
     // grad_norm writes only two words: compare them, not the poisoned rest.
     for c in cases.iter_mut().filter(|c| c.op.kind == OpKind::GradNorm) {
@@ -840,6 +829,52 @@ fn gather_rows() {
     check(cases);
 }
 
+/// The optimizer steps' two passes (`adam_step`, `sgd_step`), each on: finite inputs with the
+/// flags clear (applied in place / nothing flagged), a flag set by another update (nothing
+/// applied), and a NaN or ±Inf among the inputs (its slot flagged, nothing else written).
+fn optimizer_cases(name: &str, n: usize, r: &mut ChaCha8Rng, op: impl Fn(u32, u32, u32) -> Op, inputs: Vec<Vec<u32>>) -> Vec<Case> {
+    let n_flags = r.random_range(1..24u32);
+    let slot = r.random_range(0..n_flags);
+    let flags_buf = inputs.len();
+    let clear = vec![0u32; n_flags as usize];
+    let mut other = clear.clone();
+    other[r.random_range(0..n_flags) as usize] = 1;
+    let tol = Cmp::F32 { atol: 1e-6, rtol: 1e-4 };
+    let mut bad = inputs.clone();
+    let (which, at) = (r.random_range(0..inputs.len()), r.random_range(0..n));
+    if which != 1 {
+        // Any input but the scalars (whose word 0 scales every gradient).
+        bad[which][at] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][at % 3].to_bits();
+    } else {
+        bad[1][0] = f32::NAN.to_bits();
+    }
+    let case = |label: &str, apply: u32, data: Vec<Vec<u32>>, flags: Vec<u32>, cmp: Cmp| {
+        let mut data = data;
+        data.push(flags);
+        Case {
+            name: format!("{name} n={n} {label}"),
+            op: op(apply, slot, n_flags),
+            cmp: (0..data.len()).map(|i| if i == flags_buf { Cmp::Exact } else { cmp }).collect(),
+            data,
+        }
+    };
+    let cases = vec![
+        case("apply", 1, inputs.clone(), clear.clone(), tol),
+        case("apply refused by another flag", 1, inputs.clone(), other, Cmp::Exact),
+        case("check, finite", 0, inputs.clone(), clear.clone(), Cmp::Exact),
+        case("check, non-finite input", 0, bad, clear, Cmp::Exact),
+    ];
+    // What the reference itself must do (the GPUs are then held to it): the step moves the
+    // parameter only when applied and unrefused; a check flags exactly the non-finite inputs.
+    let out: Vec<Vec<Vec<u32>>> = cases.iter().map(|c| run_op(&mut *cpu(), &c.op, &c.data)).collect();
+    assert_ne!(out[0][0], inputs[0], "{name}: applied");
+    assert_eq!(out[1][0], inputs[0], "{name}: refused");
+    assert!(out[2][flags_buf].iter().all(|&f| f == 0), "{name}: finite inputs flagged");
+    assert_eq!(out[3][flags_buf][slot as usize], 1, "{name}: a non-finite input not flagged");
+    assert!((2..4).all(|k| out[k][..flags_buf] == cases[k].data[..flags_buf]), "{name}: a check wrote");
+    cases
+}
+
 #[test]
 fn adam_step() {
     let mut cases = Vec::new();
@@ -858,23 +893,37 @@ fn adam_step() {
             c2: 1.0 / (1.0 - beta2.powi(t)),
             ..Default::default()
         };
-        let bufs =
-            adam_step::Bufs { param: b(0), scalars: b(1), m: b(2), v: b(3), grad: b(4), m_next: b(5), v_next: b(6) };
-        let tol = Cmp::F32 { atol: 1e-6, rtol: 1e-4 };
-        cases.push(Case {
-            name: format!("adam_step n={n}"),
-            op: Op::new(p, bufs),
-            data: vec![
-                uniform(r, n, -1.0, 1.0),
-                f32_words(&[draw(r, 0.1, 1.0), 2.0, 0.0, 0.0]),
-                uniform(r, n, -0.1, 0.1),
-                uniform(r, n, 0.0, 0.01),
-                uniform(r, n, -1.0, 1.0),
-                poison(n),
-                poison(n),
-            ],
-            cmp: vec![F, F, F, F, tol, tol, tol],
-        });
+        let op = |apply, slot, n_flags| {
+            let mut p = p;
+            (p.apply, p.slot, p.n_flags) = (apply, slot, n_flags);
+            let bufs = adam_step::Bufs { param: b(0), scalars: b(1), m: b(2), v: b(3), grad: b(4), flags: b(5) };
+            Op::new(p, bufs)
+        };
+        let inputs = vec![
+            uniform(r, n, -1.0, 1.0),
+            f32_words(&[draw(r, 0.1, 1.0), 2.0, 0.0, 0.0]),
+            uniform(r, n, -0.1, 0.1),
+            uniform(r, n, 0.0, 0.01),
+            uniform(r, n, -1.0, 1.0),
+        ];
+        cases.extend(optimizer_cases("adam_step", n, r, op, inputs));
+    }
+    check(cases);
+}
+
+#[test]
+fn sgd_step() {
+    let mut cases = Vec::new();
+    for (seed, &n) in [1usize, 257, 70_001].iter().enumerate() {
+        let r = &mut rng(620 + seed as u64);
+        let lr = draw(r, 0.1, 0.9);
+        let op = |apply, slot, n_flags| {
+            let p = sgd_step::Params { len: n as u32, lr, apply, slot, n_flags, ..Default::default() };
+            Op::new(p, sgd_step::Bufs { param: b(0), scalars: b(1), grad: b(2), flags: b(3) })
+        };
+        let inputs =
+            vec![uniform(r, n, -1.0, 1.0), f32_words(&[draw(r, 0.1, 1.0), 2.0, 0.0, 0.0]), uniform(r, n, -1.0, 1.0)];
+        cases.extend(optimizer_cases("sgd_step", n, r, op, inputs));
     }
     check(cases);
 }

@@ -464,24 +464,42 @@ pub fn grad_norm(p: &grad_norm::Params, io: grad_norm::Io) {
 }
 
 pub fn sgd_step(p: &sgd_step::Params, io: sgd_step::Io) {
-    let sgd_step::Io { param, scalars, grad } = io;
+    let sgd_step::Io { param, scalars, grad, flags } = io;
     let step = p.lr * scalars[0];
-    for (g, &w) in grad[..p.len as usize].iter_mut().zip(param) {
-        *g = w - step * *g;
+    let n = p.len as usize;
+    if p.apply == 0 {
+        if !(0..n).all(|i| finite(param[i] - step * grad[i])) {
+            flags[p.slot as usize] = 1;
+        }
+    } else if flags[..p.n_flags as usize].iter().all(|&f| f == 0) {
+        for (w, &g) in param[..n].iter_mut().zip(grad) {
+            *w -= step * g;
+        }
     }
 }
 
 pub fn adam_step(p: &adam_step::Params, io: adam_step::Io) {
-    let adam_step::Io { param, scalars, m, v, grad, m_next, v_next } = io;
+    let adam_step::Io { param, scalars, m, v, grad, flags } = io;
     let scale = scalars[0];
-    for i in 0..p.len as usize {
+    let next = |i: usize, w: f32, m: f32, v: f32| {
         let g = scale * grad[i];
-        let m1 = p.beta1 * m[i] + (1.0 - p.beta1) * g;
-        let v1 = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
-        let w = param[i];
-        grad[i] = w - p.lr * (p.c1 * m1 / ((p.c2 * v1).sqrt() + p.eps) + p.weight_decay * w);
-        m_next[i] = m1;
-        v_next[i] = v1;
+        let m1 = p.beta1 * m + (1.0 - p.beta1) * g;
+        let v1 = p.beta2 * v + (1.0 - p.beta2) * g * g;
+        (w - p.lr * (p.c1 * m1 / ((p.c2 * v1).sqrt() + p.eps) + p.weight_decay * w), m1, v1)
+    };
+    let n = p.len as usize;
+    if p.apply == 0 {
+        let ok = (0..n).all(|i| {
+            let (w1, m1, v1) = next(i, param[i], m[i], v[i]);
+            finite(w1) && finite(m1) && finite(v1)
+        });
+        if !ok {
+            flags[p.slot as usize] = 1;
+        }
+    } else if flags[..p.n_flags as usize].iter().all(|&f| f == 0) {
+        for i in 0..n {
+            (param[i], m[i], v[i]) = next(i, param[i], m[i], v[i]);
+        }
     }
 }
 

@@ -582,29 +582,36 @@ declare_ops! {
         groups |_p, _| 1;
     }
 
-    /// `sgd_step`: `grad[i] ← param[i] − lr · scalars[0] · grad[i]` (the gradient buffer becomes
-    /// the next value).
+    /// `sgd_step`: `param[i] ← param[i] − lr · scalars[0] · grad[i]`, in two passes over the
+    /// same inputs (see `adam_step`): `apply = 0` sets `flags[slot]` when any new value would be
+    /// NaN or ±Inf and writes nothing else; `apply = 1` writes in place unless any of the
+    /// `n_flags` flags is set.
     sgd_step: SgdStep {
-        params { len: u32, lr: f32 }
-        bufs { param: Read f32, scalars: Read f32, grad: ReadWrite f32 }
+        params { len: u32, lr: f32, apply: u32, slot: u32, n_flags: u32 }
+        bufs { param: ReadWrite f32, scalars: Read f32, grad: Read f32, flags: ReadWrite atomic }
         groups |p, _| ceil_div(p.len, COLUMN);
     }
 
     /// `adam_step`: Adam with decoupled weight decay on the clipped gradient `g = scalars[0] ·
-    /// grad[i]`: `m' = β1·m + (1−β1)·g`, `v' = β2·v + (1−β2)·g²`, `grad[i] ← param[i] − lr ·
+    /// grad[i]`: `m' = β1·m + (1−β1)·g`, `v' = β2·v + (1−β2)·g²`, `w' = param[i] − lr ·
     /// (c1·m' / (√(c2·v') + eps) + weight_decay · param[i])` with the bias corrections
-    /// `c1 = 1/(1−β1^t)`, `c2 = 1/(1−β2^t)`; `m'` and `v'` go to `m_next`, `v_next` (committed
-    /// with the parameter, so a refused step changes nothing).
+    /// `c1 = 1/(1−β1^t)`, `c2 = 1/(1−β2^t)`. Two passes over the same inputs, so that the
+    /// decoder and its moments update in place and a refused step still changes nothing:
+    /// `apply = 0` sets `flags[slot]` when any of `w'`, `m'`, `v'` would be NaN or ±Inf (and
+    /// writes nothing else); `apply = 1` writes `w'`, `m'`, `v'` over `param`, `m`, `v` unless any
+    /// of the `n_flags` flags is set.
     adam_step: AdamStep {
-        params { len: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, c1: f32, c2: f32 }
+        params {
+            len: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, c1: f32, c2: f32,
+            apply: u32, slot: u32, n_flags: u32,
+        }
         bufs {
-            param: Read f32,
+            param: ReadWrite f32,
             scalars: Read f32,
-            m: Read f32,
-            v: Read f32,
-            grad: ReadWrite f32,
-            m_next: ReadWrite f32,
-            v_next: ReadWrite f32,
+            m: ReadWrite f32,
+            v: ReadWrite f32,
+            grad: Read f32,
+            flags: ReadWrite atomic,
         }
         groups |p, _| ceil_div(p.len, COLUMN);
     }

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{check_fits, CallStats, Engine, FAST_CAP};
 use crate::backend::*;
-use crate::config::{Feature, ModelConfig, ModuleId, Optimizer, Rule, Signal, Source, NUM_MODULES};
+use crate::config::{Feature, ModelConfig, ModuleId, Rule, Signal, Source, NUM_MODULES};
 use crate::error::{NeuroError, Result};
 use crate::model::StateBufs;
 
@@ -33,11 +33,9 @@ pub struct TrainBufs {
     totals: Buf,
     partials: Buf,
     scalars: Buf,
-    /// Decoder gradient, then the next decoder (weights and bias).
+    /// The decoder's gradient (weights and bias); its optimizer step updates it in place.
     g_w: Buf,
     g_b: Buf,
-    /// Adam's next moments `[m_w, v_w, m_b, v_b]` (empty with SGD).
-    moments_next: Vec<Buf>,
     w_next: Vec<Buf>,
     theta_next: Vec<Buf>,
     gains_next: Buf,
@@ -261,10 +259,9 @@ pub fn train_words(cfg: &ModelConfig, batch: usize, positions: usize) -> usize {
     let rows = batch * positions;
     let (v, d) = (cfg.vocab, cfg.decoder_width());
     let neurons = cfg.neurons();
-    let moments = if cfg.learn.decoder_optimizer == Optimizer::Adam { 2 } else { 0 };
     rows * (d + v + ROW_WORDS)
         + if cfg.learn.rule == Rule::Reward { 2 * windows(cfg, positions) * batch * neurons } else { 0 }
-        + (1 + moments) * v * (d + 1)
+        + v * (d + 1)
         + cfg.synapses()
         + neurons
         + batch * (windows(cfg, positions) + NUM_MODULES)
@@ -377,10 +374,6 @@ impl TrainBufs {
             scalars: be.alloc(4)?,
             g_w: be.alloc(v * d)?,
             g_b: be.alloc(v)?,
-            moments_next: match cfg.learn.decoder_optimizer {
-                Optimizer::Sgd => Vec::new(),
-                Optimizer::Adam => vec![be.alloc(v * d)?, be.alloc(v * d)?, be.alloc(v)?, be.alloc(v)?],
-            },
             w_next: per_module(be, &|m| cfg.modules[m].n * cfg.modules[m].fanout)?,
             theta_next: per_module(be, &|m| cfg.modules[m].n)?,
             gains_next: be.alloc(cfg.connections.len())?,
@@ -422,7 +415,6 @@ impl TrainBufs {
                 .chain(&self.we)
                 .chain(&self.w_next)
                 .chain(&self.theta_next)
-                .chain(&self.moments_next)
                 .chain(&self.psi)
                 .chain(&self.signal)
                 .chain(self.stats_t.iter().flat_map(|(c, e)| [c, e]))
@@ -681,55 +673,56 @@ impl Engine {
         self.be.enqueue(Op::new(np, grad_norm::Bufs { partials: tb.partials, scalars: tb.scalars }))?;
         let t = self.steps + 1;
         let lr = l.decoder_rate_at(t);
-        // The parameters hold Adam's moments exactly when the config asks for Adam.
-        match self.params.adam {
-            Some(a) => {
-                let (b1, b2) = (l.adam_beta1, l.adam_beta2);
-                let exp = t.min(i32::MAX as u64) as i32;
-                let adam = |len: usize, param: Buf, m: Buf, v: Buf, grad: Buf, next: (Buf, Buf), wd: f32| {
-                    let p = adam_step::Params {
-                        len: len as u32,
-                        lr,
-                        beta1: b1,
-                        beta2: b2,
-                        eps: l.adam_eps,
-                        weight_decay: wd,
-                        c1: 1.0 / (1.0 - b1.powi(exp)),
-                        c2: 1.0 / (1.0 - b2.powi(exp)),
-                        ..Default::default()
-                    };
-                    let (m_next, v_next) = next;
-                    Op::new(p, adam_step::Bufs { param, scalars: tb.scalars, m, v, grad, m_next, v_next })
-                };
-                let mn = &tb.moments_next;
-                self.be.enqueue(adam(v * d, dec_w, a.m_w, a.v_w, tb.g_w, (mn[0], mn[1]), l.decoder_weight_decay))?;
-                self.be.enqueue(adam(v, dec_b, a.m_b, a.v_b, tb.g_b, (mn[2], mn[3]), 0.0))?;
-            }
-            None => {
-                let sgd = |len: usize, param: Buf, grad: Buf| {
-                    let p = sgd_step::Params { len: len as u32, lr, ..Default::default() };
-                    Op::new(p, sgd_step::Bufs { param, scalars: tb.scalars, grad })
-                };
-                self.be.enqueue(sgd(v * d, dec_w, tb.g_w))?;
-                self.be.enqueue(sgd(v, dec_b, tb.g_b))?;
-            }
+        // The decoder's optimizer step, in place in two passes over the same inputs: `apply = 0`
+        // flags a non-finite result now; `apply = 1`, after every other update is checked, writes
+        // it unless any flag is set (so the decoder needs no next copy and no commit).
+        let adam = self.params.adam;
+        let decoder_step = |apply: u32| -> Vec<Op> {
+            let tensors = [(v * d, dec_w, tb.g_w, Flag::DecoderWeights), (v, dec_b, tb.g_b, Flag::DecoderBias)];
+            tensors
+                .into_iter()
+                .enumerate()
+                .map(|(k, (len, param, grad, flag))| {
+                    let (slot, n_flags) = (flag.slot() as u32, Flag::COUNT as u32);
+                    // The parameters hold Adam's moments exactly when the config asks for Adam.
+                    match adam {
+                        Some(a) => {
+                            let (b1, b2) = (l.adam_beta1, l.adam_beta2);
+                            let exp = t.min(i32::MAX as u64) as i32;
+                            let p = adam_step::Params {
+                                len: len as u32,
+                                lr,
+                                beta1: b1,
+                                beta2: b2,
+                                eps: l.adam_eps,
+                                weight_decay: if k == 0 { l.decoder_weight_decay } else { 0.0 },
+                                c1: 1.0 / (1.0 - b1.powi(exp)),
+                                c2: 1.0 / (1.0 - b2.powi(exp)),
+                                apply,
+                                slot,
+                                n_flags,
+                                ..Default::default()
+                            };
+                            let (m, v) = if k == 0 { (a.m_w, a.v_w) } else { (a.m_b, a.v_b) };
+                            Op::new(p, adam_step::Bufs { param, scalars: tb.scalars, m, v, grad, flags: tb.flags })
+                        }
+                        None => {
+                            let p = sgd_step::Params { len: len as u32, lr, apply, slot, n_flags, ..Default::default() };
+                            Op::new(p, sgd_step::Bufs { param, scalars: tb.scalars, grad, flags: tb.flags })
+                        }
+                    }
+                })
+                .collect()
+        };
+        for op in decoder_step(0) {
+            self.be.enqueue(op)?;
         }
         if phase == TrainPhase::Decode {
             return Ok(());
         }
 
-        let mut updates = vec![
-            (tb.g_w, self.params.dec_w, v * d, Flag::DecoderWeights),
-            (tb.g_b, self.params.dec_b, v, Flag::DecoderBias),
-        ];
-        if let Some(a) = self.params.adam {
-            let mn = &tb.moments_next;
-            // The moments follow the decoder's flags: applied with it or not at all.
-            updates.push((mn[0], a.m_w, v * d, Flag::DecoderWeights));
-            updates.push((mn[1], a.v_w, v * d, Flag::DecoderWeights));
-            updates.push((mn[2], a.m_b, v, Flag::DecoderBias));
-            updates.push((mn[3], a.v_b, v, Flag::DecoderBias));
-        }
+        // The network's rules write their next values to scratch, listed here for the commit.
+        let mut updates = Vec::new();
         match l.rule {
             Rule::DecoderOnly => {}
             Rule::Reward => self.record_network_rules(st, tb, lens, &mut updates)?,
@@ -740,10 +733,15 @@ impl Engine {
         for &(next, _, len, flag) in &updates {
             self.be.enqueue(Op::health(next, len, tb.flags, flag.slot()))?;
         }
+        for op in decoder_step(1) {
+            self.be.enqueue(op)?;
+        }
         for &(next, dst, len, _) in &updates {
             self.be.enqueue(Op::commit(next, tb.flags, Flag::COUNT, dst, len))?;
         }
-        // The forward's bf16 copies follow whatever the commits left (docs/model.md §2, "Precision").
+        // The forward's bf16 copies follow whatever the steps and commits left (docs/model.md §2,
+        // "Precision").
+        self.params.record_repack(&mut *self.be, dec_w, v * d)?;
         for &(_, dst, len, _) in &updates {
             self.params.record_repack(&mut *self.be, dst, len)?;
         }
