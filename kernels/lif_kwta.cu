@@ -4,6 +4,11 @@
 // Spikes are bits: word [b / 32][i] holds sequence b's spike of neuron i, so one gather of a
 // presynaptic word serves all the sequences a block steps (seq_per_group, a power of two <= 32, so
 // a block's bits never straddle two words; several blocks may share a word).
+// The CUDA backend also compiles this file with LIF_ONE_SEQUENCE = 1, for launches whose every block
+// steps one sequence: without the multi-sequence path it needs about half the registers.
+#ifndef LIF_ONE_SEQUENCE
+#define LIF_ONE_SEQUENCE 0
+#endif
 
 KERNEL {
     // The column's kWTA candidates of one sequence (v* and neuron), in arrival order, and their
@@ -15,7 +20,7 @@ KERNEL {
     const u32 g = block_id(), cols = p.n / COLUMN, lid = threadIdx.x;
     const u32 b0 = (g / cols) * p.seq_per_group;
     if (b0 >= p.batch) return;
-    const u32 nb = min(p.seq_per_group, p.batch - b0), tile = b0 / SPIKE_TILE, off = b0 % SPIKE_TILE;
+    const u32 nb = LIF_ONE_SEQUENCE ? 1u : min(p.seq_per_group, p.batch - b0), tile = b0 / SPIKE_TILE, off = b0 % SPIKE_TILE;
     const u32 mask = (nb == SPIKE_TILE ? 0xffffffffu : (1u << nb) - 1u) << off;
     const u32 i = (g % cols) * COLUMN + lid;
     const float th = theta[i];
@@ -25,7 +30,7 @@ KERNEL {
 #pragma unroll
     for (u32 t = 0; t < SPIKE_TILE; t++) rec[t] = 0.0f;
     const u32* prev = spk_prev + (size_t)tile * p.n;
-    if (nb == 1u) {
+    if (LIF_ONE_SEQUENCE || nb == 1u) {
         // Unrolled so that several independent index loads and spike gathers are in flight (the
         // sum keeps synapse order).
 #pragma unroll 8

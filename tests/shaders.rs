@@ -122,5 +122,11 @@ fn every_kernel_compiles_with_nvrtc() {
             failures.push(e.to_string());
         }
     }
+    for s in neurogen::backend::cuda::SPECIALIZATIONS {
+        let src = neurogen::backend::cuda::specialized_source(s);
+        if let Err(e) = neurogen::backend::cuda::compile_kernel(s.kind.name(), &src, "compute_90") {
+            failures.push(format!("{} with {}: {e}", s.kind.name(), s.define));
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -67,7 +67,35 @@ pub fn compile_kernel(name: &str, src: &str, arch: &'static str) -> Result<Strin
     })
 }
 
-/// PTX of every kernel for a compute capability, compiled once per process (in parallel).
+/// A kernel compiled once more with a macro set to 1, for the launches whose parameters make one
+/// of its paths the only one: the compiler drops the others and their registers, so more blocks
+/// fit on a multiprocessor. Same results by construction (same body, a constant branch).
+pub struct Specialization {
+    pub kind: OpKind,
+    pub define: &'static str,
+    /// Whether a prepared op launches this variant.
+    pub applies: fn(&Op) -> bool,
+}
+
+/// `lif_kwta` where every block steps one sequence (B = 1, or one sequence per group): 40
+/// registers per thread instead of 76 on sm_90 (NVRTC `--ptxas-options=-v`), so 6 resident blocks
+/// instead of 3.
+pub const SPECIALIZATIONS: &[Specialization] = &[Specialization {
+    kind: OpKind::LifKwta,
+    define: "LIF_ONE_SEQUENCE",
+    applies: |op| {
+        let p: lif_kwta::Params = op.params();
+        p.seq_per_group == 1 || p.batch == 1
+    },
+}];
+
+/// The source of a specialization: its macro, then the kernel's source.
+pub fn specialized_source(s: &Specialization) -> String {
+    format!("#define {} 1\n{}", s.define, codegen::cuda_source(s.kind))
+}
+
+/// PTX of every kernel for a compute capability, then of every specialization, compiled once per
+/// process (in parallel).
 fn compiled_kernels(major: i32, minor: i32) -> Result<Vec<String>> {
     static CACHE: Mutex<Option<((i32, i32), Vec<String>)>> = Mutex::new(None);
     let mut cache = CACHE.lock().expect("poisoned");
@@ -77,10 +105,13 @@ fn compiled_kernels(major: i32, minor: i32) -> Result<Vec<String>> {
         }
     }
     let arch: &'static str = Box::leak(format!("compute_{major}{minor}").into_boxed_str());
-    let ptx: Vec<String> = OpKind::ALL
-        .par_iter()
-        .map(|&kind| compile_kernel(kind.name(), &codegen::cuda_source(kind), arch))
-        .collect::<Result<_>>()?;
+    let sources: Vec<(&str, String)> = OpKind::ALL
+        .iter()
+        .map(|&kind| (kind.name(), codegen::cuda_source(kind)))
+        .chain(SPECIALIZATIONS.iter().map(|s| (s.kind.name(), specialized_source(s))))
+        .collect();
+    let ptx: Vec<String> =
+        sources.par_iter().map(|(name, src)| compile_kernel(name, src, arch)).collect::<Result<_>>()?;
     *cache = Some(((major, minor), ptx.clone()));
     Ok(ptx)
 }
@@ -325,6 +356,8 @@ pub struct CudaBackend {
     stream: Arc<CudaStream>,
     _modules: Vec<Arc<CudaModule>>,
     funcs: HashMap<OpKind, CudaFunction>,
+    /// One function per entry of [`SPECIALIZATIONS`].
+    specialized: Vec<CudaFunction>,
     bufs: Vec<Option<(sys::CUdeviceptr, usize)>>,
     footprint: Footprint,
     recording: Option<Vec<Step>>,
@@ -400,20 +433,23 @@ impl CudaBackend {
         };
         let ptx = compiled_kernels(major, minor)?;
         let mut modules = Vec::new();
-        let mut funcs = HashMap::new();
-        for (kind, ptx) in OpKind::ALL.iter().zip(ptx) {
+        let mut functions = Vec::new();
+        let kinds = OpKind::ALL.iter().chain(SPECIALIZATIONS.iter().map(|s| &s.kind));
+        for (kind, ptx) in kinds.zip(ptx) {
             let m = ctx
                 .load_module(Ptx::from_src(ptx))
                 .map_err(|e| driver(&format!("loading kernel {}", kind.name()), e))?;
             let f = m.load_function(kind.name()).map_err(|e| driver(&format!("finding kernel {}", kind.name()), e))?;
-            funcs.insert(*kind, f);
+            functions.push((*kind, f));
             modules.push(m);
         }
+        let specialized = functions.split_off(OpKind::ALL.len()).into_iter().map(|(_, f)| f).collect();
         Ok(CudaBackend {
             ctx,
             stream,
             _modules: modules,
-            funcs,
+            funcs: functions.into_iter().collect(),
+            specialized,
             bufs: Vec::new(),
             footprint: Footprint::default(),
             recording: None,
@@ -435,6 +471,15 @@ impl CudaBackend {
         self.ctx.bind_to_thread().map_err(|e| driver("binding the context", e))
     }
 
+    /// The function an op launches: a specialization where one applies, else its kernel.
+    fn function(&self, op: &Op) -> sys::CUfunction {
+        SPECIALIZATIONS
+            .iter()
+            .zip(&self.specialized)
+            .find(|(s, _)| s.kind == op.kind && (s.applies)(op))
+            .map_or_else(|| self.funcs[&op.kind].cu_function(), |(_, f)| f.cu_function())
+    }
+
     fn ptr(&self, b: Buf) -> sys::CUdeviceptr {
         self.bufs[b.0 as usize].expect("use of a freed buffer").0
     }
@@ -448,7 +493,7 @@ impl CudaBackend {
     fn node_params(&self, op: &Op, args: &mut [*mut c_void]) -> sys::CUDA_KERNEL_NODE_PARAMS {
         let (x, y) = grid(op.groups);
         sys::CUDA_KERNEL_NODE_PARAMS {
-            func: self.funcs[&op.kind].cu_function(),
+            func: self.function(op),
             gridDimX: x,
             gridDimY: y,
             gridDimZ: 1,
@@ -467,7 +512,7 @@ impl CudaBackend {
         let mut args = self.args(op);
         let mut list = args.pointers();
         let (x, y) = grid(op.groups);
-        let f = self.funcs[&op.kind].cu_function();
+        let f = self.function(op);
         unsafe { result::launch_kernel(f, (x, y, 1), (COLUMN as u32, 1, 1), 0, self.stream.cu_stream(), &mut list) }
             .map_err(|e| driver(&format!("launching {}", op.kind.name()), e))
     }
