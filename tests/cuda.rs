@@ -140,19 +140,19 @@ fn cublas_products_match_the_cpu_reference() {
     let dec_w = uniform(vocab * width, -0.5, 0.5);
     let dec_w_bf16 = neurogen::backend::to_bf16_words(bytemuck::cast_slice(&dec_w));
     let data = vec![
-        dec_w,                             // 0 dec_w
-        uniform(vocab, -0.1, 0.1),         // 1 dec_b
-        uniform(rows * width, 0.0, 1.0),   // 2 y
-        poison(rows * vocab),              // 3 logits
-        uniform(rows * vocab, -1.0, 1.0),  // 4 grads
+        dec_w,                                                                               // 0 dec_w
+        uniform(vocab, -0.1, 0.1),                                                           // 1 dec_b
+        uniform(rows * width, 0.0, 1.0),                                                     // 2 y
+        poison(rows * vocab),                                                                // 3 logits
+        uniform(rows * vocab, -1.0, 1.0),                                                    // 4 grads
         [0.0f32, 0.0, rows as f32, 1.0 / rows as f32].iter().map(|x| x.to_bits()).collect(), // 5 totals
-        poison(vocab * width),             // 6 g_w
-        poison(vocab),                     // 7 g_b
-        poison(decoder_grad_partials(vocab, width)), // 8 partials
-        poison(rows * 301),                // 9 learning signal of 301 neurons from column 17
-        poison(rows * vocab),              // 10 logits asked on the row path (cuBLAS takes it: B > 8)
-        dec_w_bf16,                        // 11 dec_w as bf16
-        poison(rows * vocab),              // 12 logits from the bf16 weights
+        poison(vocab * width),                                                               // 6 g_w
+        poison(vocab),                                                                       // 7 g_b
+        poison(decoder_grad_partials(vocab, width)),                                         // 8 partials
+        poison(rows * 301),   // 9 learning signal of 301 neurons from column 17
+        poison(rows * vocab), // 10 logits asked on the row path (cuBLAS takes it: B > 8)
+        dec_w_bf16,           // 11 dec_w as bf16
+        poison(rows * vocab), // 12 logits from the bf16 weights
     ];
     let b = Buf;
     let (v, d, n) = (vocab as u32, width as u32, rows as u32);

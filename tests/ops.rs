@@ -832,7 +832,13 @@ fn gather_rows() {
 /// The optimizer steps' two passes (`adam_step`, `sgd_step`), each on: finite inputs with the
 /// flags clear (applied in place / nothing flagged), a flag set by another update (nothing
 /// applied), and a NaN or ±Inf among the inputs (its slot flagged, nothing else written).
-fn optimizer_cases(name: &str, n: usize, r: &mut ChaCha8Rng, op: impl Fn(u32, u32, u32) -> Op, inputs: Vec<Vec<u32>>) -> Vec<Case> {
+fn optimizer_cases(
+    name: &str,
+    n: usize,
+    r: &mut ChaCha8Rng,
+    op: impl Fn(u32, u32, u32) -> Op,
+    inputs: Vec<Vec<u32>>,
+) -> Vec<Case> {
     let n_flags = r.random_range(1..24u32);
     let slot = r.random_range(0..n_flags);
     let flags_buf = inputs.len();

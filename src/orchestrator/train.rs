@@ -707,7 +707,8 @@ impl Engine {
                             Op::new(p, adam_step::Bufs { param, scalars: tb.scalars, m, v, grad, flags: tb.flags })
                         }
                         None => {
-                            let p = sgd_step::Params { len: len as u32, lr, apply, slot, n_flags, ..Default::default() };
+                            let p =
+                                sgd_step::Params { len: len as u32, lr, apply, slot, n_flags, ..Default::default() };
                             Op::new(p, sgd_step::Bufs { param, scalars: tb.scalars, grad, flags: tb.flags })
                         }
                     }

@@ -654,10 +654,10 @@ impl CudaBackend {
                 let y = if p.bf16 != 0 {
                     let values = p.batch * p.width;
                     let copy = self.scratch(values.div_ceil(2) as usize)?;
-                    let pack = Op::new(pack_bf16::Params { len: values, ..Default::default() }, pack_bf16::Bufs {
-                        src: y,
-                        dst: copy,
-                    });
+                    let pack = Op::new(
+                        pack_bf16::Params { len: values, ..Default::default() },
+                        pack_bf16::Bufs { src: y, dst: copy },
+                    );
                     steps.push(Step::Kernel(pack.prepare(&SHAPES, |b| self.buf_len(b))?));
                     copy
                 } else {
@@ -672,7 +672,8 @@ impl CudaBackend {
                     scale: 1.0,
                     ..Default::default()
                 };
-                let bias = Op::new(bias, gather_rows::Bufs { src: dec_b, dst: out }).prepare(&SHAPES, |b| self.buf_len(b))?;
+                let bias =
+                    Op::new(bias, gather_rows::Bufs { src: dec_b, dst: out }).prepare(&SHAPES, |b| self.buf_len(b))?;
                 let (v, b, d) = (p.vocab, p.batch, p.width);
                 let gemm = Gemm {
                     trans_a: true,
