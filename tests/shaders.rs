@@ -130,3 +130,27 @@ fn every_kernel_compiles_with_nvrtc() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Each CUDA specialization exists to hold fewer registers than its kernel (so that more blocks
+/// fit on a multiprocessor); NVRTC's ptxas reports both without a GPU.
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_specializations_use_fewer_registers() {
+    use neurogen::backend::cuda::{kernel_resources, specialized_source, SPECIALIZATIONS};
+    if !neurogen::backend::cuda::nvrtc_available() {
+        assert!(std::env::var("NEUROGEN_GPU").as_deref() != Ok("1"), "NVRTC missing with NEUROGEN_GPU=1");
+        eprintln!("note: NVRTC (libnvrtc.so) not found; registers not counted");
+        return;
+    }
+    for s in SPECIALIZATIONS {
+        let name = s.kind.name();
+        let general = kernel_resources(name, &cuda_source(s.kind), "sm_90").unwrap();
+        let special = kernel_resources(name, &specialized_source(s), "sm_90").unwrap();
+        eprintln!("{name}: {general:?} → with {}: {special:?}", s.define);
+        assert!(
+            special.blocks_per_sm_90() > general.blocks_per_sm_90(),
+            "{name} with {}: {special:?} fits no more blocks than {general:?}",
+            s.define
+        );
+    }
+}

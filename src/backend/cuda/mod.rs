@@ -67,6 +67,55 @@ pub fn compile_kernel(name: &str, src: &str, arch: &'static str) -> Result<Strin
     })
 }
 
+/// What one compiled kernel holds per thread and per block: what decides how many blocks fit on a
+/// multiprocessor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelResources {
+    pub registers: u32,
+    /// Static shared memory per block, in bytes.
+    pub shared_bytes: u32,
+}
+
+impl KernelResources {
+    /// Resident blocks of `COLUMN` threads per multiprocessor of compute capability 9.0 (65,536
+    /// registers allocated per warp in units of 256, 228 KB of shared memory, at most 2,048 threads).
+    pub fn blocks_per_sm_90(&self) -> u32 {
+        let per_warp = (self.registers * 32).div_ceil(256) * 256;
+        let by_registers = 65_536 / (per_warp * (COLUMN as u32 / 32)).max(1);
+        let by_shared = if self.shared_bytes == 0 { u32::MAX } else { 228 * 1024 / (self.shared_bytes + 1024) };
+        by_registers.min(by_shared).min(2048 / COLUMN as u32)
+    }
+}
+
+/// Compiles a kernel's source for a real architecture (`sm`, e.g. `sm_90`) with NVRTC's ptxas
+/// and reads back its registers and shared memory (`--ptxas-options=-v`): no GPU needed.
+pub fn kernel_resources(name: &str, src: &str, sm: &str) -> Result<KernelResources> {
+    use cudarc::nvrtc::result as nvrtc;
+    let fail = |e: cudarc::nvrtc::result::NvrtcError| err(format!("NVRTC on kernel {name}: {e:?}"));
+    let src = std::ffi::CString::new(src).map_err(|_| err(format!("kernel {name}: a NUL in its source")))?;
+    let prog = nvrtc::create_program(&src, None).map_err(fail)?;
+    let opts = [format!("-arch={sm}"), "--ptxas-options=-v".to_string()];
+    let compiled = unsafe { nvrtc::compile_program(prog, &opts) };
+    let log = unsafe { nvrtc::get_program_log(prog) };
+    unsafe {
+        let _ = nvrtc::destroy_program(prog);
+    }
+    let log: Vec<u8> = log.map_err(fail)?.into_iter().map(|c| c as u8).take_while(|&c| c != 0).collect();
+    let log = String::from_utf8_lossy(&log);
+    compiled.map_err(|e| err(format!("NVRTC failed to compile kernel {name}: {e:?}\n{log}")))?;
+    // "ptxas info : Used 76 registers, used 1 barriers, 2060 bytes smem"
+    let number_before = |unit: &[&str]| {
+        log.lines().filter(|l| l.contains("Used")).find_map(|l| {
+            let words: Vec<&str> = l.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+            let n = unit.len();
+            words.windows(n + 1).find(|w| w[1..] == *unit).and_then(|w| w[0].parse::<u32>().ok())
+        })
+    };
+    let registers = number_before(&["registers"])
+        .ok_or_else(|| err(format!("kernel {name}: no register count in NVRTC's log: {log}")))?;
+    Ok(KernelResources { registers, shared_bytes: number_before(&["bytes", "smem"]).unwrap_or(0) })
+}
+
 /// A kernel compiled once more with a macro set to 1, for the launches whose parameters make one
 /// of its paths the only one: the compiler drops the others and their registers, so more blocks
 /// fit on a multiprocessor. Same results by construction (same body, a constant branch).
