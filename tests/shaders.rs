@@ -105,15 +105,25 @@ fn every_op_has_a_shader_and_a_kernel_file() {
     }
 }
 
+/// Whether NVRTC can be loaded; if not, says what is skipped (and fails on the GPU machine,
+/// NEUROGEN_GPU=1, where it must be there).
+#[cfg(feature = "cuda")]
+fn nvrtc_present(skipped: &str) -> bool {
+    let present = neurogen::backend::cuda::nvrtc_available();
+    assert!(present || std::env::var("NEUROGEN_GPU").as_deref() != Ok("1"), "NVRTC missing with NEUROGEN_GPU=1");
+    if !present {
+        eprintln!("note: NVRTC (libnvrtc.so) not found; {skipped}");
+    }
+    present
+}
+
 /// Compiles every kernel with NVRTC where the library is installed (no GPU needed); skips with a
 /// note elsewhere, and fails on the GPU machine (NEUROGEN_GPU=1) if NVRTC is missing. The
 /// generated `static_assert`s hold each CUDA `Params` to the Rust size.
 #[cfg(feature = "cuda")]
 #[test]
 fn every_kernel_compiles_with_nvrtc() {
-    if !neurogen::backend::cuda::nvrtc_available() {
-        assert!(std::env::var("NEUROGEN_GPU").as_deref() != Ok("1"), "NVRTC missing with NEUROGEN_GPU=1");
-        eprintln!("note: NVRTC (libnvrtc.so) not found; kernels not compiled");
+    if !nvrtc_present("kernels not compiled") {
         return;
     }
     let mut failures = Vec::new();
@@ -137,9 +147,7 @@ fn every_kernel_compiles_with_nvrtc() {
 #[test]
 fn cuda_specializations_use_fewer_registers() {
     use neurogen::backend::cuda::{kernel_resources, specialized_source, SPECIALIZATIONS};
-    if !neurogen::backend::cuda::nvrtc_available() {
-        assert!(std::env::var("NEUROGEN_GPU").as_deref() != Ok("1"), "NVRTC missing with NEUROGEN_GPU=1");
-        eprintln!("note: NVRTC (libnvrtc.so) not found; registers not counted");
+    if !nvrtc_present("registers not counted") {
         return;
     }
     for s in SPECIALIZATIONS {
