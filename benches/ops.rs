@@ -89,6 +89,7 @@ fn ops(c: &mut Criterion) {
             spk_next: zeroed(be, spike_words(batch as usize, n as usize)),
             y: zeroed(be, (batch * outputs) as usize),
             counts: zeroed(be, batch as usize * 6),
+            rec: zeroed(be, 1),
         };
         Op::new(p, bufs)
     });

@@ -59,3 +59,17 @@ __device__ __forceinline__ float weight_at(const u32* __restrict__ w, size_t i, 
 
 // Neither NaN nor +-Inf (exponent bits not all ones; as the CPU reference's is_finite).
 __device__ __forceinline__ bool is_finite(float x) { return (__float_as_uint(x) & 0x7f800000u) != 0x7f800000u; }
+
+// A recurrent weight in the recurrent input's fixed point (docs/model.md §3.3, as the CPU
+// reference's rec_units): round(w * 2^16) to even, at most (2^31 - 1) / fanout in magnitude, so a
+// neuron's sum of fanout of them cannot overflow and integer adds make it independent of order.
+// `lim` is rec_limit(fanout), computed once per kernel.
+__device__ __forceinline__ int rec_limit(u32 fanout) { return (int)(0x7fffffffu / max(fanout, 1u)); }
+__device__ __forceinline__ int rec_units(float w, int lim) {
+    return min(max(__float2int_rn(fminf(fmaxf(w * (float)REC_SCALE, -1073741824.0f), 1073741824.0f)), -lim), lim);
+}
+
+// A fixed-point recurrent sum in mV; NaN where a spiking synapse's weight was not finite.
+__device__ __forceinline__ float rec_mv(int sum, bool bad) {
+    return bad ? __int_as_float(0x7fc00000) : (float)sum * (1.0f / (float)REC_SCALE);
+}

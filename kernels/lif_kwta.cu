@@ -25,20 +25,28 @@ KERNEL {
     const u32 i = (g % cols) * COLUMN + lid;
     const float th = theta[i];
 
-    // Recurrent input of every sequence of the tile, summed in synapse order (slot-major W).
-    float rec[SPIKE_TILE];
+    // Recurrent input of every sequence of the tile: the fixed-point weights of presynaptic
+    // neurons that spiked last tick (integer sums, so their order does not matter; slot-major W),
+    // and which sequences met a non-finite one. With `event`, `propagate` has summed them into
+    // `rec` instead.
+    int sums[SPIKE_TILE];
 #pragma unroll
-    for (u32 t = 0; t < SPIKE_TILE; t++) rec[t] = 0.0f;
+    for (u32 t = 0; t < SPIKE_TILE; t++) sums[t] = 0;
+    u32 bad = 0u;
+    const int lim = rec_limit(p.fanout);
     const u32* prev = spk_prev + (size_t)tile * p.n;
-    if (LIF_ONE_SEQUENCE || nb == 1u) {
-        // Unrolled so that several independent index loads and spike gathers are in flight (the
-        // sum keeps synapse order).
+    if (!p.event && (LIF_ONE_SEQUENCE || nb == 1u)) {
+        // Unrolled so that several independent index loads and spike gathers are in flight.
 #pragma unroll 8
         for (u32 f = 0u; f < p.fanout; f++) {
             const size_t syn = (size_t)f * p.n + i;
-            if (prev[w_idx[syn]] & mask) rec[0] += w_val_at(syn);
+            if (prev[w_idx[syn]] & mask) {
+                const float w = w_val_at(syn);
+                if (is_finite(w)) sums[0] += rec_units(w, lim);
+                else bad = 1u;
+            }
         }
-    } else {
+    } else if (!p.event) {
         // The value is loaded whether or not a sequence of the tile spiked, so that the unrolled
         // iterations' loads overlap instead of waiting on each gathered word in turn.
 #pragma unroll 4
@@ -46,9 +54,12 @@ KERNEL {
             const size_t syn = (size_t)f * p.n + i;
             const u32 word = (prev[w_idx[syn]] & mask) >> off;
             const float w = w_val_at(syn);
+            const bool finite = is_finite(w);
+            const int q = finite ? rec_units(w, lim) : 0;
+            if (!finite) bad |= word;
 #pragma unroll
             for (u32 t = 0; t < SPIKE_TILE; t++)
-                if (word & (1u << t)) rec[t] += w;
+                if (word & (1u << t)) sums[t] += q;
         }
     }
 
@@ -77,10 +88,22 @@ KERNEL {
         const float inh = p.inhibition * (1.0f - (go ? p.go_bias : 0.0f));
         const float gain = p.excitability * (1.0f + neuromod[nm] * p.s_da) * (1.0f + 0.5f * neuromod[nm + 1u] * p.s_5ht) * (1.0f - inh);
         const float cur = i < p.inputs ? j_in * gain : 0.0f;
-        float r = 0.0f;
+        float r;
+        if (p.event) {
+            // propagate's sum and non-finite bit of this neuron, cleared for the next tick.
+            u32* sum = rec + (size_t)b * (p.n + p.n / 32u);
+            const u32 bit = 1u << (i % 32u);
+            const bool was_bad = (sum[p.n + i / 32u] & bit) != 0u;
+            r = rec_mv((int)sum[i], was_bad);
+            sum[i] = 0u;
+            if (was_bad) atomicAnd(&sum[p.n + i / 32u], ~bit);
+        } else {
+            int s = 0;
 #pragma unroll
-        for (u32 k = 0; k < SPIKE_TILE; k++)
-            if (k == t) r = rec[k];
+            for (u32 k = 0; k < SPIKE_TILE; k++)
+                if (k == t) s = sums[k];
+            r = rec_mv(s, (bad >> t) & 1u);
+        }
         const float vs = fmaxf(p.v_min, p.v_rest + p.alpha * (v_old - p.v_rest) + cur + r - a_old);
         const bool is_cand = vs > th;
         if (is_cand) {

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The BENCHMARKS.md rows of issue 12 on one NVIDIA GPU, as JSON lines (one `neurogen bench --json`
 # row each, with a "label"), so that a run of the whole table is one command:
-#   scripts/bench-gpu.sh OUT.jsonl [quick|full]
+#   scripts/bench-gpu.sh OUT.jsonl [quick|full|event]
 # NEUROGEN names the binary (default target/release/neurogen). quick: small generate/train at
 # B = 1 and 32, seed generate B = 1 and 32, f32 and bf16, cuBLAS TF32 (the default) and off (the
 # op table's own GEMM kernels). full adds the batch
 # sweep (1, 8, 32, 128, 256), seed training B = 1/32/128, a model larger than seed, per-kernel
 # profiles of the seed rows and the wgpu rows. A row that fails is recorded as null with its error
-# in OUT.jsonl.err; the script goes on.
+# in OUT.jsonl.err; the script goes on. event: event-driven propagation against gathering, B = 1–32.
 set -uo pipefail
-out=${1:?usage: scripts/bench-gpu.sh OUT.jsonl [quick|full]}
+out=${1:?usage: scripts/bench-gpu.sh OUT.jsonl [quick|full|event]}
 mode=${2:-quick}
 bin=${NEUROGEN:-target/release/neurogen}
 : > "$out"
@@ -24,6 +24,24 @@ row() { # label, env (k=v or -), arguments...
 }
 gen() { row "$1" "$2" --backend "${3}" --preset "$4" ${5:+--vocab $5} --precision "$6" bench --json --repeat 2 --tokens "$7" --batch "$8" ${9:-}; }
 train() { row "$1" "$2" --backend "${3}" --preset "$4" ${5:+--vocab $5} --precision "$6" bench --train --json --repeat "${9:-2}" --tokens 128 --batch "$7" ${8:-}; }
+
+if [ "$mode" = event ]; then
+  # Event-driven propagation against gathering (docs/model.md §3.3: the same bits either way), to
+  # choose LaunchShapes::event_max_batch per backend: NEUROGEN_EVENT_MAX_BATCH=0 always gathers.
+  for ev in 0 32; do
+    e=NEUROGEN_EVENT_MAX_BATCH=$ev
+    for b in 1 2 4 8 16 32; do
+      gen "small generate B$b f32 event<=$ev" $e cuda small "" f32 256 $b
+      train "small train B$b f32 event<=$ev" $e cuda small "" f32 $b
+      gen "seed generate B$b f32 event<=$ev" $e cuda seed 32000 f32 32 $b
+      gen "tiny generate B$b f32 event<=$ev" $e cuda tiny "" f32 256 $b
+    done
+    train "seed train B1 f32 event<=$ev" $e cuda seed 32000 f32 1 "" 1
+    gen "seed generate B1 f32 event<=$ev profile" $e cuda seed 32000 f32 32 1 --profile
+    for b in 1 4 32; do gen "small generate B$b f32 wgpu event<=$ev" $e wgpu small "" f32 256 $b; done
+  done
+  exit 0
+fi
 
 for p in f32 bf16; do
   for gemm in off tf32; do

@@ -65,3 +65,17 @@ fn argmax_reduce(lid: u32, key: u32, id: u32) -> u32 {
 fn is_finite(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
 }
+
+// A recurrent weight in the recurrent input's fixed point (docs/model.md §3.3, as the CPU
+// reference's rec_units): round(w · 2^16) to even, at most (2^31 − 1) / fanout in magnitude, so a
+// neuron's sum of fanout of them cannot overflow and integer adds make it independent of order.
+// `lim` is rec_limit(fanout), computed once per shader invocation.
+fn rec_limit(fanout: u32) -> i32 { return i32(0x7fffffffu / max(fanout, 1u)); }
+fn rec_units(w: f32, lim: i32) -> i32 {
+    return clamp(i32(round(clamp(w * f32(REC_SCALE), -1073741824.0, 1073741824.0))), -lim, lim);
+}
+
+// A fixed-point recurrent sum in mV; NaN where a spiking synapse's weight was not finite.
+fn rec_mv(sum: i32, bad: bool) -> f32 {
+    return select(f32(sum) * (1.0 / f32(REC_SCALE)), bitcast<f32>(0x7fc00000u), bad);
+}

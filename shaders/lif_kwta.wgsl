@@ -27,26 +27,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let i = (g % cols) * COLUMN + lid;
     let th = theta[i];
 
-    // Recurrent input of every sequence of the tile: the weights of presynaptic neurons that
-    // spiked last tick, summed in synapse order (slot-major: a warp reads contiguous words).
-    var rec: array<f32, SPIKE_TILE>;
-    var rec1 = 0.0; // one sequence per workgroup: a register, not the array
+    // Recurrent input of every sequence of the tile: the fixed-point weights of presynaptic
+    // neurons that spiked last tick (integer sums, so their order does not matter; slot-major W:
+    // a warp reads contiguous words), and which sequences met a non-finite one. With `event`,
+    // `propagate` has summed them into `rec` instead.
+    var sums: array<i32, SPIKE_TILE>;
+    var sum1 = 0i; // one sequence per workgroup: a register, not the array
+    var bad = 0u;
+    let lim = rec_limit(p.fanout);
     let prev = tile * p.n;
-    if (nb == 1u) {
+    if (p.event == 0u && nb == 1u) {
         for (var f = 0u; f < p.fanout; f++) {
             let syn = f * p.n + i;
-            if ((spk_prev[prev + w_idx[syn]] & mask) != 0u) { rec1 += w_val_at(syn); }
+            if ((spk_prev[prev + w_idx[syn]] & mask) != 0u) {
+                let w = w_val_at(syn);
+                if (is_finite(w)) { sum1 += rec_units(w, lim); } else { bad = 1u; }
+            }
         }
     }
-    for (var f = 0u; f < p.fanout * u32(nb > 1u); f++) {
+    for (var f = 0u; f < p.fanout * u32(p.event == 0u && nb > 1u); f++) {
         let syn = f * p.n + i;
         var word = (spk_prev[prev + w_idx[syn]] & mask) >> off;
         if (word == 0u) { continue; }
         let w = w_val_at(syn);
+        if (!is_finite(w)) { bad |= word; continue; }
+        let q = rec_units(w, lim);
         loop {
             if (word == 0u) { break; }
             let t = countTrailingZeros(word);
-            rec[t] += w;
+            sums[t] += q;
             word &= word - 1u;
         }
     }
@@ -67,8 +76,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var cur = 0.0;
         if (i < p.inputs) { cur = j[b * p.inputs + i] * gain; }
 
-        var r = rec1;
-        if (nb > 1u) { r = rec[t]; }
+        var r: f32;
+        if (p.event != 0u) {
+            // propagate's sum and non-finite bit of this neuron, cleared for the next tick.
+            let base = b * (p.n + p.n / 32u);
+            let bit = 1u << (i % 32u);
+            let was_bad = (atomicLoad(&rec[base + p.n + i / 32u]) & bit) != 0u;
+            r = rec_mv(bitcast<i32>(atomicLoad(&rec[base + i])), was_bad);
+            atomicStore(&rec[base + i], 0u);
+            if (was_bad) { atomicAnd(&rec[base + p.n + i / 32u], ~bit); }
+        } else if (nb > 1u) {
+            r = rec_mv(sums[t], ((bad >> t) & 1u) != 0u);
+        } else {
+            r = rec_mv(sum1, bad != 0u);
+        }
         let vs = max(p.v_min, p.v_rest + p.alpha * (v[si] - p.v_rest) + cur + r - a[si]);
         let is_cand = vs > th;
         if (is_cand) {

@@ -805,7 +805,8 @@ impl ModelConfig {
     pub fn parameter_words(&self) -> usize {
         let d = self.decoder_width();
         let emb = self.vocab * self.embed;
-        let rec: usize = self.modules.iter().map(|m| 2 * m.n * m.fanout + m.n).sum();
+        // W's indices and values, θ, and the outgoing-synapse table (`propagate`).
+        let rec: usize = self.modules.iter().map(|m| 3 * m.n * m.fanout + 2 * m.n + 1).sum();
         let proj: usize =
             self.connections.iter().map(|c| 2 * self.module(c.target).inputs * self.init.projection_fanout).sum();
         let moments = if self.learn.decoder_optimizer == Optimizer::Adam { 2 } else { 0 };
@@ -843,7 +844,9 @@ impl ModelConfig {
 
     /// Device memory estimate in bytes for a batch of `batch` sequences.
     pub fn memory_bytes(&self, batch: usize) -> u64 {
-        4 * (self.parameter_words() as u64 + batch as u64 * self.state_words_per_sequence() as u64)
+        // `propagate`'s sums exist for small batches only.
+        let rec: usize = self.modules.iter().map(|m| crate::model::rec_state_words(batch, m.n)).sum();
+        4 * (self.parameter_words() as u64 + batch as u64 * self.state_words_per_sequence() as u64 + rec as u64)
     }
 }
 

@@ -173,6 +173,17 @@ fn bad_arguments_are_refused_without_a_panic() {
 }
 
 #[test]
+fn a_bad_event_max_batch_is_refused_without_a_panic() {
+    let out = Command::new(binary())
+        .args(["--backend", "cpu", "bench", "--tokens", "2", "--repeat", "1"])
+        .env("NEUROGEN_EVENT_MAX_BATCH", "lots")
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("NEUROGEN_EVENT_MAX_BATCH") && !err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn train_json_and_bench_train() {
     let dir = std::env::temp_dir().join(format!("neurogen-train-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -307,6 +307,9 @@ impl Backend for Small {
     fn stats(&self) -> neurogen::BackendStats {
         self.0.stats()
     }
+    fn launch_shapes(&self) -> neurogen::backend::LaunchShapes {
+        self.0.launch_shapes()
+    }
 }
 
 #[test]

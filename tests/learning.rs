@@ -9,7 +9,7 @@ use neurogen::model::HostParams;
 use neurogen::pipeline::checkpoint::RunRecord;
 use neurogen::pipeline::corpus::{self, OnBadData};
 use neurogen::pipeline::run::{self, Budget, RunOptions};
-use neurogen::{Engine, ModelConfig, ModuleId, NeuroError, Preset, Tokenizer};
+use neurogen::{Engine, GenerateOptions, ModelConfig, ModuleId, NeuroError, Preset, Tokenizer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -79,7 +79,13 @@ fn cpu_training_is_bit_for_bit_reproducible_and_gpus_agree() {
             assert!((a - b).abs() / b < 1e-3, "{kind:?} loss {a} vs cpu {b}");
         }
         assert_close(&format!("{kind:?} recurrent weights"), &p.0, &p1.0, 1e-5, 1e-3);
-        assert_close(&format!("{kind:?} thresholds"), &p.1, &p1.1, 1e-4, 1e-5);
+        // A spike is discrete: where two kWTA candidates are within rounding of each other, the
+        // backends' f32 input currents (the CPU's are f64 sums) may pick different winners, and
+        // homeostasis moves each one's threshold by a spike's worth (0.0016 here). A few such
+        // swaps are allowed, nothing else.
+        let swapped = p.1.iter().zip(&p1.1).filter(|(a, b)| (*a - *b).abs() > 1e-4).count();
+        assert!(swapped * 100 <= p.1.len(), "{kind:?}: {swapped} thresholds moved by spike swaps");
+        assert_close(&format!("{kind:?} thresholds"), &p.1, &p1.1, 4e-3, 1e-5);
         assert_close(&format!("{kind:?} decoder"), &p.2, &p1.2, 1e-4, 1e-3);
         assert_close(&format!("{kind:?} gains"), &p.3, &p1.3, 1e-5, 1e-4);
     }
@@ -252,6 +258,48 @@ fn eprop_without_a_traced_module_trains_the_decoder_alone() {
         eng.train_step(&random_batch(3, &[12, 9])).unwrap();
         let p = eng.params().clone().download(eng.backend_mut(), &cfg).unwrap();
         assert!(p.recurrent.iter().zip(&params.recurrent).all(|(a, b)| a.val == b.val), "no module learns");
+    }
+}
+
+/// Event-driven propagation (`propagate`, docs/model.md §3.3) and gathering give the same bits:
+/// the same losses, learned parameters and generated tokens, also after a sleep has rewired
+/// synapses (which rebuilds the outgoing-synapse table); one host sync per call either way.
+#[test]
+fn event_driven_propagation_matches_gathering_bit_for_bit() {
+    let mut cfg = tiny_reward();
+    cfg.learn.prune_threshold = 0.1; // the sleep rewires a visible share of the synapses
+    let params = HostParams::init(&cfg, 8);
+    let run = |be: Box<dyn neurogen::backend::Backend>, event_max_batch: usize| {
+        let mut eng = Engine::with_params(be, cfg.clone(), &params).unwrap();
+        eng.set_event_max_batch(event_max_batch);
+        let mut losses = Vec::new();
+        let start = eng.backend().stats();
+        for s in 0..2 {
+            let before = eng.backend().stats().host_syncs;
+            losses.push(eng.train_step(&random_batch(20 + s, &[18, 11, 18])).unwrap().loss.to_bits());
+            assert_eq!(eng.backend().stats().host_syncs - before, 1);
+        }
+        let dispatches = eng.backend().stats().dispatches - start.dispatches;
+        let pruned = eng.sleep(5).unwrap().pruned;
+        assert!(pruned > 0);
+        let opts = GenerateOptions { max_new: 12, seed: 3, ..Default::default() };
+        let tokens = eng.generate(&[vec![1, 2, 3], vec![40, 41]], &opts).unwrap().tokens;
+        losses.push(eng.train_step(&random_batch(30, &[18, 11, 18])).unwrap().loss.to_bits());
+        (losses, tokens, eng.snapshot().unwrap(), dispatches)
+    };
+    let gathered = run(cpu(), 0);
+    let event = run(cpu(), 32);
+    assert!(event.3 > gathered.3, "the event-driven run launched `propagate`");
+    assert_eq!(event.0, gathered.0, "cpu losses");
+    assert_eq!(event.1, gathered.1, "cpu tokens");
+    assert!(event.2 == gathered.2, "cpu parameters after training, sleep and training");
+    let kinds: Vec<_> = gpu_backends().into_iter().map(|(kind, be)| (kind, run(be, 0))).collect();
+    for ((kind, g), (_, be)) in kinds.into_iter().zip(gpu_backends()) {
+        let e = run(be, 32);
+        assert!(e.3 > g.3, "{kind:?}: the event-driven run launched `propagate`");
+        assert_eq!(e.0, g.0, "{kind:?} losses");
+        assert_eq!(e.1, g.1, "{kind:?} tokens");
+        assert!(e.2 == g.2, "{kind:?} parameters after training, sleep and training");
     }
 }
 

@@ -229,8 +229,9 @@ fn project() {
 #[test]
 fn lif_kwta() {
     let mut cases = Vec::new();
-    // (batch, n, inputs, outputs, fanout, k, unused, module, use_go)
-    for (seed, &(batch, n, inputs, outputs, fanout, k, _, module, use_go)) in [
+    // (batch, n, inputs, outputs, fanout, k, event, module, use_go): with `event`, the recurrent
+    // input is `propagate`'s random sums (some with their non-finite bit set), read and cleared.
+    for (seed, &(batch, n, inputs, outputs, fanout, k, event, module, use_go)) in [
         (1, 256, 1, 1, 1, 1, 0, 0, 0),
         (3, 768, 137, 300, 16, 50, 1, 2, 0),
         (2, 512, 512, 512, 7, 256, 0, 5, 1),
@@ -266,6 +267,7 @@ fn lif_kwta() {
             v_min: draw(r, -92.0, -88.0),
             trace_lambda: draw(r, 0.8, 0.95),
             seq_per_group: [1u32, 2, 32, 4, 8, 32, 4, 0][seed],
+            event,
             ..Default::default()
         };
         let (bn, nf) = ((batch * n) as usize, (n * fanout) as usize);
@@ -278,6 +280,20 @@ fn lif_kwta() {
             .map(|i| if i % CTRL_WORDS == 1 { (i / CTRL_WORDS % 2) as u32 } else { 0 })
             .collect();
         let ties = seed == 4;
+        let rec = if event == 0 {
+            poison(1) // unused
+        } else {
+            let rw = rec_words(n as usize);
+            (0..batch as usize * rw)
+                .map(|w| {
+                    if w % rw < n as usize {
+                        r.random_range(-2_000_000i32..2_000_000) as u32
+                    } else {
+                        r.random::<u32>() & r.random::<u32>() & r.random::<u32>() & r.random::<u32>()
+                    }
+                })
+                .collect()
+        };
         let mut data = vec![
             uniform(r, (batch * inputs) as usize, -5.0, 25.0),
             ints(r, nf, n),
@@ -292,6 +308,7 @@ fn lif_kwta() {
             poison(words),
             poison((batch * outputs) as usize),
             ints(r, batch as usize * NUM_MODULES, 1000),
+            rec,
         ];
         if ties {
             data[0] = f32_words(&vec![20.0; (batch * inputs) as usize]);
@@ -301,7 +318,7 @@ fn lif_kwta() {
             data[8] = f32_words(&vec![0.0; bn]);
         }
         cases.push(Case {
-            name: format!("lif_kwta b={batch} n={n} k={k} fan={fanout}"),
+            name: format!("lif_kwta b={batch} n={n} k={k} fan={fanout} event={event}"),
             op: Op::new(
                 p,
                 lif_kwta::Bufs {
@@ -318,10 +335,61 @@ fn lif_kwta() {
                     spk_next: b(10),
                     y: b(11),
                     counts: b(12),
+                    rec: b(13),
                 },
             ),
             data,
-            cmp: vec![F, Cmp::Exact, F, F, F, Cmp::Exact, Cmp::Exact, F, F, F, Cmp::Exact, F, Cmp::Exact],
+            cmp: vec![F, Cmp::Exact, F, F, F, Cmp::Exact, Cmp::Exact, F, F, F, Cmp::Exact, F, Cmp::Exact, Cmp::Exact],
+        });
+    }
+    check(both_precisions(cases));
+}
+
+#[test]
+fn propagate() {
+    let mut cases = Vec::new();
+    // (batch, n, fanout, non-finite weights): batches within one spike tile and across two.
+    for (seed, &(batch, n, fanout, non_finite)) in [
+        (1u32, 256u32, 1u32, false),
+        (3, 768, 16, true),
+        (1, 1024, 96, false),
+        (37, 512, 9, false),
+        (5, 256, 255, true),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = &mut rng(35 + seed as u64);
+        let (nu, nf) = (n as usize, (n * fanout) as usize);
+        let w_idx = ints(r, nf, n);
+        let (out_start, out_syn) = neurogen::model::outgoing_synapses(&w_idx, nu);
+        let mut w_val: Vec<f32> = (0..nf).map(|_| r.random_range(-3.0..3.0)).collect();
+        if non_finite {
+            for k in 0..5 {
+                w_val[r.random_range(0..nf)] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][k % 3];
+            }
+        }
+        // Huge weights saturate at the per-synapse limit instead of overflowing the sum.
+        w_val[r.random_range(0..nf)] = 1e9;
+        let spk_prev: Vec<u32> =
+            (0..spike_words(batch as usize, nu)).map(|_| r.random::<u32>() & r.random::<u32>()).collect();
+        // The sums start from earlier partial sums and bits, as if another op had added to them.
+        let rw = rec_words(nu);
+        let rec: Vec<u32> = (0..batch as usize * rw)
+            .map(|w| {
+                if w % rw < nu {
+                    r.random_range(-1_000_000i32..1_000_000) as u32
+                } else {
+                    r.random::<u32>() & r.random::<u32>() & r.random::<u32>()
+                }
+            })
+            .collect();
+        let p = propagate::Params { batch, n, fanout, ..Default::default() };
+        cases.push(Case {
+            name: format!("propagate b={batch} n={n} fan={fanout}"),
+            op: Op::new(p, propagate::Bufs { spk_prev: b(0), out_start: b(1), out_syn: b(2), w_val: b(3), rec: b(4) }),
+            data: vec![spk_prev, out_start, out_syn, f32_words(&w_val), rec],
+            cmp: vec![Cmp::Exact; 5],
         });
     }
     check(both_precisions(cases));

@@ -25,6 +25,7 @@ pub fn shared_constants() -> Vec<(&'static str, u32)> {
         ("CTRL_WORDS", CTRL_WORDS as u32),
         ("ROW_WORDS", ROW_WORDS as u32),
         ("ACC_WORDS", ACC_WORDS as u32),
+        ("REC_SCALE", REC_SCALE),
         ("NONE", u32::MAX),
     ]
 }

@@ -101,11 +101,81 @@ pub fn input_gain(p: &lif_kwta::Params, neuromod: &[f32], ctrl: &[u32], b: usize
 }
 
 /// The membrane candidate `v*` before threshold and kWTA (docs/model.md §3.4).
-pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
-    let lif_kwta::Io { j, w_idx, w_val, theta, neuromod, ctrl, spk_prev, v, a, e, spk_next, y, counts } = io;
+/// The recurrent input of every neuron of every sequence (docs/model.md §3.3): the fixed-point sum
+/// over the synapses whose presynaptic neuron spiked last tick, NaN where one of their weights is
+/// not finite. Gathered over each neuron's synapses, or (`event`) read from `propagate`'s sums,
+/// which are cleared for the next tick.
+fn recurrent_input(
+    p: &lif_kwta::Params,
+    w_idx: &[u32],
+    w_val: &[u32],
+    spk_prev: &[u32],
+    rec: &mut [u32],
+) -> Vec<Vec<f32>> {
     let (n, fan, batch) = (p.n as usize, p.fanout as usize, p.batch as usize);
-    let (inputs, outputs) = (p.inputs as usize, p.outputs as usize);
+    if p.event != 0 {
+        let rw = rec_words(n);
+        return rec[..batch * rw]
+            .par_chunks_mut(rw)
+            .map(|rec| {
+                let (sums, bad) = rec.split_at_mut(n);
+                let out = (0..n).map(|i| rec_mv(sums[i] as i32, (bad[i / 32] >> (i % 32)) & 1 != 0)).collect();
+                sums.fill(0);
+                bad.fill(0);
+                out
+            })
+            .collect();
+    }
     let w_val = &weight_values(w_val, 0..n * fan, p.bf16);
+    let lim = rec_limit(p.fanout);
+    (0..batch)
+        .into_par_iter()
+        .map(|b| {
+            let (tile, bit) = (b / SPIKE_TILE, b % SPIKE_TILE);
+            let spiked = |j: u32| (spk_prev[tile * n + j as usize] >> bit) & 1 != 0;
+            (0..n)
+                .map(|i| {
+                    let (mut sum, mut bad) = (0i32, false);
+                    for f in (0..fan).filter(|&f| spiked(w_idx[f * n + i])) {
+                        let w = w_val[f * n + i];
+                        if w.is_finite() {
+                            sum = sum.wrapping_add(rec_units(w, lim));
+                        } else {
+                            bad = true;
+                        }
+                    }
+                    rec_mv(sum, bad)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+pub fn propagate(p: &propagate::Params, io: propagate::Io) {
+    let propagate::Io { spk_prev, out_start, out_syn, w_val, rec } = io;
+    let (n, fan, batch) = (p.n as usize, p.fanout as usize, p.batch as usize);
+    let w_val = &weight_values(w_val, 0..n * fan, p.bf16);
+    let (rw, lim) = (rec_words(n), rec_limit(p.fanout));
+    rec[..batch * rw].par_chunks_mut(rw).enumerate().for_each(|(b, rec)| {
+        let (tile, bit) = (b / SPIKE_TILE, b % SPIKE_TILE);
+        for j in (0..n).filter(|&j| (spk_prev[tile * n + j] >> bit) & 1 != 0) {
+            for &syn in &out_syn[out_start[j] as usize..out_start[j + 1] as usize] {
+                let (syn, i) = (syn as usize, syn as usize % n);
+                if w_val[syn].is_finite() {
+                    rec[i] = rec[i].wrapping_add(rec_units(w_val[syn], lim) as u32);
+                } else {
+                    rec[n + i / 32] |= 1 << (i % 32);
+                }
+            }
+        }
+    });
+}
+
+pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
+    let lif_kwta::Io { j, w_idx, w_val, theta, neuromod, ctrl, spk_prev, v, a, e, spk_next, y, counts, rec } = io;
+    let (n, batch) = (p.n as usize, p.batch as usize);
+    let (inputs, outputs) = (p.inputs as usize, p.outputs as usize);
+    let recurrent = recurrent_input(p, w_idx, w_val, spk_prev, rec);
     let tiles = batch.div_ceil(SPIKE_TILE);
     // Sequences are independent within a tick: each is updated on its own thread, and their
     // spikes are then packed into the shared bit words (SPIKE_TILE sequences per word).
@@ -116,9 +186,7 @@ pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
             .enumerate()
             .map(|(b, (v, a, e, y))| {
                 let gain = input_gain(p, neuromod, ctrl, b);
-                let (tile, bit) = (b / SPIKE_TILE, b % SPIKE_TILE);
-                let prev_words = &spk_prev[tile * n..(tile + 1) * n];
-                let prev_spk = |j: usize| (prev_words[j] >> bit) & 1;
+                let rec = &recurrent[b];
                 let mut fired = vec![0u32; n];
                 let mut vstar = [0f32; COLUMN];
                 let mut order: Vec<usize> = Vec::with_capacity(COLUMN);
@@ -127,11 +195,7 @@ pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
                     for t in 0..COLUMN {
                         let i = base + t;
                         let cur = if i < inputs { j[b * inputs + i] * gain } else { 0.0 };
-                        let rec: f64 = (0..fan)
-                            .filter(|&f| prev_spk(w_idx[f * n + i] as usize) != 0)
-                            .map(|f| w_val[f * n + i] as f64)
-                            .sum();
-                        let vs = p.v_rest + p.alpha * (v[i] - p.v_rest) + cur + rec as f32 - a[i];
+                        let vs = p.v_rest + p.alpha * (v[i] - p.v_rest) + cur + rec[i] - a[i];
                         vstar[t] = vs.max(p.v_min);
                     }
                     // Exact kWTA: the k candidates (v* above threshold) with the largest v*, ties to
@@ -665,7 +729,10 @@ pub struct CpuBackend {
 }
 
 /// Launch shapes mean nothing to the reference; any valid choice serves (ops resolve theirs).
-const SHAPES: LaunchShapes = LaunchShapes { lif_min_groups: 1, lif_min_tile: 1, logits_gemm_min_groups: 1 };
+/// Propagation is the exception: scattering the spikes of up to EVENT_MAX_BATCH sequences beats
+/// gathering every synapse here (BENCHMARKS.md).
+const SHAPES: LaunchShapes =
+    LaunchShapes { lif_min_groups: 1, lif_min_tile: 1, logits_gemm_min_groups: 1, event_max_batch: EVENT_MAX_BATCH };
 
 impl CpuBackend {
     pub fn new() -> Self {
@@ -791,6 +858,10 @@ impl Backend for CpuBackend {
 
     fn stats(&self) -> BackendStats {
         self.stats
+    }
+
+    fn launch_shapes(&self) -> LaunchShapes {
+        SHAPES
     }
 
     fn set_profiling(&mut self, on: bool) -> bool {

@@ -134,6 +134,8 @@ pub trait Backend: Send {
     /// Reads a buffer outside a call (diagnostics, tests, checkpoints): one host sync.
     fn download(&mut self, buf: Buf) -> Result<Vec<u32>>;
     fn stats(&self) -> BackendStats;
+    /// The launch choices this backend makes for this device.
+    fn launch_shapes(&self) -> LaunchShapes;
     /// Times every launch of the calls that follow (CUDA: events around each kernel, without
     /// graphs; the CPU reference: each op's wall time). Returns false where the backend cannot.
     fn set_profiling(&mut self, on: bool) -> bool {
@@ -187,6 +189,45 @@ pub const SPIKE_TILE: usize = 32;
 /// Words of one spike buffer for `batch` sequences of `n` neurons.
 pub fn spike_words(batch: usize, n: usize) -> usize {
     batch.div_ceil(SPIKE_TILE) * n
+}
+
+/// The recurrent input is summed in fixed point, REC_SCALE units per mV (docs/model.md §3.3):
+/// integer sums do not depend on their order, so gathering a neuron's synapses and scattering a
+/// spike's outgoing ones (`propagate`) give the same bits on every backend.
+pub const REC_SCALE: u32 = 1 << 16;
+
+/// The largest fixed-point weight of a module of this fanout: `(2³¹ − 1) / fanout`, so that a
+/// neuron's sum cannot overflow.
+pub fn rec_limit(fanout: u32) -> i32 {
+    (0x7fff_ffff / fanout.max(1)) as i32
+}
+
+/// A recurrent weight in fixed-point units: `round(w · REC_SCALE)` (ties to even), at most `lim`
+/// ([`rec_limit`]) in magnitude. `w` must be finite (a non-finite weight of a spiking synapse
+/// makes the sum NaN instead).
+pub fn rec_units(w: f32, lim: i32) -> i32 {
+    ((w * REC_SCALE as f32).clamp(-1_073_741_824.0, 1_073_741_824.0).round_ties_even() as i32).clamp(-lim, lim)
+}
+
+/// A fixed-point recurrent sum in mV; NaN where a spiking synapse's weight was not finite.
+pub fn rec_mv(sum: i32, bad: bool) -> f32 {
+    if bad {
+        f32::NAN
+    } else {
+        sum as f32 * (1.0 / REC_SCALE as f32)
+    }
+}
+
+/// Words of `propagate`'s sums per sequence of a module of `n` neurons: `n` sums, then `n / 32`
+/// words of non-finite bits (bit `i % 32` of word `n + i / 32` for neuron `i`).
+/// The most sequences a call propagates event-driven (one spike tile): `propagate` scatters each
+/// sequence's spikes on its own, so its cost grows with the batch, while a gather of a spike word
+/// serves a whole tile. Above it, and wherever a backend's [`LaunchShapes::event_max_batch`] says
+/// so, `lif_kwta` gathers.
+pub const EVENT_MAX_BATCH: usize = SPIKE_TILE;
+
+pub fn rec_words(n: usize) -> usize {
+    n + n / 32 // n is a multiple of COLUMN
 }
 
 /// A spike buffer as 0/1 per `[batch][n]`.
@@ -259,6 +300,9 @@ pub struct LaunchShapes {
     /// `logits`: the GEMM path for more than LOGITS_BATCH_TILE sequences when it yields at least
     /// this many workgroups; otherwise the row path, whose many workgroups fill the device better.
     pub logits_gemm_min_groups: usize,
+    /// Calls of at most this many sequences (capped at [`EVENT_MAX_BATCH`]) propagate spikes
+    /// event-driven (`propagate`, then `lif_kwta` with `event = 1`); larger ones gather.
+    pub event_max_batch: usize,
 }
 
 impl LaunchShapes {

@@ -354,8 +354,35 @@ declare_ops! {
         groups |p, _| ceil_div(p.rows, COLUMN) * p.batch;
     }
 
+    /// `propagate`: event-driven recurrent input (docs/model.md §3.3). For each sequence and each
+    /// presynaptic neuron that spiked last tick, adds its outgoing synapses' weights, in fixed
+    /// point ([`super::rec_units`]), into the targets' sums of `rec` (integer adds: the order
+    /// does not matter); a non-finite weight sets its target's bit instead. `lif_kwta` with
+    /// `event = 1` reads the sums and clears them.
+    propagate: Propagate {
+        params {
+            batch: u32,
+            n: u32,
+            fanout: u32,
+            bf16: u32,
+        }
+        bufs {
+            /// Last tick's spike bits.
+            spk_prev: Read u32,
+            /// The outgoing synapses of presynaptic neuron `j`: `out_syn[out_start[j]..out_start[j + 1]]`.
+            out_start: Read u32,
+            /// Synapse indices `f·N + i` into `w_val` (target `i`), by presynaptic neuron.
+            out_syn: Read u32,
+            w_val: Read weights,
+            /// Per sequence ([`super::rec_words`]): N sums, then N / 32 words of non-finite bits.
+            rec: ReadWrite atomic,
+        }
+        groups |p, _| ceil_div(p.n, COLUMN) * p.batch.div_ceil(super::SPIKE_TILE as u32);
+    }
+
     /// `lif_kwta`: one module's tick. Neuromodulated input, recurrent input from last tick's
-    /// spikes, LIF with adaptation, exact kWTA per column, readout, traces, spike counts.
+    /// spikes (gathered over each neuron's synapses, or with `event = 1` read from `rec`, which
+    /// `propagate` filled), LIF with adaptation, exact kWTA per column, readout, traces, spike counts.
     lif_kwta: LifKwta {
         params {
             batch: u32,
@@ -383,6 +410,8 @@ declare_ops! {
             /// other value) lets the backend choose ([`LaunchShapes::lif_seq_per_group`]).
             seq_per_group: u32,
             bf16: u32,
+            /// 1: the recurrent input is `rec`'s (event-driven), read and cleared; 0: gathered.
+            event: u32,
         }
         bufs {
             j: Read f32,
@@ -400,6 +429,8 @@ declare_ops! {
             spk_next: ReadWrite atomic,
             y: ReadWrite f32,
             counts: ReadWrite atomic,
+            /// `propagate`'s sums (read with `event = 1`, else unused).
+            rec: ReadWrite atomic,
         }
         groups |p, s| {
             // Any other value than a power of two ≤ SPIKE_TILE is a launch shape the kernels cannot

@@ -5,7 +5,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
-use crate::backend::{spike_words, to_bf16_words, to_slot_major, Backend, Buf, Op, ACC_WORDS, CTRL_WORDS};
+use crate::backend::{
+    rec_words, spike_words, to_bf16_words, to_slot_major, Backend, Buf, Op, ACC_WORDS, CTRL_WORDS, EVENT_MAX_BATCH,
+};
 use crate::config::{ModelConfig, ModuleId, Optimizer, Precision, Source, NUM_MODULES};
 use crate::error::Result;
 
@@ -204,6 +206,30 @@ pub struct ModuleParamBufs {
     pub theta: Buf,
     /// Spikes per neuron since the last sleep, summed over sequences (u32).
     pub activity: Buf,
+    /// The same synapses by presynaptic neuron, for `propagate` ([`outgoing_synapses`]): derived
+    /// from `w_idx` whenever it changes (upload, sleep), never stored in a checkpoint.
+    pub out_start: Buf,
+    pub out_syn: Buf,
+}
+
+/// The outgoing synapses of every presynaptic neuron of a slot-major fixed-fanout matrix of `n`
+/// rows: `(start, syn)` with neuron `j`'s synapse indices (`f·n + i`) in
+/// `syn[start[j]..start[j + 1]]`, ascending (a counting sort by presynaptic index).
+pub fn outgoing_synapses(idx: &[u32], n: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; n + 1];
+    for &j in idx {
+        start[j as usize + 1] += 1;
+    }
+    for j in 0..n {
+        start[j + 1] += start[j];
+    }
+    let mut next = start.clone();
+    let mut syn = vec![0u32; idx.len()];
+    for (s, &j) in idx.iter().enumerate() {
+        syn[next[j as usize] as usize] = s as u32;
+        next[j as usize] += 1;
+    }
+    (start, syn)
 }
 
 /// Per-connection projection buffers.
@@ -347,11 +373,15 @@ impl ParamBufs {
             .iter()
             .zip(&p.theta)
             .map(|(w, th)| {
+                let idx = to_slot_major(&w.idx, w.rows, w.fanout);
+                let (start, syn) = outgoing_synapses(&idx, w.rows);
                 Ok(ModuleParamBufs {
-                    w_idx: upload_new(be, &to_slot_major(&w.idx, w.rows, w.fanout))?,
+                    w_idx: upload_new(be, &idx)?,
                     w_val: upload_new(be, words(&to_slot_major(&w.val, w.rows, w.fanout)))?,
                     theta: upload_new(be, words(th))?,
                     activity: upload_new(be, &vec![0; th.len()])?,
+                    out_start: upload_new(be, &start)?,
+                    out_syn: upload_new(be, &syn)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -418,6 +448,18 @@ pub struct ModuleStateBufs {
     pub y: Buf,
     /// Input current scratch `[batch][I]`.
     pub j: Buf,
+    /// `propagate`'s fixed-point sums, `[batch][rec_words(N)]`, zero between ticks; one word
+    /// (unused) above [`EVENT_MAX_BATCH`] sequences.
+    pub rec: Buf,
+}
+
+/// Words of a module's `rec` for `batch` sequences of `n` neurons.
+pub fn rec_state_words(batch: usize, n: usize) -> usize {
+    if batch <= EVENT_MAX_BATCH {
+        batch * rec_words(n)
+    } else {
+        1
+    }
 }
 
 /// Per-sequence state for `batch` slots, plus per-call scratch.
@@ -465,6 +507,7 @@ impl StateBufs {
                     spk: [be.alloc(spike_words(batch, m.n))?, be.alloc(spike_words(batch, m.n))?],
                     y: be.alloc(batch * m.outputs)?,
                     j: be.alloc(batch * m.inputs)?,
+                    rec: be.alloc(rec_state_words(batch, m.n))?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -498,7 +541,7 @@ impl StateBufs {
 
     pub fn free(&self, be: &mut dyn Backend) {
         for m in &self.modules {
-            for b in [m.v, m.a, m.e, m.spk[0], m.spk[1], m.y, m.j] {
+            for b in [m.v, m.a, m.e, m.spk[0], m.spk[1], m.y, m.j, m.rec] {
                 be.free(b);
             }
         }

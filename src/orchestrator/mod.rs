@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::backend::*;
 use crate::config::{Feature, ModelConfig, ModuleConfig, ModuleId, NeuronModel, Signal, Source, NUM_MODULES};
 use crate::error::{invalid, NeuroError, Result};
-use crate::model::{HostParams, ParamBufs, StateBufs};
+use crate::model::{rec_state_words, HostParams, ParamBufs, StateBufs};
 use crate::sampling::SamplingRule;
 
 /// Constants of docs/model.md §3.2 and §3.6 that are not per-module (listed in §8.7).
@@ -128,6 +128,9 @@ pub struct Engine {
     train: Option<train::TrainBufs>,
     /// Train steps since the engine was built (sleep scheduling, reproducible seeds).
     pub(crate) steps: u64,
+    /// Calls of at most this many sequences propagate spikes event-driven (the backend's launch
+    /// shapes, or `NEUROGEN_EVENT_MAX_BATCH`; either way the same bits, docs/model.md §3.3).
+    event_max_batch: usize,
 }
 
 impl Engine {
@@ -142,6 +145,7 @@ impl Engine {
     pub fn with_params(mut be: Box<dyn Backend>, cfg: ModelConfig, params: &HostParams) -> Result<Engine> {
         cfg.validate()?;
         check_fits(&*be, &cfg, 1)?;
+        let event_max_batch = event_max_batch(&*be)?;
         let params = ParamBufs::upload(&mut *be, &cfg, params)?;
         Ok(Engine {
             be,
@@ -152,6 +156,7 @@ impl Engine {
             tick: 0,
             fresh_state: false,
             slot_memory: Default::default(),
+            event_max_batch,
             train: None,
             steps: 0,
         })
@@ -514,6 +519,7 @@ impl Engine {
                 (ms.spk[1], spike_words(b, m.n)),
                 (ms.y, b * m.outputs),
                 (ms.j, b * m.inputs),
+                (ms.rec, rec_state_words(b, m.n)),
             ] {
                 self.be.enqueue(Op::fill(buf, len, 0))?;
             }
@@ -654,7 +660,7 @@ impl Engine {
                     go_nogo::Bufs { y_bg: st.modules[ModuleId::BasalGanglia as usize].y, ctrl: st.ctrl },
                 ));
             }
-            ops.push(self.neuron_step(mc, st, parity));
+            ops.extend(self.neuron_step(mc, st, parity));
             if let Some(tb) = learn.filter(|tb| !tb.wc.is_empty()) {
                 let p = window_stats::Params {
                     batch,
@@ -705,9 +711,20 @@ impl Engine {
         Ok(())
     }
 
-    /// One module's tick under its neuron model: the op that steps its neurons from this tick's
+    /// Sets the largest batch that propagates event-driven (0: every call gathers). The result
+    /// does not depend on it; tests compare both paths.
+    pub fn set_event_max_batch(&mut self, batch: usize) {
+        self.event_max_batch = batch;
+    }
+
+    /// Whether calls of `batch` sequences propagate spikes event-driven.
+    fn event_driven(&self, batch: usize) -> bool {
+        batch <= self.event_max_batch.min(EVENT_MAX_BATCH)
+    }
+
+    /// One module's tick under its neuron model: the ops that step its neurons from this tick's
     /// input current and last tick's spikes (`spk[parity]`) to this tick's (`spk[1 − parity]`).
-    fn neuron_step(&self, mc: &ModuleConfig, st: &StateBufs, parity: usize) -> Op {
+    fn neuron_step(&self, mc: &ModuleConfig, st: &StateBufs, parity: usize) -> Vec<Op> {
         let (cfg, m, batch) = (&self.cfg, mc.id, st.batch as u32);
         let ms = st.modules[m as usize];
         match mc.neuron {
@@ -738,6 +755,7 @@ impl Engine {
                     trace_lambda: mc.trace_lambda(l),
                     seq_per_group: 0, // the backend's launch shapes choose
                     bf16,
+                    event: self.event_driven(st.batch) as u32,
                     ..Default::default()
                 };
                 let bufs = lif_kwta::Bufs {
@@ -754,8 +772,16 @@ impl Engine {
                     spk_next: ms.spk[1 - parity],
                     y: ms.y,
                     counts: st.counts,
+                    rec: ms.rec,
                 };
-                Op::new(p, bufs)
+                let mut ops = Vec::new();
+                if p.event != 0 {
+                    let pp = propagate::Params { batch, n: p.n, fanout: p.fanout, bf16, ..Default::default() };
+                    let (out_start, out_syn, spk_prev) = (mp.out_start, mp.out_syn, ms.spk[parity]);
+                    ops.push(Op::new(pp, propagate::Bufs { spk_prev, out_start, out_syn, w_val, rec: ms.rec }));
+                }
+                ops.push(Op::new(p, bufs));
+                ops
             }
         }
     }
@@ -812,6 +838,19 @@ pub fn host_bytes(info: &DeviceInfo, cfg: &ModelConfig, batch: usize) -> u64 {
 }
 
 /// Refuses a model whose buffers exceed the device's limits, with the estimate and what fits.
+/// The largest batch that propagates event-driven: `NEUROGEN_EVENT_MAX_BATCH` when set (0: always
+/// gather; benchmarks compare the paths with it), else the backend's launch shapes.
+fn event_max_batch(be: &dyn Backend) -> Result<usize> {
+    match std::env::var("NEUROGEN_EVENT_MAX_BATCH") {
+        Ok(v) => v.trim().parse().map_err(|_| {
+            NeuroError::InvalidInput(format!(
+                "NEUROGEN_EVENT_MAX_BATCH={v:?}: expected a number of sequences (0: always gather)"
+            ))
+        }),
+        Err(_) => Ok(be.launch_shapes().event_max_batch),
+    }
+}
+
 pub fn check_fits(be: &dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<()> {
     let info = be.info();
     let d = cfg.decoder_width();

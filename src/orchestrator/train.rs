@@ -10,7 +10,7 @@ use super::{check_fits, CallStats, Engine, FAST_CAP};
 use crate::backend::*;
 use crate::config::{Feature, ModelConfig, ModuleId, Rule, Signal, Source, NUM_MODULES};
 use crate::error::{NeuroError, Result};
-use crate::model::StateBufs;
+use crate::model::{outgoing_synapses, StateBufs};
 
 /// Scratch of one `train_step`, sized for (batch, positions).
 pub struct TrainBufs {
@@ -1005,6 +1005,9 @@ impl Engine {
                 }
             }
             self.be.upload(mp.w_idx, 0, &idx)?;
+            let (start, syn) = outgoing_synapses(&idx, n);
+            self.be.upload(mp.out_start, 0, &start)?;
+            self.be.upload(mp.out_syn, 0, &syn)?;
             self.params.upload_values(&mut *self.be, mp.w_val, &val)?;
             self.be.upload(mp.theta, 0, bytemuck::cast_slice(&theta))?;
             self.be.upload(mp.activity, 0, &vec![0; n])?;

@@ -48,7 +48,9 @@ fn driver(what: &str, e: result::DriverError) -> NeuroError {
 /// Launch shapes measured on an NVIDIA H100 80GB HBM3 (BENCHMARKS.md): about 1024 `lif_kwta`
 /// blocks fill its 132 SMs, tiles of fewer than 8 sequences lose to the per-sequence path, and
 /// the `logits` GEMM needs about two blocks per SM (below that the row path is faster).
-const SHAPES: LaunchShapes = LaunchShapes { lif_min_groups: 1024, lif_min_tile: 8, logits_gemm_min_groups: 256 };
+/// Event-driven propagation is not yet measured on a GPU: gathering, as before it existed.
+const SHAPES: LaunchShapes =
+    LaunchShapes { lif_min_groups: 1024, lif_min_tile: 8, logits_gemm_min_groups: 256, event_max_batch: 0 };
 
 /// Whether NVRTC (libnvrtc.so) can be loaded; kernels compile without a device.
 pub fn nvrtc_available() -> bool {
@@ -126,9 +128,9 @@ pub struct Specialization {
     pub applies: fn(&Op) -> bool,
 }
 
-/// `lif_kwta` where every block steps one sequence (B = 1, or one sequence per group): 40
-/// registers per thread instead of 76 on sm_90 (NVRTC `--ptxas-options=-v`), so 6 resident blocks
-/// instead of 3.
+/// `lif_kwta` where every block steps one sequence (B = 1, or one sequence per group): 32
+/// registers per thread instead of 80 on sm_90 (NVRTC `--ptxas-options=-v`,
+/// `examples/kernel_registers`), so 8 resident blocks instead of 3.
 pub const SPECIALIZATIONS: &[Specialization] = &[Specialization {
     kind: OpKind::LifKwta,
     define: "LIF_ONE_SEQUENCE",
@@ -1067,6 +1069,10 @@ impl Backend for CudaBackend {
 
     fn stats(&self) -> BackendStats {
         self.stats
+    }
+
+    fn launch_shapes(&self) -> LaunchShapes {
+        SHAPES
     }
 
     fn set_profiling(&mut self, on: bool) -> bool {

@@ -16,14 +16,17 @@ const PARAM_BINDING_BYTES: u64 = PARAM_BYTES as u64;
 
 /// Launch shapes on GPUs, measured on an NVIDIA H100 80GB HBM3 through Vulkan (BENCHMARKS.md):
 /// about 1024 `lif_kwta` workgroups fill it, tiles of fewer than 8 sequences lose to the
-/// per-sequence path, and the `logits` GEMM needs about two workgroups per SM.
-const GPU_SHAPES: LaunchShapes = LaunchShapes { lif_min_groups: 1024, lif_min_tile: 8, logits_gemm_min_groups: 256 };
+/// per-sequence path, and the `logits` GEMM needs about two workgroups per SM. Event-driven
+/// propagation is not yet measured on a GPU through Vulkan: gathering, as before it existed.
+const GPU_SHAPES: LaunchShapes =
+    LaunchShapes { lif_min_groups: 1024, lif_min_tile: 8, logits_gemm_min_groups: 256, event_max_batch: 0 };
 
 /// Launch shapes on a CPU adapter (lavapipe): a few workgroups per core keep every thread busy,
-/// so tiles stay large and each weight is read once for more sequences. Measured with
+/// so tiles stay large and each weight is read once for more sequences; event-driven
+/// propagation gains a few per cent up to 4 sequences and loses at 8. Measured with
 /// `neurogen --backend wgpu bench` on the 2-core CI machine (BENCHMARKS.md).
 const CPU_ADAPTER_SHAPES: LaunchShapes =
-    LaunchShapes { lif_min_groups: 64, lif_min_tile: 8, logits_gemm_min_groups: 16 };
+    LaunchShapes { lif_min_groups: 64, lif_min_tile: 8, logits_gemm_min_groups: 16, event_max_batch: 4 };
 
 fn err(message: impl Into<String>) -> NeuroError {
     NeuroError::Backend { backend: "wgpu", message: message.into() }
@@ -453,5 +456,9 @@ impl Backend for WgpuBackend {
 
     fn stats(&self) -> BackendStats {
         self.stats
+    }
+
+    fn launch_shapes(&self) -> LaunchShapes {
+        self.shapes
     }
 }
