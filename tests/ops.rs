@@ -473,8 +473,16 @@ fn context_update() {
 fn logits() {
     // Both paths forced on every shape (partial tiles in both dimensions, e.g. 70 × 16 411), and
     // the choice left to each backend's launch shapes.
-    let shapes =
-        [(1, 1, 1), (3, 259, 256), (8, 137, 300), (9, 137, 300), (17, 70, 33), (130, 131, 37), (70, 16411, 19)];
+    let shapes = [
+        (1, 1, 1),
+        (2, 50, 77),
+        (3, 259, 256),
+        (8, 137, 300),
+        (9, 137, 300),
+        (17, 70, 33),
+        (130, 131, 37),
+        (70, 16411, 19),
+    ];
     let mut cases = Vec::new();
     for (seed, &(batch, vocab, width)) in shapes.iter().enumerate() {
         for path in [LOGITS_ROWS, LOGITS_GEMM, LOGITS_AUTO] {

@@ -323,9 +323,46 @@ fn widen(x: &[f32]) -> Vec<f64> {
     x.par_iter().map(|&v| v as f64).collect()
 }
 
+/// `logits` of at most `L` rows (generation): one pass over each stored vocabulary row for all of
+/// them, a row per task, each sum in feature order (the rows side by side, so the lanes are rows);
+/// widening the whole decoder to f64 for the GEMM would cost more than the products.
+fn few_row_logits<const L: usize>(p: &logits::Params, dec_w: &[u32], dec_b: &[f32], y: &[f32], out: &mut [f32]) {
+    let (rows, v, d) = (p.batch as usize, p.vocab as usize, p.width as usize);
+    let mut yt = vec![0f64; d * L];
+    for (r, row) in y[..rows * d].chunks(d).enumerate() {
+        for (i, &x) in row.iter().enumerate() {
+            yt[i * L + r] = x as f64;
+        }
+    }
+    let cols: Vec<[f64; L]> = (0..v)
+        .into_par_iter()
+        .map(|k| {
+            let mut acc = [0f64; L];
+            for (&w, ys) in weight_values(dec_w, k * d..(k + 1) * d, p.bf16).iter().zip(yt.chunks_exact(L)) {
+                for (a, &x) in acc.iter_mut().zip(ys) {
+                    *a += x * w as f64;
+                }
+            }
+            acc
+        })
+        .collect();
+    for (k, acc) in cols.iter().enumerate() {
+        for (r, &s) in acc[..rows].iter().enumerate() {
+            out[r * v + k] = dec_b[k] + s as f32;
+        }
+    }
+}
+
 pub fn logits(p: &logits::Params, io: logits::Io) {
     let logits::Io { dec_w, dec_b, y, logits: out } = io;
     let (rows, v, d) = (p.batch as usize, p.vocab as usize, p.width as usize);
+    match rows {
+        1 => return few_row_logits::<1>(p, dec_w, dec_b, y, out),
+        2 => return few_row_logits::<2>(p, dec_w, dec_b, y, out),
+        3..=4 => return few_row_logits::<4>(p, dec_w, dec_b, y, out),
+        5..=LOGITS_BATCH_TILE => return few_row_logits::<LOGITS_BATCH_TILE>(p, dec_w, dec_b, y, out),
+        _ => {}
+    }
     // out[rows×V] = y[rows×D] · dec_wᵀ[D×V] + b
     let (yw, ww) = (widen(&y[..rows * d]), widen(&weight_values(dec_w, 0..v * d, p.bf16)));
     let mut c = vec![0f64; rows * v];
