@@ -93,6 +93,25 @@ fn ops(c: &mut Criterion) {
         };
         Op::new(p, bufs)
     });
+    // The same module's event-driven input: one neuron in 20 spiked in each of the 4 sequences.
+    let spiking = (n / 20 * fanout * 4) as u64; // outgoing synapses visited, about fanout each
+    time_op(c, "propagate small/Wernicke b4 5% spiking", spiking * 12 + (n * 4) as u64, &|be| {
+        let p = propagate::Params { batch, n, fanout, ..Default::default() };
+        let idx: Vec<u32> = (0..n * fanout).map(|i| (i * 7919) % n).collect();
+        let (start, syn) = neurogen::model::outgoing_synapses(&idx, n as usize);
+        let spikes: Vec<u32> = (0..n).map(|j| if j % 20 == 0 { 0xf } else { 0 }).collect();
+        let bufs = propagate::Bufs {
+            spk_prev: zeroed(be, spikes.len()),
+            out_start: zeroed(be, start.len()),
+            out_syn: zeroed(be, syn.len()),
+            w_val: zeroed(be, (n * fanout) as usize),
+            rec: zeroed(be, batch as usize * rec_words(n as usize)),
+        };
+        for (buf, data) in [(bufs.spk_prev, &spikes), (bufs.out_start, &start), (bufs.out_syn, &syn)] {
+            be.upload(buf, 0, data).unwrap();
+        }
+        Op::new(p, bufs)
+    });
     let (vocab, width) = (32000u32, 1024u32); // fits lavapipe's 128 MiB binding limit
     time_op(c, "logits V32000 D1024 b4", (vocab * width * 4) as u64, &|be| {
         let p = logits::Params { batch, vocab, width, path: LOGITS_AUTO, ..Default::default() };
