@@ -153,16 +153,16 @@ fn recurrent_input(
 
 pub fn propagate(p: &propagate::Params, io: propagate::Io) {
     let propagate::Io { spk_prev, out_start, out_syn, w_val, rec } = io;
-    let (n, fan, batch) = (p.n as usize, p.fanout as usize, p.batch as usize);
-    let w_val = &weight_values(w_val, 0..n * fan, p.bf16);
+    let (n, batch) = (p.n as usize, p.batch as usize);
     let (rw, lim) = (rec_words(n), rec_limit(p.fanout));
     rec[..batch * rw].par_chunks_mut(rw).enumerate().for_each(|(b, rec)| {
         let (tile, bit) = (b / SPIKE_TILE, b % SPIKE_TILE);
         for j in (0..n).filter(|&j| (spk_prev[tile * n + j] >> bit) & 1 != 0) {
             for &syn in &out_syn[out_start[j] as usize..out_start[j + 1] as usize] {
-                let (syn, i) = (syn as usize, syn as usize % n);
-                if w_val[syn].is_finite() {
-                    rec[i] = rec[i].wrapping_add(rec_units(w_val[syn], lim) as u32);
+                // Only the weights a spike reads are decoded.
+                let (w, i) = (weight_at(w_val, syn as usize, p.bf16), syn as usize % n);
+                if w.is_finite() {
+                    rec[i] = rec[i].wrapping_add(rec_units(w, lim) as u32);
                 } else {
                     rec[n + i / 32] |= 1 << (i % 32);
                 }

@@ -256,9 +256,16 @@ pub fn weight_values(words: &[u32], range: std::ops::Range<usize>, bf16: u32) ->
     if bf16 == 0 {
         return std::borrow::Cow::Borrowed(bytemuck::cast_slice(&words[range]));
     }
-    let half =
-        |i: usize| f32::from_bits(if i.is_multiple_of(2) { words[i / 2] << 16 } else { words[i / 2] & 0xffff_0000 });
-    std::borrow::Cow::Owned(range.map(half).collect())
+    std::borrow::Cow::Owned(range.map(|i| weight_at(words, i, 1)).collect())
+}
+
+/// Value `i` of a weight buffer ([`weight_values`] of one element).
+pub fn weight_at(words: &[u32], i: usize, bf16: u32) -> f32 {
+    f32::from_bits(match (bf16, i % 2) {
+        (0, _) => words[i],
+        (_, 0) => words[i / 2] << 16,
+        _ => words[i / 2] & 0xffff_0000,
+    })
 }
 
 /// Output tile of the decoder GEMMs (`decoder_grad` always, `logits` on its GEMM path): each
