@@ -6,8 +6,12 @@
 // a block's bits never straddle two words; several blocks may share a word).
 // The CUDA backend also compiles this file with LIF_ONE_SEQUENCE = 1, for launches whose every block
 // steps one sequence: without the multi-sequence path it needs about half the registers.
+// And with LIF_EVENT = 1 for event-driven launches (`event = 1`), which gather nothing.
 #ifndef LIF_ONE_SEQUENCE
 #define LIF_ONE_SEQUENCE 0
+#endif
+#ifndef LIF_EVENT
+#define LIF_EVENT 0
 #endif
 
 KERNEL {
@@ -35,7 +39,8 @@ KERNEL {
     u32 bad = 0u;
     const int lim = rec_limit(p.fanout);
     const u32* prev = spk_prev + (size_t)tile * p.n;
-    if (!p.event && (LIF_ONE_SEQUENCE || nb == 1u)) {
+    const bool event = LIF_EVENT || p.event;
+    if (!event && (LIF_ONE_SEQUENCE || nb == 1u)) {
         // Unrolled so that several independent index loads and spike gathers are in flight.
 #pragma unroll 8
         for (u32 f = 0u; f < p.fanout; f++) {
@@ -46,7 +51,7 @@ KERNEL {
                 else bad = 1u;
             }
         }
-    } else if (!p.event) {
+    } else if (!event) {
         // The value is loaded whether or not a sequence of the tile spiked, so that the unrolled
         // iterations' loads overlap instead of waiting on each gathered word in turn.
 #pragma unroll 4
@@ -89,7 +94,7 @@ KERNEL {
         const float gain = p.excitability * (1.0f + neuromod[nm] * p.s_da) * (1.0f + 0.5f * neuromod[nm + 1u] * p.s_5ht) * (1.0f - inh);
         const float cur = i < p.inputs ? j_in * gain : 0.0f;
         float r;
-        if (p.event) {
+        if (event) {
             // propagate's sum and non-finite bit of this neuron, cleared for the next tick.
             u32* sum = rec + (size_t)b * (p.n + p.n / 32u);
             const u32 bit = 1u << (i % 32u);

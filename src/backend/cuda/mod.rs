@@ -128,17 +128,27 @@ pub struct Specialization {
     pub applies: fn(&Op) -> bool,
 }
 
-/// `lif_kwta` where every block steps one sequence (B = 1, or one sequence per group): 32
-/// registers per thread instead of 80 on sm_90 (NVRTC `--ptxas-options=-v`,
-/// `examples/kernel_registers`), so 8 resident blocks instead of 3.
-pub const SPECIALIZATIONS: &[Specialization] = &[Specialization {
-    kind: OpKind::LifKwta,
-    define: "LIF_ONE_SEQUENCE",
-    applies: |op| {
-        let p: lif_kwta::Params = op.params();
-        p.seq_per_group == 1 || p.batch == 1
+/// Kernels compiled again with a macro, for launches where one path of the body is the only one;
+/// the first that applies is launched. Registers per thread on sm_90 (NVRTC `--ptxas-options=-v`,
+/// `examples/kernel_registers`), against 80 for the general `lif_kwta` (3 resident blocks):
+/// - `lif_kwta` reading `propagate`'s sums (`event = 1`, any sequences per block), without the
+///   gathers and their per-sequence sums: 40, so 6 blocks;
+/// - `lif_kwta` where every block steps one sequence (B = 1, or one sequence per group): 31, so 8.
+pub const SPECIALIZATIONS: &[Specialization] = &[
+    Specialization {
+        kind: OpKind::LifKwta,
+        define: "LIF_EVENT",
+        applies: |op| op.params::<lif_kwta::Params>().event != 0,
     },
-}];
+    Specialization {
+        kind: OpKind::LifKwta,
+        define: "LIF_ONE_SEQUENCE",
+        applies: |op| {
+            let p: lif_kwta::Params = op.params();
+            p.seq_per_group == 1 || p.batch == 1
+        },
+    },
+];
 
 /// The source of a specialization: its macro, then the kernel's source.
 pub fn specialized_source(s: &Specialization) -> String {
