@@ -60,7 +60,7 @@ __device__ __forceinline__ float weight_at(const u32* __restrict__ w, size_t i, 
 // Neither NaN nor +-Inf (exponent bits not all ones; as the CPU reference's is_finite).
 __device__ __forceinline__ bool is_finite(float x) { return (__float_as_uint(x) & 0x7f800000u) != 0x7f800000u; }
 
-// A recurrent weight in the recurrent input's fixed point (docs/model.md §3.3, as the CPU
+// A recurrent weight in the recurrent input's fixed point (docs/model.md §3.4, as the CPU
 // reference's rec_units): round(w * 2^16) to even, at most (2^31 - 1) / fanout in magnitude, so a
 // neuron's sum of fanout of them cannot overflow and integer adds make it independent of order.
 // `lim` is rec_limit(fanout), computed once per kernel.

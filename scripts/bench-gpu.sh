@@ -26,7 +26,7 @@ gen() { row "$1" "$2" --backend "${3}" --preset "$4" ${5:+--vocab $5} --precisio
 train() { row "$1" "$2" --backend "${3}" --preset "$4" ${5:+--vocab $5} --precision "$6" bench --train --json --repeat "${9:-2}" --tokens 128 --batch "$7" ${8:-}; }
 
 if [ "$mode" = event ]; then
-  # Event-driven propagation against gathering (docs/model.md §3.3: the same bits either way), to
+  # Event-driven propagation against gathering (docs/model.md §3.4: the same bits either way), to
   # choose LaunchShapes::event_max_batch per backend: NEUROGEN_EVENT_MAX_BATCH=0 always gathers.
   for ev in 0 32; do
     e=NEUROGEN_EVENT_MAX_BATCH=$ev

@@ -66,7 +66,7 @@ fn is_finite(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
 }
 
-// A recurrent weight in the recurrent input's fixed point (docs/model.md §3.3, as the CPU
+// A recurrent weight in the recurrent input's fixed point (docs/model.md §3.4, as the CPU
 // reference's rec_units): round(w · 2^16) to even, at most (2^31 − 1) / fanout in magnitude, so a
 // neuron's sum of fanout of them cannot overflow and integer adds make it independent of order.
 // `lim` is rec_limit(fanout), computed once per shader invocation.

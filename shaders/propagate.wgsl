@@ -1,4 +1,4 @@
-// propagate: event-driven recurrent input (docs/model.md §3.3). A workgroup takes COLUMN
+// propagate: event-driven recurrent input (docs/model.md §3.4). A workgroup takes COLUMN
 // presynaptic neurons of one spike tile; for each sequence of the tile it lists the ones that
 // spiked, then its lanes, in groups of 32, walk the listed neurons' outgoing synapses and add each
 // weight's fixed-point units to its target's sum (integer atomics: any order gives the same sum).

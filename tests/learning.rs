@@ -261,7 +261,7 @@ fn eprop_without_a_traced_module_trains_the_decoder_alone() {
     }
 }
 
-/// Event-driven propagation (`propagate`, docs/model.md §3.3) and gathering give the same bits:
+/// Event-driven propagation (`propagate`, docs/model.md §3.4) and gathering give the same bits:
 /// the same losses, learned parameters and generated tokens, also after a sleep has rewired
 /// synapses (which rebuilds the outgoing-synapse table); one host sync per call either way.
 #[test]

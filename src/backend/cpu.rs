@@ -101,7 +101,7 @@ pub fn input_gain(p: &lif_kwta::Params, neuromod: &[f32], ctrl: &[u32], b: usize
 }
 
 /// The membrane candidate `v*` before threshold and kWTA (docs/model.md §3.4).
-/// The recurrent input of every neuron of every sequence (docs/model.md §3.3): the fixed-point sum
+/// The recurrent input of every neuron of every sequence (docs/model.md §3.4): the fixed-point sum
 /// over the synapses whose presynaptic neuron spiked last tick, NaN where one of their weights is
 /// not finite. Gathered over each neuron's synapses, or (`event`) read from `propagate`'s sums,
 /// which are cleared for the next tick.

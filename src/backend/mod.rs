@@ -191,7 +191,7 @@ pub fn spike_words(batch: usize, n: usize) -> usize {
     batch.div_ceil(SPIKE_TILE) * n
 }
 
-/// The recurrent input is summed in fixed point, REC_SCALE units per mV (docs/model.md §3.3):
+/// The recurrent input is summed in fixed point, REC_SCALE units per mV (docs/model.md §3.4):
 /// integer sums do not depend on their order, so gathering a neuron's synapses and scattering a
 /// spike's outgoing ones (`propagate`) give the same bits on every backend.
 pub const REC_SCALE: u32 = 1 << 16;
@@ -218,14 +218,14 @@ pub fn rec_mv(sum: i32, bad: bool) -> f32 {
     }
 }
 
-/// Words of `propagate`'s sums per sequence of a module of `n` neurons: `n` sums, then `n / 32`
-/// words of non-finite bits (bit `i % 32` of word `n + i / 32` for neuron `i`).
 /// The most sequences a call propagates event-driven (one spike tile): `propagate` scatters each
 /// sequence's spikes on its own, so its cost grows with the batch, while a gather of a spike word
 /// serves a whole tile. Above it, and wherever a backend's [`LaunchShapes::event_max_batch`] says
 /// so, `lif_kwta` gathers.
 pub const EVENT_MAX_BATCH: usize = SPIKE_TILE;
 
+/// Words of `propagate`'s sums per sequence of a module of `n` neurons: `n` sums, then `n / 32`
+/// words of non-finite bits (bit `i % 32` of word `n + i / 32` for neuron `i`).
 pub fn rec_words(n: usize) -> usize {
     n + n / 32 // n is a multiple of COLUMN
 }

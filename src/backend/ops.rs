@@ -354,7 +354,7 @@ declare_ops! {
         groups |p, _| ceil_div(p.rows, COLUMN) * p.batch;
     }
 
-    /// `propagate`: event-driven recurrent input (docs/model.md §3.3). For each sequence and each
+    /// `propagate`: event-driven recurrent input (docs/model.md §3.4). For each sequence and each
     /// presynaptic neuron that spiked last tick, adds its outgoing synapses' weights, in fixed
     /// point ([`super::rec_units`]), into the targets' sums of `rec` (integer adds: the order
     /// does not matter); a non-finite weight sets its target's bit instead. `lif_kwta` with

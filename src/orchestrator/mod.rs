@@ -129,7 +129,7 @@ pub struct Engine {
     /// Train steps since the engine was built (sleep scheduling, reproducible seeds).
     pub(crate) steps: u64,
     /// Calls of at most this many sequences propagate spikes event-driven (the backend's launch
-    /// shapes, or `NEUROGEN_EVENT_MAX_BATCH`; either way the same bits, docs/model.md §3.3).
+    /// shapes, or `NEUROGEN_EVENT_MAX_BATCH`; either way the same bits, docs/model.md §3.4).
     event_max_batch: usize,
 }
 
@@ -837,7 +837,6 @@ pub fn host_bytes(info: &DeviceInfo, cfg: &ModelConfig, batch: usize) -> u64 {
     4 * cfg.parameter_words() as u64 + if info.host_memory { cfg.memory_bytes(batch) } else { 0 }
 }
 
-/// Refuses a model whose buffers exceed the device's limits, with the estimate and what fits.
 /// The largest batch that propagates event-driven: `NEUROGEN_EVENT_MAX_BATCH` when set (0: always
 /// gather; benchmarks compare the paths with it), else the backend's launch shapes.
 fn event_max_batch(be: &dyn Backend) -> Result<usize> {
@@ -851,6 +850,7 @@ fn event_max_batch(be: &dyn Backend) -> Result<usize> {
     }
 }
 
+/// Refuses a model whose buffers exceed the device's limits, with the estimate and what fits.
 pub fn check_fits(be: &dyn Backend, cfg: &ModelConfig, batch: usize) -> Result<()> {
     let info = be.info();
     let d = cfg.decoder_width();
