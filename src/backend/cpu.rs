@@ -80,13 +80,14 @@ pub fn project(p: &project::Params, io: project::Io) {
         if drive < p.gate_threshold {
             g = g * drive / p.gate_threshold;
         }
-        for i in 0..rows {
+        // Rows on all cores (in blocks, so small modules stay on one): each row's sum is the same
+        // whatever thread takes it.
+        j[b * rows..(b + 1) * rows].par_iter_mut().with_min_len(512).enumerate().for_each(|(i, out)| {
             let s: f64 =
                 (0..fan).map(|k| p_val[k * rows + i] as f64 * y_src[b * o + p_idx[k * rows + i] as usize] as f64).sum();
             let val = g * s as f32;
-            let out = &mut j[b * rows + i];
             *out = if p.accumulate != 0 { *out + val } else { val };
-        }
+        });
     }
 }
 
