@@ -1,7 +1,8 @@
-//! The CPU reference backend: the test oracle. Plain loops, f64 accumulation for sums, clarity
-//! over speed; the three ops that take most of a step (`lif_kwta`, `logits`, `decoder_grad`)
-//! spread independent rows over all cores (rayon), with results that do not depend on the thread
-//! count. Each `fn` below is the specification of the shader and kernel of the same name.
+//! The CPU reference backend: the test oracle. Plain loops, f64 accumulation for sums (the
+//! recurrent input's are integers by definition, docs/model.md §3.4), clarity over speed; the ops
+//! that take most of a step (`lif_kwta`, `propagate`, `project`, `logits`, `decoder_grad`) spread
+//! independent rows or sequences over all cores (rayon), with results that do not depend on the
+//! thread count. Each `fn` below is the specification of the shader and kernel of the same name.
 
 use super::*;
 use crate::config::NUM_MODULES;
