@@ -63,6 +63,37 @@ fn one_host_sync_per_call() {
     }
 }
 
+/// A profiled call (`set_profiling`: the CPU reference's wall times, CUDA's events, wgpu's
+/// timestamp queries) still makes one submission and one host sync, counts every launch once under
+/// its op's name, and computes the same tokens. 80 tokens (sampled from a fixed seed) are over 2,048 dispatches, more
+/// than one wgpu query set holds.
+#[test]
+fn a_profiled_call_counts_every_launch_and_changes_nothing() {
+    let mut all = vec![(BackendKind::Cpu, cpu())];
+    all.extend(gpu_backends());
+    for (kind, be) in all {
+        let mut eng = Engine::new(be, tiny(), 1).unwrap();
+        let prompts = vec![random_tokens(5, 3, 256)];
+        let opts = GenerateOptions { max_new: 80, ..Default::default() };
+        let plain = eng.generate(&prompts, &opts).unwrap();
+        if !eng.backend_mut().set_profiling(true) {
+            eprintln!("note: {kind:?} ({}) cannot profile", eng.backend().info().device);
+            continue;
+        }
+        let timed = eng.generate(&prompts, &opts).unwrap();
+        eng.backend_mut().set_profiling(false);
+        let stats = eng.backend().stats();
+        assert_eq!(timed.tokens, plain.tokens, "{kind:?}: profiling changed the tokens");
+        assert_eq!((timed.stats.host_syncs, stats.last_call_syncs), (1, 1), "{kind:?}");
+        assert!(stats.last_call_dispatches > 2048, "{kind:?}: {} dispatches", stats.last_call_dispatches);
+        let p = eng.backend().last_profile().expect("a profile of the last call");
+        assert_eq!(p.iter().map(|k| k.launches as u64).sum::<u64>(), stats.last_call_dispatches, "{kind:?}");
+        assert!(["lif_kwta", "logits", "sample"].iter().all(|n| p.iter().any(|k| k.name == *n)), "{kind:?}: {p:?}");
+        assert!(p.iter().all(|k| k.ms.is_finite() && k.ms >= 0.0) && p.windows(2).all(|w| w[0].ms >= w[1].ms));
+        assert!(p.iter().map(|k| k.ms).sum::<f64>() > 0.0, "{kind:?}: no time measured: {p:?}");
+    }
+}
+
 /// CPU and GPU agree on every spike of every module for 64 ticks on `tiny`. A mismatch is
 /// excepted only where the silent side's neuron sits within 1e-3 of its threshold (below it,
 /// or a kWTA-suppressed candidate, whose v is set to θ); the GPU state is then re-synchronised

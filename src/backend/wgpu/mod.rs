@@ -3,7 +3,10 @@
 //! Every pipeline is built once at start-up. A call is recorded as a list of dispatches; `submit`
 //! writes all their parameter structs into one uniform buffer (bound with dynamic offsets),
 //! encodes them into a single compute pass, appends one copy into one staging buffer, submits,
-//! and maps that buffer: exactly one host synchronisation per call.
+//! and maps that buffer: exactly one host synchronisation per call. A profiled call
+//! ([`Backend::set_profiling`], where the adapter has timestamp queries) puts every dispatch in a
+//! compute pass of its own with timestamps before and after it, and reads them back with the
+//! call's outputs: still one synchronisation.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,6 +61,10 @@ pub struct WgpuBackend {
     bufs: Vec<Option<(::wgpu::Buffer, usize)>>,
     footprint: Footprint,
     bind_groups: HashMap<(OpKind, Vec<Buf>), Arc<::wgpu::BindGroup>>,
+    /// Whether the device was opened with timestamp queries (profiling needs them).
+    timestamps: bool,
+    profiling: bool,
+    last_profile: Option<Vec<KernelTime>>,
     recording: Option<(Vec<Recorded>, Vec<u8>)>,
     uncaptured: Arc<Mutex<Option<String>>>,
     shapes: LaunchShapes,
@@ -133,9 +140,11 @@ impl WgpuBackend {
                 info.name, limits.max_storage_buffers_per_shader_stage
             )));
         }
+        // Timestamp queries cost nothing until a call is profiled; ask for them where they exist.
+        let timestamps = adapter.features().contains(::wgpu::Features::TIMESTAMP_QUERY);
         let (device, queue) = pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
             label: Some("neurogen"),
-            required_features: ::wgpu::Features::empty(),
+            required_features: if timestamps { ::wgpu::Features::TIMESTAMP_QUERY } else { ::wgpu::Features::empty() },
             required_limits: limits.clone(),
             ..Default::default()
         }))
@@ -179,6 +188,9 @@ impl WgpuBackend {
             recording: None,
             uncaptured,
             stats: BackendStats::default(),
+            timestamps,
+            profiling: false,
+            last_profile: None,
         };
         for &kind in OpKind::ALL {
             let p = be.build_pipeline(kind)?;
@@ -231,6 +243,28 @@ impl WgpuBackend {
         Ok(Pipeline { pipeline, layout })
     }
 
+    /// Query sets for timestamps around `dispatches` dispatches, and the buffer they resolve into.
+    fn timestamp_sets(&self, dispatches: usize) -> (Vec<::wgpu::QuerySet>, ::wgpu::Buffer) {
+        let queries = 2 * dispatches as u32;
+        let per_set = ::wgpu::QUERY_SET_MAX_QUERIES;
+        let sets = (0..queries.div_ceil(per_set))
+            .map(|s| {
+                self.device.create_query_set(&::wgpu::QuerySetDescriptor {
+                    label: Some("profile"),
+                    ty: ::wgpu::QueryType::Timestamp,
+                    count: (queries - s * per_set).min(per_set),
+                })
+            })
+            .collect();
+        let resolve = self.device.create_buffer(&::wgpu::BufferDescriptor {
+            label: Some("profile"),
+            size: queries as u64 * 8,
+            usage: ::wgpu::BufferUsages::QUERY_RESOLVE | ::wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        (sets, resolve)
+    }
+
     fn raw(&self, b: Buf) -> &::wgpu::Buffer {
         &self.bufs[b.0 as usize].as_ref().expect("use of a freed buffer").0
     }
@@ -242,10 +276,18 @@ impl WgpuBackend {
         }
     }
 
-    /// Copies `reads` into one staging buffer after `enc`'s work, submits, waits once.
-    fn finish(&mut self, mut enc: ::wgpu::CommandEncoder, reads: &[Buf]) -> Result<Vec<Vec<u32>>> {
-        let sizes: Vec<u64> =
-            reads.iter().map(|&b| self.bufs[b.0 as usize].as_ref().expect("freed").1 as u64 * 4).collect();
+    /// Copies `reads` (then `extra`, a buffer of the backend's own) into one staging buffer after
+    /// `enc`'s work, submits, waits once.
+    fn finish(
+        &mut self,
+        mut enc: ::wgpu::CommandEncoder,
+        reads: &[Buf],
+        extra: Option<&::wgpu::Buffer>,
+    ) -> Result<Vec<Vec<u32>>> {
+        let mut sources: Vec<::wgpu::Buffer> = reads.iter().map(|&b| self.raw(b).clone()).collect();
+        let mut sizes: Vec<u64> = reads.iter().map(|&b| self.len(b) as u64 * 4).collect();
+        sources.extend(extra.cloned());
+        sizes.extend(extra.map(|b| b.size()));
         let total: u64 = sizes.iter().sum::<u64>().max(4);
         if self.staging.as_ref().is_none_or(|s| s.size() < total) {
             self.staging = Some(self.device.create_buffer(&::wgpu::BufferDescriptor {
@@ -257,8 +299,8 @@ impl WgpuBackend {
         }
         let staging = self.staging.as_ref().expect("just made");
         let mut off = 0;
-        for (&b, &size) in reads.iter().zip(&sizes) {
-            enc.copy_buffer_to_buffer(self.raw(b), 0, staging, off, size);
+        for (b, &size) in sources.iter().zip(&sizes) {
+            enc.copy_buffer_to_buffer(b, 0, staging, off, size);
             off += size;
         }
         self.queue.submit([enc.finish()]);
@@ -426,23 +468,57 @@ impl Backend for WgpuBackend {
             self.queue.write_buffer(ubuf, 0, &params);
         }
         let mut enc = self.device.create_command_encoder(&::wgpu::CommandEncoderDescriptor { label: Some("call") });
-        {
-            let mut pass =
-                enc.begin_compute_pass(&::wgpu::ComputePassDescriptor { label: Some("call"), timestamp_writes: None });
-            for r in &list {
-                pass.set_pipeline(&self.pipelines[&r.kind].pipeline);
-                pass.set_bind_group(0, ubg, &[r.param_offset]);
-                pass.set_bind_group(1, &*r.bind_group, &[]);
-                let (x, y) = grid(r.groups);
-                pass.dispatch_workgroups(x, y, 1);
+        let dispatch = |pass: &mut ::wgpu::ComputePass, r: &Recorded| {
+            pass.set_pipeline(&self.pipelines[&r.kind].pipeline);
+            pass.set_bind_group(0, ubg, &[r.param_offset]);
+            pass.set_bind_group(1, &*r.bind_group, &[]);
+            let (x, y) = grid(r.groups);
+            pass.dispatch_workgroups(x, y, 1);
+        };
+        let timed = (self.profiling && !list.is_empty()).then(|| self.timestamp_sets(list.len()));
+        match &timed {
+            None => {
+                let mut pass = enc
+                    .begin_compute_pass(&::wgpu::ComputePassDescriptor { label: Some("call"), timestamp_writes: None });
+                for r in &list {
+                    dispatch(&mut pass, r);
+                }
+            }
+            Some((sets, resolve)) => {
+                for (i, r) in list.iter().enumerate() {
+                    let (set, at) = timestamp_slot(sets, i);
+                    let mut pass = enc.begin_compute_pass(&::wgpu::ComputePassDescriptor {
+                        label: Some(r.kind.name()),
+                        timestamp_writes: Some(::wgpu::ComputePassTimestampWrites {
+                            query_set: set,
+                            beginning_of_pass_write_index: Some(at),
+                            end_of_pass_write_index: Some(at + 1),
+                        }),
+                    });
+                    dispatch(&mut pass, r);
+                }
+                let per_set = ::wgpu::QUERY_SET_MAX_QUERIES as u64;
+                for (s, set) in sets.iter().enumerate() {
+                    let queries = (2 * list.len() as u64 - s as u64 * per_set).min(per_set) as u32;
+                    enc.resolve_query_set(set, 0..queries, resolve, s as u64 * per_set * 8);
+                }
             }
         }
         self.stats.calls += 1;
         self.stats.dispatches += list.len() as u64;
         self.stats.last_call_dispatches = list.len() as u64;
         let before = self.stats.host_syncs;
-        let out = self.finish(enc, reads)?;
+        let mut out = self.finish(enc, reads, timed.as_ref().map(|(_, resolve)| resolve))?;
         self.stats.last_call_syncs = self.stats.host_syncs - before;
+        if timed.is_some() {
+            let ticks = out.pop().expect("the timestamps were read back");
+            let ns_per_tick = self.queue.get_timestamp_period() as f64;
+            let ms = |i: usize| {
+                let at = |q: usize| ticks[2 * q] as u64 | (ticks[2 * q + 1] as u64) << 32;
+                at(2 * i + 1).saturating_sub(at(2 * i)) as f64 * ns_per_tick * 1e-6
+            };
+            self.last_profile = Some(kernel_times(list.iter().enumerate().map(|(i, r)| (r.kind.name(), ms(i)))));
+        }
         Ok(out)
     }
 
@@ -451,7 +527,7 @@ impl Backend for WgpuBackend {
             return Err(NeuroError::Usage("download while a call is being recorded".into()));
         }
         let enc = self.device.create_command_encoder(&::wgpu::CommandEncoderDescriptor { label: Some("download") });
-        Ok(self.finish(enc, &[buf])?.pop().expect("one read"))
+        Ok(self.finish(enc, &[buf], None)?.pop().expect("one read"))
     }
 
     fn stats(&self) -> BackendStats {
@@ -461,4 +537,19 @@ impl Backend for WgpuBackend {
     fn launch_shapes(&self) -> LaunchShapes {
         self.shapes
     }
+
+    fn set_profiling(&mut self, on: bool) -> bool {
+        self.profiling = on && self.timestamps;
+        self.timestamps
+    }
+
+    fn last_profile(&self) -> Option<Vec<KernelTime>> {
+        self.last_profile.clone()
+    }
+}
+
+/// The query set and index of the timestamp before dispatch `i` (the one after it is next).
+fn timestamp_slot(sets: &[::wgpu::QuerySet], i: usize) -> (&::wgpu::QuerySet, u32) {
+    let q = 2 * i as u32;
+    (&sets[(q / ::wgpu::QUERY_SET_MAX_QUERIES) as usize], q % ::wgpu::QUERY_SET_MAX_QUERIES)
 }
