@@ -90,6 +90,9 @@ fn ops(c: &mut Criterion) {
             y: zeroed(be, (batch * outputs) as usize),
             counts: zeroed(be, batch as usize * 6),
             rec: zeroed(be, 1),
+            lens: zeroed(be, batch as usize),
+            wc: zeroed(be, 1),
+            we: zeroed(be, 1),
         };
         Op::new(p, bufs)
     });

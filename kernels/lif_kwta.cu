@@ -1,6 +1,8 @@
 // lif_kwta: one module's tick for one COLUMN-neuron column of up to SPIKE_TILE sequences (docs/model.md §3.3–3.4):
 // neuromodulated input, recurrent input from last tick's spikes (slot-major W), LIF-A, exact
-// kWTA (largest v*, ties to the lower index), readout, traces and the module's spike count.
+// kWTA (largest v*, ties to the lower index), readout, traces, the module's spike count and, in
+// training (stats = 1), each neuron's spike and trace added into window `window` of wc/we
+// ([windows][batch][n]) for sequences whose position pos is predicted (pos + 1 < lens[b]).
 // Spikes are bits: word [b / 32][i] holds sequence b's spike of neuron i, so one gather of a
 // presynaptic word serves all the sequences a block steps (seq_per_group, a power of two <= 32, so
 // a block's bits never straddle two words; several blocks may share a word).
@@ -142,7 +144,13 @@ KERNEL {
         }
         a[si] = an;
         if (i < p.outputs) y[b * p.outputs + i] = 1.0f / (1.0f + expf(-(0.1f * (fmaxf(0.0f, vs - p.v_rest) - 10.0f))));
-        e[si] = p.trace_lambda * e_old + (spike ? 1.0f : 0.0f);
+        const float e_new = p.trace_lambda * e_old + (spike ? 1.0f : 0.0f);
+        e[si] = e_new;
+        if (p.stats != 0u && p.pos + 1u < lens[b]) {
+            const size_t o = ((size_t)p.window * p.batch + b) * p.n + i;
+            wc[o] += spike ? 1.0f : 0.0f;
+            we[o] += e_new;
+        }
         __syncthreads();
         if (lid == 0u) atomicAdd(&counts[b * MODULES + p.module_id], fired);
     }

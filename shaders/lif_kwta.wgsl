@@ -1,6 +1,8 @@
 // lif_kwta: one module's tick for one COLUMN-neuron column of up to SPIKE_TILE sequences (docs/model.md §3.3–3.4):
 // neuromodulated input, recurrent input from last tick's spikes, LIF-A, exact kWTA
-// (largest v*, ties to the lower index), readout, traces and the module's spike count.
+// (largest v*, ties to the lower index), readout, traces, the module's spike count and, in
+// training (stats = 1), each neuron's spike and trace added into window `window` of wc/we
+// ([windows][batch][n]) for sequences whose position pos is predicted (pos + 1 < lens[b]).
 
 // The column's kWTA candidates of one sequence (v* and neuron), in arrival order, and their count
 // (two counters, alternating by sequence, so one can be cleared while the other fills).
@@ -127,7 +129,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         if (i < p.outputs) {
             y[b * p.outputs + i] = 1.0 / (1.0 + exp(-(0.1 * (max(0.0, vs - p.v_rest) - 10.0))));
         }
-        e[si] = p.trace_lambda * e[si] + select(0.0, 1.0, spike);
+        let e_new = p.trace_lambda * e[si] + select(0.0, 1.0, spike);
+        e[si] = e_new;
+        if (p.stats != 0u && p.pos + 1u < lens[b]) {
+            let o = (p.window * p.batch + b) * p.n + i;
+            wc[o] += select(0.0, 1.0, spike);
+            we[o] += e_new;
+        }
         workgroupBarrier();
         if (lid == 0u) { atomicAdd(&counts[b * MODULES + p.module_id], atomicLoad(&fired)); }
     }

@@ -268,6 +268,10 @@ fn lif_kwta() {
             trace_lambda: draw(r, 0.8, 0.95),
             seq_per_group: [1u32, 2, 32, 4, 8, 32, 4, 0][seed],
             event,
+            // Training's window statistics in every other case, into one of three windows.
+            stats: (seed % 2 == 0) as u32,
+            window: seed as u32 % 3,
+            pos: r.random_range(0..6),
             ..Default::default()
         };
         let (bn, nf) = ((batch * n) as usize, (n * fanout) as usize);
@@ -310,6 +314,12 @@ fn lif_kwta() {
             ints(r, batch as usize * NUM_MODULES, 1000),
             rec,
         ];
+        // Lengths around `pos` (some sequences' positions are not predicted); without `stats` the
+        // statistics are one word each that must stay as they are.
+        data.push((0..batch).map(|_| r.random_range(0..8)).collect());
+        let stats_words = if p.stats != 0 { 3 * bn } else { 1 };
+        data.push(uniform(r, stats_words, 0.0, 5.0));
+        data.push(uniform(r, stats_words, 0.0, 5.0));
         if ties {
             data[0] = f32_words(&vec![20.0; (batch * inputs) as usize]);
             data[3] = f32_words(&vec![-55.0; n as usize]);
@@ -318,7 +328,7 @@ fn lif_kwta() {
             data[8] = f32_words(&vec![0.0; bn]);
         }
         cases.push(Case {
-            name: format!("lif_kwta b={batch} n={n} k={k} fan={fanout} event={event}"),
+            name: format!("lif_kwta b={batch} n={n} k={k} fan={fanout} event={event} stats={}", p.stats),
             op: Op::new(
                 p,
                 lif_kwta::Bufs {
@@ -336,10 +346,31 @@ fn lif_kwta() {
                     y: b(11),
                     counts: b(12),
                     rec: b(13),
+                    lens: b(14),
+                    wc: b(15),
+                    we: b(16),
                 },
             ),
             data,
-            cmp: vec![F, Cmp::Exact, F, F, F, Cmp::Exact, Cmp::Exact, F, F, F, Cmp::Exact, F, Cmp::Exact, Cmp::Exact],
+            cmp: vec![
+                F,
+                Cmp::Exact,
+                F,
+                F,
+                F,
+                Cmp::Exact,
+                Cmp::Exact,
+                F,
+                F,
+                F,
+                Cmp::Exact,
+                F,
+                Cmp::Exact,
+                Cmp::Exact,
+                Cmp::Exact,
+                F,
+                F,
+            ],
         });
     }
     check(both_precisions(cases));
@@ -697,30 +728,6 @@ fn sample_op_matches_host_choice_rule() {
 }
 
 // ---- learning ops ------------------------------------------------------------------------------
-
-#[test]
-fn window_stats() {
-    let mut cases = Vec::new();
-    for (seed, &(batch, n, window)) in [(1usize, 256usize, 0u32), (3, 300, 2), (2, 513, 1)].iter().enumerate() {
-        let r = &mut rng(100 + seed as u64);
-        let windows = 3;
-        let p = window_stats::Params { batch: batch as u32, n: n as u32, window, pos: 4, ..Default::default() };
-        let lens: Vec<u32> = (0..batch as u32).map(|b| 4 + 2 * b).collect(); // sequence 0 is past its end
-        cases.push(Case {
-            name: format!("window_stats b={batch} n={n} w={window}"),
-            op: Op::new(p, window_stats::Bufs { spk: b(0), e: b(1), lens: b(2), wc: b(3), we: b(4) }),
-            data: vec![
-                (0..spike_words(batch, n)).map(|_| r.random::<u32>()).collect(),
-                uniform(r, batch * n, 0.0, 3.0),
-                lens,
-                uniform(r, windows * batch * n, 0.0, 5.0),
-                uniform(r, windows * batch * n, 0.0, 5.0),
-            ],
-            cmp: vec![Cmp::Exact, F, Cmp::Exact, F, F],
-        });
-    }
-    check(cases);
-}
 
 #[test]
 fn loss_grad() {

@@ -174,7 +174,25 @@ pub fn propagate(p: &propagate::Params, io: propagate::Io) {
 }
 
 pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
-    let lif_kwta::Io { j, w_idx, w_val, theta, neuromod, ctrl, spk_prev, v, a, e, spk_next, y, counts, rec } = io;
+    let lif_kwta::Io {
+        j,
+        w_idx,
+        w_val,
+        theta,
+        neuromod,
+        ctrl,
+        spk_prev,
+        v,
+        a,
+        e,
+        spk_next,
+        y,
+        counts,
+        rec,
+        lens,
+        wc,
+        we,
+    } = io;
     let (n, batch) = (p.n as usize, p.batch as usize);
     let (inputs, outputs) = (p.inputs as usize, p.outputs as usize);
     let recurrent = recurrent_input(p, w_idx, w_val, spk_prev, rec);
@@ -242,6 +260,14 @@ pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
             *w |= f << bit;
         }
         counts[b * NUM_MODULES + p.module_id as usize] += fired.iter().sum::<u32>();
+        // Training: this tick's spikes and traces into the window's statistics.
+        if p.stats != 0 && (p.pos as usize + 1) < lens[b] as usize {
+            let o = (p.window as usize * batch + b) * n;
+            for i in 0..n {
+                wc[o + i] += fired[i] as f32;
+                we[o + i] += e[b * n + i];
+            }
+        }
     }
 }
 
@@ -425,22 +451,6 @@ pub fn loss_accum(p: &loss_accum::Params, io: loss_accum::Io) {
 
 fn finite(x: f32) -> bool {
     x.is_finite()
-}
-
-pub fn window_stats(p: &window_stats::Params, io: window_stats::Io) {
-    let window_stats::Io { spk, e, lens, wc, we } = io;
-    let (n, batch) = (p.n as usize, p.batch as usize);
-    for b in 0..batch {
-        if p.pos as usize + 1 >= lens[b] as usize {
-            continue;
-        }
-        let words = &spk[(b / SPIKE_TILE) * n..][..n];
-        let o = (p.window as usize * batch + b) * n;
-        for i in 0..n {
-            wc[o + i] += ((words[i] >> (b % SPIKE_TILE)) & 1) as f32;
-            we[o + i] += e[b * n + i];
-        }
-    }
 }
 
 pub fn loss_grad(p: &loss_grad::Params, io: loss_grad::Io) {

@@ -382,7 +382,8 @@ declare_ops! {
 
     /// `lif_kwta`: one module's tick. Neuromodulated input, recurrent input from last tick's
     /// spikes (gathered over each neuron's synapses, or with `event = 1` read from `rec`, which
-    /// `propagate` filled), LIF with adaptation, exact kWTA per column, readout, traces, spike counts.
+    /// `propagate` filled), LIF with adaptation, exact kWTA per column, readout, traces, spike counts,
+    /// and in training the window statistics the plasticity rules read.
     lif_kwta: LifKwta {
         params {
             batch: u32,
@@ -412,6 +413,11 @@ declare_ops! {
             bf16: u32,
             /// 1: the recurrent input is `rec`'s (event-driven), read and cleared; 0: gathered.
             event: u32,
+            /// 1 (training): add each neuron's spike and new trace into window `window` of
+            /// `wc`/`we` for the sequences whose position `pos` is predicted (`pos + 1 < lens[b]`).
+            stats: u32,
+            window: u32,
+            pos: u32,
         }
         bufs {
             j: Read f32,
@@ -431,6 +437,10 @@ declare_ops! {
             counts: ReadWrite atomic,
             /// `propagate`'s sums (read with `event = 1`, else unused).
             rec: ReadWrite atomic,
+            /// Sequence lengths and the window statistics `[windows][batch][n]` (with `stats = 1`).
+            lens: Read u32,
+            wc: ReadWrite f32,
+            we: ReadWrite f32,
         }
         groups |p, s| {
             // Any other value than a power of two ≤ SPIKE_TILE is a launch shape the kernels cannot
@@ -537,14 +547,6 @@ declare_ops! {
         params { batch: u32, vocab: u32, tstride: u32, pos: u32 }
         bufs { logits: Read f32, tokens: Read u32, lens: Read u32, acc: ReadWrite f32 }
         groups |p, _| p.batch;
-    }
-
-    /// `window_stats`: after a module's tick, adds each neuron's spike and trace into window
-    /// `window` of `wc`/`we` (`[windows][batch][n]`) for sequences whose position `pos` is predicted.
-    window_stats: WindowStats {
-        params { batch: u32, n: u32, window: u32, pos: u32 }
-        bufs { spk: Read u32, e: Read f32, lens: Read u32, wc: ReadWrite f32, we: ReadWrite f32 }
-        groups |p, _| ceil_div(p.n, COLUMN) * p.batch;
     }
 
     /// `loss_grad`: rows `r = t·batch + b` of the logits. Writes `softmax − onehot(target)`

@@ -492,6 +492,8 @@ pub struct StateBufs {
     /// Delay lines of the readouts the decoder reads earlier positions of: per module,
     /// `[k − 1]` holds `[batch][O]` as it was k positions before.
     pub delays: Vec<(ModuleId, Vec<Buf>)>,
+    /// One word each, bound as `lif_kwta`'s window statistics where a call keeps none.
+    pub no_window: [Buf; 2],
 }
 
 impl StateBufs {
@@ -536,6 +538,7 @@ impl StateBufs {
                     Ok((m, (0..depth).map(|_| be.alloc(batch * o)).collect::<Result<Vec<_>>>()?))
                 })
                 .collect::<Result<_>>()?,
+            no_window: [be.alloc(1)?, be.alloc(1)?],
         })
     }
 
@@ -558,6 +561,8 @@ impl StateBufs {
             self.logits,
             self.acc,
             self.lens,
+            self.no_window[0],
+            self.no_window[1],
             self.rbar,
         ] {
             be.free(b);

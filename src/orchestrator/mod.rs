@@ -107,6 +107,15 @@ pub struct Snapshot {
     pub steps: u64,
 }
 
+/// Where a training tick's `lif_kwta` adds its spikes and traces (docs/model.md §6 step 4).
+#[derive(Clone, Copy)]
+struct WindowStats {
+    wc: Buf,
+    we: Buf,
+    window: u32,
+    pos: u32,
+}
+
 /// The engine: one model on one backend, with state for a batch of sequence slots.
 pub struct Engine {
     be: Box<dyn Backend>,
@@ -660,24 +669,14 @@ impl Engine {
                     go_nogo::Bufs { y_bg: st.modules[ModuleId::BasalGanglia as usize].y, ctrl: st.ctrl },
                 ));
             }
-            ops.extend(self.neuron_step(mc, st, parity));
-            if let Some(tb) = learn.filter(|tb| !tb.wc.is_empty()) {
-                let p = window_stats::Params {
-                    batch,
-                    n: mc.n as u32,
-                    window: (self.tick / cfg.learn.window_ticks as u64) as u32,
-                    pos: pos as u32,
-                    ..Default::default()
-                };
-                let bufs = window_stats::Bufs {
-                    spk: ms.spk[1 - parity],
-                    e: ms.e,
-                    lens: st.lens,
-                    wc: tb.wc[m as usize],
-                    we: tb.we[m as usize],
-                };
-                ops.push(Op::new(p, bufs));
-            }
+            // Training with windowed rules: the window statistics of this tick.
+            let window = learn.filter(|tb| !tb.wc.is_empty()).map(|tb| WindowStats {
+                wc: tb.wc[m as usize],
+                we: tb.we[m as usize],
+                window: (self.tick / cfg.learn.window_ticks as u64) as u32,
+                pos: pos as u32,
+            });
+            ops.extend(self.neuron_step(mc, st, parity, window));
         }
         let p = context_update::Params {
             batch,
@@ -724,7 +723,7 @@ impl Engine {
 
     /// One module's tick under its neuron model: the ops that step its neurons from this tick's
     /// input current and last tick's spikes (`spk[parity]`) to this tick's (`spk[1 − parity]`).
-    fn neuron_step(&self, mc: &ModuleConfig, st: &StateBufs, parity: usize) -> Vec<Op> {
+    fn neuron_step(&self, mc: &ModuleConfig, st: &StateBufs, parity: usize, window: Option<WindowStats>) -> Vec<Op> {
         let (cfg, m, batch) = (&self.cfg, mc.id, st.batch as u32);
         let ms = st.modules[m as usize];
         match mc.neuron {
@@ -756,8 +755,12 @@ impl Engine {
                     seq_per_group: 0, // the backend's launch shapes choose
                     bf16,
                     event: self.event_driven(st.batch) as u32,
+                    stats: window.is_some() as u32,
+                    window: window.map_or(0, |w| w.window),
+                    pos: window.map_or(0, |w| w.pos),
                     ..Default::default()
                 };
+                let (wc, we) = window.map_or((st.no_window[0], st.no_window[1]), |w| (w.wc, w.we));
                 let bufs = lif_kwta::Bufs {
                     j: ms.j,
                     w_idx: mp.w_idx,
@@ -773,6 +776,9 @@ impl Engine {
                     y: ms.y,
                     counts: st.counts,
                     rec: ms.rec,
+                    lens: st.lens,
+                    wc,
+                    we,
                 };
                 let mut ops = Vec::new();
                 if p.event != 0 {
