@@ -93,6 +93,7 @@ fn ops(c: &mut Criterion) {
             lens: zeroed(be, batch as usize),
             wc: zeroed(be, 1),
             we: zeroed(be, 1),
+            psi: zeroed(be, 1),
         };
         Op::new(p, bufs)
     });

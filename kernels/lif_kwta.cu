@@ -2,7 +2,8 @@
 // neuromodulated input, recurrent input from last tick's spikes (slot-major W), LIF-A, exact
 // kWTA (largest v*, ties to the lower index), readout, traces, the module's spike count and, in
 // training (stats = 1), each neuron's spike and trace added into window `window` of wc/we
-// ([windows][batch][n]) for sequences whose position pos is predicted (pos + 1 < lens[b]).
+// ([windows][batch][n]) for sequences whose position pos is predicted (pos + 1 < lens[b]), and
+// with derivative = 1 e-prop's pseudo-derivative into row psi_row0 + b of psi.
 // Spikes are bits: word [b / 32][i] holds sequence b's spike of neuron i, so one gather of a
 // presynaptic word serves all the sequences a block steps (seq_per_group, a power of two <= 32, so
 // a block's bits never straddle two words; several blocks may share a word).
@@ -134,14 +135,15 @@ KERNEL {
             spike = rank < p.k;
         }
         float an = p.beta * a_old;
+        const float v_new = spike ? p.v_reset : (is_cand ? th : vs);
+        v[si] = v_new;
         if (spike) {
-            v[si] = p.v_reset;
             an += p.delta_a;
             atomicAdd(&fired, 1u);
             bits |= 1u << t;
-        } else {
-            v[si] = is_cand ? th : vs;
         }
+        if (p.derivative != 0u)
+            psi[((size_t)p.psi_row0 + b) * p.n + i] = spike ? 1.0f : fmaxf(0.0f, 1.0f - fabsf(v_new - th) * p.inv_width);
         a[si] = an;
         if (i < p.outputs) y[b * p.outputs + i] = 1.0f / (1.0f + expf(-(0.1f * (fmaxf(0.0f, vs - p.v_rest) - 10.0f))));
         const float e_new = p.trace_lambda * e_old + (spike ? 1.0f : 0.0f);

@@ -6,7 +6,7 @@
 # B = 1 and 32, seed generate B = 1 and 32, f32 and bf16, cuBLAS TF32 (the default) and off (the
 # op table's own GEMM kernels). full adds the batch
 # sweep (1, 8, 32, 128, 256), seed training B = 1/32/128, a model larger than seed, per-kernel
-# profiles of the seed rows and the wgpu rows. A row that fails is recorded as null with its error
+# profiles of the seed rows, the small training rows and the wgpu rows. A row that fails is recorded as null with its error
 # in OUT.jsonl.err; the script goes on. event: event-driven propagation against gathering, B = 1–32.
 set -uo pipefail
 out=${1:?usage: scripts/bench-gpu.sh OUT.jsonl [quick|full|event]}
@@ -79,3 +79,7 @@ for b in 1 32; do
   train "small train B$b f32 wgpu" - wgpu small "" f32 $b
   gen "seed generate B$b f32 wgpu" - wgpu seed 32000 f32 32 $b
 done
+# Where wgpu's time goes (timestamp queries around each dispatch), and the small training rows'.
+gen "small generate B32 f32 wgpu profile" - wgpu small "" f32 256 32 --profile
+train "small train B32 f32 wgpu profile" - wgpu small "" f32 32 --profile
+train "small train B32 f32 profile" - cuda small "" f32 32 --profile

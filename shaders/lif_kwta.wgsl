@@ -2,7 +2,8 @@
 // neuromodulated input, recurrent input from last tick's spikes, LIF-A, exact kWTA
 // (largest v*, ties to the lower index), readout, traces, the module's spike count and, in
 // training (stats = 1), each neuron's spike and trace added into window `window` of wc/we
-// ([windows][batch][n]) for sequences whose position pos is predicted (pos + 1 < lens[b]).
+// ([windows][batch][n]) for sequences whose position pos is predicted (pos + 1 < lens[b]), and
+// with derivative = 1 e-prop's pseudo-derivative into row psi_row0 + b of psi.
 
 // The column's kWTA candidates of one sequence (v* and neuron), in arrival order, and their count
 // (two counters, alternating by sequence, so one can be cleared while the other fills).
@@ -116,15 +117,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
 
         a[si] = p.beta * a[si];
+        let v_new = select(select(vs, th, is_cand), p.v_reset, spike);
+        v[si] = v_new;
         if (spike) {
-            v[si] = p.v_reset;
             a[si] = a[si] + p.delta_a;
             atomicAdd(&fired, 1u);
             bits |= 1u << t;
-        } else if (is_cand) {
-            v[si] = th;
-        } else {
-            v[si] = vs;
+        }
+        if (p.derivative != 0u) {
+            psi[(p.psi_row0 + b) * p.n + i] = select(max(0.0, 1.0 - abs(v_new - th) * p.inv_width), 1.0, spike);
         }
         if (i < p.outputs) {
             y[b * p.outputs + i] = 1.0 / (1.0 + exp(-(0.1 * (max(0.0, vs - p.v_rest) - 10.0))));

@@ -272,6 +272,10 @@ fn lif_kwta() {
             stats: (seed % 2 == 0) as u32,
             window: seed as u32 % 3,
             pos: r.random_range(0..6),
+            // e-prop's pseudo-derivatives in every third case, into rows psi_row0.. of batch + 2.
+            derivative: (seed % 3 == 1) as u32,
+            psi_row0: r.random_range(0..3),
+            inv_width: 1.0 / draw(r, 2.0, 20.0),
             ..Default::default()
         };
         let (bn, nf) = ((batch * n) as usize, (n * fanout) as usize);
@@ -320,6 +324,15 @@ fn lif_kwta() {
         let stats_words = if p.stats != 0 { 3 * bn } else { 1 };
         data.push(uniform(r, stats_words, 0.0, 5.0));
         data.push(uniform(r, stats_words, 0.0, 5.0));
+        // ψ: the rows written are poisoned, the others keep their (finite) contents.
+        let psi = if p.derivative != 0 {
+            let mut psi = uniform(r, (batch as usize + 2) * n as usize, 0.0, 1.0);
+            psi[p.psi_row0 as usize * n as usize..][..bn].fill(POISON);
+            psi
+        } else {
+            uniform(r, 1, 0.0, 1.0)
+        };
+        data.push(psi);
         if ties {
             data[0] = f32_words(&vec![20.0; (batch * inputs) as usize]);
             data[3] = f32_words(&vec![-55.0; n as usize]);
@@ -328,7 +341,10 @@ fn lif_kwta() {
             data[8] = f32_words(&vec![0.0; bn]);
         }
         cases.push(Case {
-            name: format!("lif_kwta b={batch} n={n} k={k} fan={fanout} event={event} stats={}", p.stats),
+            name: format!(
+                "lif_kwta b={batch} n={n} k={k} fan={fanout} event={event} stats={} derivative={}",
+                p.stats, p.derivative
+            ),
             op: Op::new(
                 p,
                 lif_kwta::Bufs {
@@ -349,6 +365,7 @@ fn lif_kwta() {
                     lens: b(14),
                     wc: b(15),
                     we: b(16),
+                    psi: b(17),
                 },
             ),
             data,
@@ -368,6 +385,7 @@ fn lif_kwta() {
                 Cmp::Exact,
                 Cmp::Exact,
                 Cmp::Exact,
+                F,
                 F,
                 F,
             ],
@@ -1013,38 +1031,6 @@ fn sgd_step() {
         let inputs =
             vec![uniform(r, n, -1.0, 1.0), f32_words(&[draw(r, 0.1, 1.0), 2.0, 0.0, 0.0]), uniform(r, n, -1.0, 1.0)];
         cases.extend(optimizer_cases("sgd_step", n, r, op, inputs));
-    }
-    check(cases);
-}
-
-#[test]
-fn pseudo_derivative() {
-    let mut cases = Vec::new();
-    for (seed, &(batch, n, rows)) in [(1usize, 256usize, 1usize), (3, 300, 5), (33, 513, 34)].iter().enumerate() {
-        let r = &mut rng(650 + seed as u64);
-        let row0 = r.random_range(0..=rows - 1) as u32;
-        let p = pseudo_derivative::Params {
-            batch: (batch.min(rows - row0 as usize)) as u32,
-            n: n as u32,
-            row0,
-            inv_width: 1.0 / draw(r, 2.0, 20.0),
-            ..Default::default()
-        };
-        // Rows the op does not write keep their (finite) contents.
-        let mut psi = uniform(r, rows * n, 0.0, 1.0);
-        let start = row0 as usize * n;
-        psi[start..start + p.batch as usize * n].fill(POISON);
-        cases.push(Case {
-            name: format!("pseudo_derivative b={batch} n={n} rows={rows}"),
-            op: Op::new(p, pseudo_derivative::Bufs { spk: b(0), v: b(1), theta: b(2), psi: b(3) }),
-            data: vec![
-                (0..spike_words(batch, n)).map(|_| r.random::<u32>()).collect(),
-                uniform(r, batch * n, -75.0, -40.0),
-                uniform(r, n, -58.0, -52.0),
-                psi,
-            ],
-            cmp: vec![Cmp::Exact, F, F, F],
-        });
     }
     check(cases);
 }

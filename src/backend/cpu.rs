@@ -192,6 +192,7 @@ pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
         lens,
         wc,
         we,
+        psi,
     } = io;
     let (n, batch) = (p.n as usize, p.batch as usize);
     let (inputs, outputs) = (p.inputs as usize, p.outputs as usize);
@@ -266,6 +267,14 @@ pub fn lif_kwta(p: &lif_kwta::Params, io: lif_kwta::Io) {
             for i in 0..n {
                 wc[o + i] += fired[i] as f32;
                 we[o + i] += e[b * n + i];
+            }
+        }
+        // e-prop: the surrogate derivative from the state after the tick.
+        if p.derivative != 0 {
+            let row = &mut psi[(p.psi_row0 as usize + b) * n..][..n];
+            for i in 0..n {
+                let near = (1.0 - (v[b * n + i] - theta[i]).abs() * p.inv_width).max(0.0);
+                row[i] = if fired[i] == 1 { 1.0 } else { near };
             }
         }
     }
@@ -638,22 +647,6 @@ pub fn plasticity(p: &plasticity::Params, io: plasticity::Io) {
             .sum();
         *o = (w_val[syn] + (p.rate as f64 / batch as f64 * d) as f32).clamp(-1.0, 1.0);
     });
-}
-
-pub fn pseudo_derivative(p: &pseudo_derivative::Params, io: pseudo_derivative::Io) {
-    let pseudo_derivative::Io { spk, v, theta, psi } = io;
-    let n = p.n as usize;
-    for b in 0..p.batch as usize {
-        let words = &spk[(b / SPIKE_TILE) * n..][..n];
-        let row = &mut psi[(p.row0 as usize + b) * n..][..n];
-        for i in 0..n {
-            row[i] = if (words[i] >> (b % SPIKE_TILE)) & 1 == 1 {
-                1.0
-            } else {
-                (1.0 - (v[b * n + i] - theta[i]).abs() * p.inv_width).max(0.0)
-            };
-        }
-    }
 }
 
 pub fn readout_derivative(p: &readout_derivative::Params, io: readout_derivative::Io) {

@@ -383,7 +383,7 @@ declare_ops! {
     /// `lif_kwta`: one module's tick. Neuromodulated input, recurrent input from last tick's
     /// spikes (gathered over each neuron's synapses, or with `event = 1` read from `rec`, which
     /// `propagate` filled), LIF with adaptation, exact kWTA per column, readout, traces, spike counts,
-    /// and in training the window statistics the plasticity rules read.
+    /// and in training what the learning rules read: window statistics, e-prop's pseudo-derivative.
     lif_kwta: LifKwta {
         params {
             batch: u32,
@@ -418,6 +418,13 @@ declare_ops! {
             stats: u32,
             window: u32,
             pos: u32,
+            /// 1 (e-prop, a position's last tick): write each neuron's surrogate ∂spike/∂v into row
+            /// `psi_row0 + b` of `psi` (`[rows][n]`): 1 if it spiked, else
+            /// `max(0, 1 − |v − θ| · inv_width)` with v after the tick (a suppressed candidate sits
+            /// at θ, so 1).
+            derivative: u32,
+            psi_row0: u32,
+            inv_width: f32,
         }
         bufs {
             j: Read f32,
@@ -441,6 +448,8 @@ declare_ops! {
             lens: Read u32,
             wc: ReadWrite f32,
             we: ReadWrite f32,
+            /// e-prop's pseudo-derivatives (with `derivative = 1`).
+            psi: ReadWrite f32,
         }
         groups |p, s| {
             // Any other value than a power of two ≤ SPIKE_TILE is a launch shape the kernels cannot
@@ -665,15 +674,6 @@ declare_ops! {
             w_next: ReadWrite f32,
         }
         groups |p, _| p.n;
-    }
-
-    /// `pseudo_derivative`: e-prop's surrogate ∂spike/∂v of this tick into row `row0 + b` of
-    /// `psi` (`[rows][n]`): 1 for a neuron that spiked, else `max(0, 1 − |v − θ| · inv_width)`
-    /// (a suppressed kWTA candidate sits at θ, so 1).
-    pseudo_derivative: PseudoDerivative {
-        params { batch: u32, n: u32, row0: u32, inv_width: f32 }
-        bufs { spk: Read u32, v: Read f32, theta: Read f32, psi: ReadWrite f32 }
-        groups |p, _| ceil_div(p.n, COLUMN) * p.batch;
     }
 
     /// `readout_derivative`: e-prop through a readout, `∂y/∂v*` of this tick into row `row0 + b` of

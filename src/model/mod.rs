@@ -492,8 +492,9 @@ pub struct StateBufs {
     /// Delay lines of the readouts the decoder reads earlier positions of: per module,
     /// `[k − 1]` holds `[batch][O]` as it was k positions before.
     pub delays: Vec<(ModuleId, Vec<Buf>)>,
-    /// One word each, bound as `lif_kwta`'s window statistics where a call keeps none.
-    pub no_window: [Buf; 2],
+    /// One word each, bound as `lif_kwta`'s training outputs (window statistics `wc`, `we`, the
+    /// pseudo-derivatives `psi`) where a tick writes none.
+    pub unbound: [Buf; 3],
 }
 
 impl StateBufs {
@@ -538,7 +539,7 @@ impl StateBufs {
                     Ok((m, (0..depth).map(|_| be.alloc(batch * o)).collect::<Result<Vec<_>>>()?))
                 })
                 .collect::<Result<_>>()?,
-            no_window: [be.alloc(1)?, be.alloc(1)?],
+            unbound: [be.alloc(1)?, be.alloc(1)?, be.alloc(1)?],
         })
     }
 
@@ -561,8 +562,9 @@ impl StateBufs {
             self.logits,
             self.acc,
             self.lens,
-            self.no_window[0],
-            self.no_window[1],
+            self.unbound[0],
+            self.unbound[1],
+            self.unbound[2],
             self.rbar,
         ] {
             be.free(b);

@@ -107,13 +107,13 @@ pub struct Snapshot {
     pub steps: u64,
 }
 
-/// Where a training tick's `lif_kwta` adds its spikes and traces (docs/model.md §6 step 4).
-#[derive(Clone, Copy)]
-struct WindowStats {
-    wc: Buf,
-    we: Buf,
-    window: u32,
-    pos: u32,
+/// What a training tick's `lif_kwta` also writes for one module (docs/model.md §6 steps 1, 4e).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TickOutputs {
+    /// The window statistics `(wc, we)`, the window and the position (windowed rules).
+    pub window: Option<(Buf, Buf, u32, u32)>,
+    /// e-prop's pseudo-derivatives `psi` and their first row (a position's last tick).
+    pub psi: Option<(Buf, u32)>,
 }
 
 /// The engine: one model on one backend, with state for a batch of sequence slots.
@@ -572,7 +572,7 @@ impl Engine {
     fn record_token(&mut self, st: &StateBufs, tokens: Buf, tstride: usize, pos: usize) -> Result<()> {
         self.record_delay_shift(st)?;
         for _ in 0..self.cfg.ticks_per_token {
-            self.record_tick(st, tokens, tstride, pos, None)?;
+            self.record_tick(st, tokens, tstride, pos, &[])?;
         }
         Ok(())
     }
@@ -590,15 +590,15 @@ impl Engine {
         Ok(())
     }
 
-    /// One cognitive step of docs/model.md §3 for every sequence of the batch. With `learn`, each module's
-    /// spikes and traces also go into the current window's statistics (§6, step 1).
+    /// One cognitive step of docs/model.md §3 for every sequence of the batch. In training,
+    /// `outputs[m]` says what module m's step also writes for the learning rules (empty: nothing).
     fn record_tick(
         &mut self,
         st: &StateBufs,
         tokens: Buf,
         tstride: usize,
         pos: usize,
-        learn: Option<&train::TrainBufs>,
+        outputs: &[TickOutputs],
     ) -> Result<()> {
         let cfg = &self.cfg;
         let batch = st.batch as u32;
@@ -669,14 +669,8 @@ impl Engine {
                     go_nogo::Bufs { y_bg: st.modules[ModuleId::BasalGanglia as usize].y, ctrl: st.ctrl },
                 ));
             }
-            // Training with windowed rules: the window statistics of this tick.
-            let window = learn.filter(|tb| !tb.wc.is_empty()).map(|tb| WindowStats {
-                wc: tb.wc[m as usize],
-                we: tb.we[m as usize],
-                window: (self.tick / cfg.learn.window_ticks as u64) as u32,
-                pos: pos as u32,
-            });
-            ops.extend(self.neuron_step(mc, st, parity, window));
+            let out = outputs.get(m as usize).copied().unwrap_or_default();
+            ops.extend(self.neuron_step(mc, st, parity, out));
         }
         let p = context_update::Params {
             batch,
@@ -723,7 +717,7 @@ impl Engine {
 
     /// One module's tick under its neuron model: the ops that step its neurons from this tick's
     /// input current and last tick's spikes (`spk[parity]`) to this tick's (`spk[1 − parity]`).
-    fn neuron_step(&self, mc: &ModuleConfig, st: &StateBufs, parity: usize, window: Option<WindowStats>) -> Vec<Op> {
+    fn neuron_step(&self, mc: &ModuleConfig, st: &StateBufs, parity: usize, out: TickOutputs) -> Vec<Op> {
         let (cfg, m, batch) = (&self.cfg, mc.id, st.batch as u32);
         let ms = st.modules[m as usize];
         match mc.neuron {
@@ -755,12 +749,17 @@ impl Engine {
                     seq_per_group: 0, // the backend's launch shapes choose
                     bf16,
                     event: self.event_driven(st.batch) as u32,
-                    stats: window.is_some() as u32,
-                    window: window.map_or(0, |w| w.window),
-                    pos: window.map_or(0, |w| w.pos),
+                    stats: out.window.is_some() as u32,
+                    window: out.window.map_or(0, |w| w.2),
+                    pos: out.window.map_or(0, |w| w.3),
+                    derivative: out.psi.is_some() as u32,
+                    psi_row0: out.psi.map_or(0, |d| d.1),
+                    inv_width: 1.0 / cfg.learn.eprop_width,
                     ..Default::default()
                 };
-                let (wc, we) = window.map_or((st.no_window[0], st.no_window[1]), |w| (w.wc, w.we));
+                let [unused_wc, unused_we, unused_psi] = st.unbound;
+                let (wc, we) = out.window.map_or((unused_wc, unused_we), |w| (w.0, w.1));
+                let psi = out.psi.map_or(unused_psi, |d| d.0);
                 let bufs = lif_kwta::Bufs {
                     j: ms.j,
                     w_idx: mp.w_idx,
@@ -779,6 +778,7 @@ impl Engine {
                     lens: st.lens,
                     wc,
                     we,
+                    psi,
                 };
                 let mut ops = Vec::new();
                 if p.event != 0 {

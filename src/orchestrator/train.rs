@@ -6,7 +6,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{check_fits, CallStats, Engine, FAST_CAP};
+use super::{check_fits, CallStats, Engine, TickOutputs, FAST_CAP};
 use crate::backend::*;
 use crate::config::{Feature, ModelConfig, ModuleId, Rule, Signal, Source, NUM_MODULES};
 use crate::error::{NeuroError, Result};
@@ -554,8 +554,22 @@ impl Engine {
         self.be.enqueue(Op::fill(tb.flags, Flag::COUNT, 0))?;
         for pos in 0..positions {
             self.record_delay_shift(st)?;
-            for _ in 0..cfg.ticks_per_token {
-                self.record_tick(st, tokens, tstride, pos, Some(tb))?;
+            for t in 0..cfg.ticks_per_token {
+                // The window statistics of every tick (windowed rules) and, on the position's last
+                // tick, e-prop's pseudo-derivatives of the modules it learns through their spikes.
+                let window = (self.tick / l.window_ticks as u64) as u32;
+                let last = t + 1 == cfg.ticks_per_token;
+                let outputs: Vec<TickOutputs> = (0..cfg.modules.len())
+                    .map(|m| TickOutputs {
+                        window: (!tb.wc.is_empty()).then(|| (tb.wc[m], tb.we[m], window, pos as u32)),
+                        psi: tb
+                            .plan
+                            .learner(m)
+                            .filter(|&k| last && matches!(tb.plan.modules[k].post, Post::Spikes { .. }))
+                            .map(|k| (tb.psi[k], (pos * batch) as u32)),
+                    })
+                    .collect();
+                self.record_tick(st, tokens, tstride, pos, &outputs)?;
             }
             self.record_features(st, tb.features, pos * batch)?;
             if let Some(extra) = tb.extra {
@@ -563,36 +577,19 @@ impl Engine {
                     self.be.enqueue(super::signal_rows(&cfg, st, &tb.plan.extra, i, extra, pos * batch))?;
                 }
             }
-            // e-prop's pseudo-derivatives of the position's last tick (its spikes are in
-            // `spk[tick % 2]` once the tick counter has moved on).
+            // e-prop through a readout: its derivative after the position's last tick.
             for (k, learner) in tb.plan.modules.iter().enumerate() {
-                let m = learner.module;
-                let ms = st.modules[m];
                 if let Post::Readout = learner.post {
                     let p = readout_derivative::Params {
                         batch: batch as u32,
-                        outputs: cfg.modules[m].outputs as u32,
+                        outputs: cfg.modules[learner.module].outputs as u32,
                         row0: (pos * batch) as u32,
                         rest: READOUT_REST,
                         ..Default::default()
                     };
-                    self.be.enqueue(Op::new(p, readout_derivative::Bufs { y: ms.y, psi: tb.psi[k] }))?;
-                    continue;
+                    let y = st.modules[learner.module].y;
+                    self.be.enqueue(Op::new(p, readout_derivative::Bufs { y, psi: tb.psi[k] }))?;
                 }
-                let p = pseudo_derivative::Params {
-                    batch: batch as u32,
-                    n: cfg.modules[m].n as u32,
-                    row0: (pos * batch) as u32,
-                    inv_width: 1.0 / l.eprop_width,
-                    ..Default::default()
-                };
-                let bufs = pseudo_derivative::Bufs {
-                    spk: ms.spk[(self.tick % 2) as usize],
-                    v: ms.v,
-                    theta: self.params.modules[m].theta,
-                    psi: tb.psi[k],
-                };
-                self.be.enqueue(Op::new(p, bufs))?;
             }
         }
         for (m, mc) in cfg.modules.iter().enumerate() {
